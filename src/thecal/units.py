@@ -9,6 +9,7 @@ without a unit, or a unit of the wrong kind, is an error, never a guess.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -57,9 +58,7 @@ def _parse(text: str) -> pint.Quantity:
 def parse_exact(text: object, kind: Kind, field: str) -> Fraction:
     """Parse a quantity with its unit and return it as an exact fraction of the kind's base unit."""
     if not isinstance(text, str):
-        raise InputError(
-            field, text, f"a {kind.name} must be written with its unit", f"write it like {kind.examples}"
-        )
+        raise InputError(field, text, f"a {kind.name} must be written with its unit", f"write it like {kind.examples}")
     try:
         quantity = _parse(text.strip())
     except Exception as exc:  # pint raises several unrelated types for bad text
@@ -67,9 +66,7 @@ def parse_exact(text: object, kind: Kind, field: str) -> Fraction:
             field, text, f"not a {kind.name} that can be read ({exc})", f"write it like {kind.examples}"
         ) from None
     if quantity.dimensionless:
-        raise InputError(
-            field, text, f"the unit is missing; a {kind.name} needs one", f"write it like {kind.examples}"
-        )
+        raise InputError(field, text, f"the unit is missing; a {kind.name} needs one", f"write it like {kind.examples}")
     try:
         magnitude = quantity.to(kind.base_unit).magnitude
     except pint.DimensionalityError:
@@ -163,3 +160,67 @@ def format_duration(ms: int) -> str:
     if seconds:
         text += f":{seconds:06.3f}".rstrip("0").rstrip(".")
     return text
+
+
+def parse_typed(text: object, kind: Kind, field: str) -> Fraction:
+    """Parse a quantity as a person types it: a plain decimal number, then its unit, nothing else."""
+    if isinstance(text, str):
+        stripped = text.strip()
+        if "," in stripped:
+            # "1,5 mg/day" could mean 1.5 or 15; pint reads it as 15, a tenfold error.
+            raise InputError(
+                field,
+                text,
+                "a comma is neither a decimal point nor a thousands separator here (1,5 could be 1.5 or 15)",
+                f"write the number with a decimal point and no separators, like {kind.examples}",
+            )
+        match = _TYPED_NUMBER.match(stripped)
+        if match is None:
+            raise InputError(
+                field, text, f"the number is missing; a {kind.name} starts with one", f"write it like {kind.examples}"
+            )
+        if any(ch.isdigit() for ch in stripped[match.end() :]):
+            # "1 mg/24h" or "2 3 mg" are arithmetic or typos, not a unit.
+            raise InputError(
+                field,
+                text,
+                "numbers inside the unit are not read; the unit must be letters only",
+                f"work the number out first and write it like {kind.examples}",
+            )
+    return parse_exact(text, kind, field)
+
+
+def parse_typed_int(text: object, kind: Kind, field: str) -> int:
+    """Parse a typed quantity and round it to the nearest integer of the kind's base unit."""
+    return round(parse_typed(text, kind, field))
+
+
+_TYPED_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)")
+_PERCENT = re.compile(r"\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?:%|percent)\s*")
+BP_PER_PERCENT = 100
+BP_PER_ONE = 10_000
+
+
+def percent_bp(text: object, field: str) -> int:
+    """A percentage written with its % sign, in basis points (hundredths of a percent)."""
+    match = _PERCENT.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise InputError(
+            field,
+            text,
+            "not a percentage that can be read; a bare number could mean a fraction or a percent",
+            'write it with the percent sign, like "14.5 %" or "25 %"',
+        )
+    return round(Fraction(match["number"]) * BP_PER_PERCENT)
+
+
+def format_exact(value: int | Fraction, scale: int, unit: str, decimals: int = 6) -> str:
+    """A base-unit value shown in a display unit by exact arithmetic, trailing zeros dropped."""
+    quantity = Fraction(value) / scale
+    sign = "-" if quantity < 0 else ""
+    scaled = abs(quantity) * 10**decimals
+    rounded = int(scaled) + (1 if scaled - int(scaled) >= Fraction(1, 2) else 0)
+    whole, frac = divmod(rounded, 10**decimals)
+    digits = f"{frac:0{decimals}d}".rstrip("0")
+    number = f"{whole}.{digits}" if digits else f"{whole}"
+    return f"{sign}{number} {unit}".rstrip()

@@ -1,0 +1,1 @@
+"""The implanted pump: its model data, its firmware core and its virtual hardware."""

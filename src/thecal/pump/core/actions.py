@@ -1,0 +1,77 @@
+"""What the firmware core puts out: motor work, alarm tones, log entries and command outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from thecal.pump.core.alarms import Alarm, Tone
+from thecal.pump.core.eventlog import LogEntry
+from thecal.units import MS_PER_DAY
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The motor ran at `rate_nl_per_day` from `start_ms` to `end_ms`, completing `strokes` strokes.
+
+    `phase_start` is the fraction of a stroke already accumulated at the start,
+    in units of nL·ms/day; with it every stroke's exact time can be recovered.
+    """
+
+    start_ms: int
+    end_ms: int
+    rate_nl_per_day: int
+    strokes: int
+    stroke_nl: int
+    phase_start: int
+
+    @property
+    def volume_nl(self) -> int:
+        """Volume the motor was commanded to move, in nL."""
+        return self.strokes * self.stroke_nl
+
+    def stroke_times_ms(self) -> list[int]:
+        """The time of every stroke in this delivery."""
+        unit = self.stroke_nl * MS_PER_DAY
+        r = self.rate_nl_per_day
+        return [self.start_ms + -(-(k * unit - self.phase_start) // r) for k in range(1, self.strokes + 1)]
+
+
+@dataclass(frozen=True)
+class ToneSounded:
+    """The pump sounded `tone` for the active `alarms`."""
+
+    at_ms: int
+    tone: Tone
+    alarms: tuple[Alarm, ...]
+
+
+@dataclass(frozen=True)
+class Logged:
+    """An entry was added to the event log."""
+
+    entry: LogEntry
+
+
+Action = Delivery | ToneSounded | Logged
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a command was refused: a code, the field, its value, the limit and words a nurse understands."""
+
+    code: str
+    message: str
+    field: str = ""
+    value: str = ""
+    limit: str = ""
+    until_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one command: accepted or refused with a reason, and what it caused."""
+
+    accepted: bool
+    refusal: Refusal | None = None
+    actions: tuple[Action, ...] = ()
+    info: dict[str, int | str] = field(default_factory=dict)

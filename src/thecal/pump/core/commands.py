@@ -1,0 +1,182 @@
+"""What the firmware core accepts: commands from the programmer and PTM, and reports from the hardware.
+
+Every quantity is an integer in base units named in the field: nL, ng/mL,
+nL/day, ms. Wall-clock times are milliseconds since the Unix epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from thecal.pump.core.alarms import Alarm
+from thecal.pump.core.schedule import WeekSchedule
+
+
+class BolusKind(StrEnum):
+    """Kinds of bolus. Priming and bridge replace the basal flow; the others add to it."""
+
+    CLINICIAN = "clinician"
+    PERIODIC = "periodic"
+    DEMAND = "demand"
+    PRIMING = "priming"
+    BRIDGE = "bridge"
+
+    @property
+    def replaces_basal(self) -> bool:
+        """True when the basal schedule pauses while this bolus runs."""
+        return self in (BolusKind.PRIMING, BolusKind.BRIDGE)
+
+
+class Role(StrEnum):
+    """Who sent a command."""
+
+    CLINICIAN = "clinician"
+    PATIENT = "patient"
+    PUMP = "pump"
+
+
+@dataclass(frozen=True)
+class Fill:
+    """The reservoir now holds `volume_nl` of `contents` (drug name, ng/mL); `aspirated_nl` was withdrawn."""
+
+    volume_nl: int
+    contents: tuple[tuple[str, int], ...]
+    aspirated_nl: int | None = None
+    low_reservoir_alarm_nl: int | None = None
+
+
+@dataclass(frozen=True)
+class Program:
+    """Deliver this basal schedule from now on."""
+
+    schedule: WeekSchedule
+
+
+@dataclass(frozen=True)
+class SetLowReservoirAlarm:
+    """Raise the low-reservoir alarm at this calculated volume."""
+
+    threshold_nl: int
+
+
+@dataclass(frozen=True)
+class StartBolus:
+    """Deliver `volume_nl` over `duration_ms`."""
+
+    kind: BolusKind
+    volume_nl: int
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class CancelBolus:
+    """Stop the running bolus."""
+
+
+@dataclass(frozen=True)
+class PeriodicBolusPlan:
+    """A bolus of `volume_nl` over `duration_ms`, every `interval_ms`, first at wall time `first_wall_ms`."""
+
+    volume_nl: int
+    duration_ms: int
+    interval_ms: int
+    first_wall_ms: int
+
+
+@dataclass(frozen=True)
+class SetPeriodicBolus:
+    """Start, change or (with None) end the periodic bolus."""
+
+    plan: PeriodicBolusPlan | None
+
+
+@dataclass(frozen=True)
+class DemandLimits:
+    """The physician's limits on patient-activated doses."""
+
+    volume_nl: int
+    duration_ms: int
+    lockout_ms: int
+    max_per_24h: int
+
+
+@dataclass(frozen=True)
+class SetDemandLimits:
+    """Enable, change or (with None) disable demand boluses."""
+
+    limits: DemandLimits | None
+
+
+@dataclass(frozen=True)
+class RequestDemandBolus:
+    """The patient pressed for an extra dose."""
+
+
+@dataclass(frozen=True)
+class StopTherapy:
+    """Go to minimum-rate mode."""
+
+
+@dataclass(frozen=True)
+class ResumeTherapy:
+    """Leave minimum-rate mode and deliver the programmed schedule again."""
+
+
+@dataclass(frozen=True)
+class ClearAlarm:
+    """Clear an alarm on behalf of `role`."""
+
+    alarm: Alarm
+    role: Role
+
+
+@dataclass(frozen=True)
+class MotorStalled:
+    """The hardware reports the rotor stopped (magnetic field, fault)."""
+
+    cause: str
+
+
+@dataclass(frozen=True)
+class MotorRecovered:
+    """The hardware reports the rotor turns again."""
+
+
+@dataclass(frozen=True)
+class ReportFault:
+    """The hardware or a self-test reports a fault."""
+
+    code: str
+
+
+@dataclass(frozen=True)
+class TelemetrySession:
+    """A telemetry exchange took place: it costs battery charge."""
+
+
+@dataclass(frozen=True)
+class SetClock:
+    """Set the pump's wall clock."""
+
+    wall_ms: int
+
+
+Command = (
+    Fill
+    | Program
+    | SetLowReservoirAlarm
+    | StartBolus
+    | CancelBolus
+    | SetPeriodicBolus
+    | SetDemandLimits
+    | RequestDemandBolus
+    | StopTherapy
+    | ResumeTherapy
+    | ClearAlarm
+    | MotorStalled
+    | MotorRecovered
+    | ReportFault
+    | TelemetrySession
+    | SetClock
+)

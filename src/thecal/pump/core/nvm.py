@@ -1,0 +1,92 @@
+"""Non-volatile state: the firmware state as a checked image, written to two slots in turn.
+
+An image is a header (magic, format, sequence number, payload length,
+SHA-256 of the payload) followed by the payload (canonical JSON of the
+state). A write always goes to the slot that does *not* hold the newest good
+image, so a power loss at any byte of a write leaves the other slot intact:
+at start the newest slot whose checksum verifies wins, and its sequence
+number is never lower than that of any image acknowledged before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+from thecal.pump.core.state import PumpState
+
+MAGIC = b"THCL"
+IMAGE_FORMAT = 1
+_HEADER = struct.Struct(">4sHQI32s")
+
+
+class CorruptImage(ValueError):
+    """A slot does not hold a complete, verified image."""
+
+
+class Medium(Protocol):
+    """Two slots of non-volatile memory."""
+
+    def read_slot(self, slot: int) -> bytes:
+        """The bytes stored in a slot (empty when never written)."""
+        ...
+
+    def write_slot(self, slot: int, data: bytes) -> None:
+        """Replace a slot's bytes; a power loss may leave any prefix written."""
+        ...
+
+
+def encode_image(state: PumpState, seq: int) -> bytes:
+    """The state as a checked image with sequence number `seq`."""
+    payload = json.dumps(state.to_data(), sort_keys=True, separators=(",", ":")).encode()
+    digest = hashlib.sha256(payload).digest()
+    return _HEADER.pack(MAGIC, IMAGE_FORMAT, seq, len(payload), digest) + payload
+
+
+def decode_image(data: bytes) -> tuple[int, PumpState]:
+    """The sequence number and state in an image; CorruptImage when it does not verify."""
+    if len(data) < _HEADER.size:
+        raise CorruptImage("image shorter than its header")
+    magic, fmt, seq, length, digest = _HEADER.unpack_from(data)
+    if magic != MAGIC or fmt != IMAGE_FORMAT:
+        raise CorruptImage("not a thecal state image of a known format")
+    payload = data[_HEADER.size :]
+    if len(payload) != length or hashlib.sha256(payload).digest() != digest:
+        raise CorruptImage("image incomplete or damaged")
+    return seq, PumpState.from_data(json.loads(payload))
+
+
+@dataclass
+class TwoSlotStore:
+    """Writes images alternately to two slots and reads back the newest that verifies."""
+
+    medium: Medium
+    seq: int = 0
+    _newest_slot: int | None = None
+
+    def load(self) -> PumpState | None:
+        """The newest good state, or None when neither slot holds one."""
+        best: tuple[int, int, PumpState] | None = None
+        for slot in (0, 1):
+            try:
+                seq, state = decode_image(self.medium.read_slot(slot))
+            except (CorruptImage, ValueError, KeyError, TypeError):
+                continue
+            if best is None or seq > best[0]:
+                best = (seq, slot, state)
+        if best is None:
+            self.seq, self._newest_slot = 0, None
+            return None
+        self.seq, self._newest_slot = best[0], best[1]
+        return best[2]
+
+    def save(self, state: PumpState) -> int:
+        """Write the state to the older slot; return its sequence number once written."""
+        target = 0 if self._newest_slot != 0 else 1
+        seq = self.seq + 1
+        self.medium.write_slot(target, encode_image(state, seq))
+        self.seq, self._newest_slot = seq, target
+        return seq

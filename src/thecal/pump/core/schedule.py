@@ -1,0 +1,112 @@
+"""The basal schedule: a week of flow steps by time of day, as flexible dosing programs it.
+
+A simple continuous rate is the special case of one step at 00:00 every day.
+Times of day follow the pump's wall clock (milliseconds since the Unix epoch,
+read as local time); the week starts on Monday.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from thecal.units import MS_PER_DAY
+
+MS_PER_WEEK = 7 * MS_PER_DAY
+# 1970-01-01 was a Thursday; the first Monday 00:00 after the epoch is 4 days later.
+_FIRST_MONDAY_MS = 4 * MS_PER_DAY
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def time_of_week_ms(wall_ms: int) -> int:
+    """Milliseconds since Monday 00:00 for a wall-clock time."""
+    return (wall_ms - _FIRST_MONDAY_MS) % MS_PER_WEEK
+
+
+@dataclass(frozen=True)
+class Step:
+    """From `start_ms` after midnight until the next step, deliver `flow_nl_per_day`."""
+
+    start_ms: int
+    flow_nl_per_day: int
+
+
+@dataclass(frozen=True)
+class WeekSchedule:
+    """Seven days of steps, Monday first; each day's first step starts at 00:00."""
+
+    days: tuple[tuple[Step, ...], ...]
+    _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _flows: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.days) != 7:
+            raise ValueError("a week schedule has seven days")
+        starts: list[int] = []
+        flows: list[int] = []
+        for day_index, steps in enumerate(self.days):
+            if not steps or steps[0].start_ms != 0:
+                raise ValueError(f"{DAY_NAMES[day_index]}: the first step must start at 00:00")
+            previous = -1
+            for step in steps:
+                if not previous < step.start_ms < MS_PER_DAY:
+                    raise ValueError(f"{DAY_NAMES[day_index]}: steps must be in order within the day")
+                previous = step.start_ms
+                # Merging equal neighbours keeps the number of boundaries, and so of
+                # segments the firmware computes, as small as the therapy allows.
+                if flows and flows[-1] == step.flow_nl_per_day:
+                    continue
+                starts.append(day_index * MS_PER_DAY + step.start_ms)
+                flows.append(step.flow_nl_per_day)
+        object.__setattr__(self, "_starts", tuple(starts))
+        object.__setattr__(self, "_flows", tuple(flows))
+
+    @classmethod
+    def continuous(cls, flow_nl_per_day: int) -> WeekSchedule:
+        """One flow around the clock, every day."""
+        day = (Step(0, flow_nl_per_day),)
+        return cls((day,) * 7)
+
+    @classmethod
+    def daily(cls, steps: tuple[Step, ...]) -> WeekSchedule:
+        """The same steps every day."""
+        return cls((steps,) * 7)
+
+    def flow_at(self, wall_ms: int) -> int:
+        """The programmed flow at a wall-clock time, in nL/day."""
+        return self._flows[bisect_right(self._starts, time_of_week_ms(wall_ms)) - 1]
+
+    def next_change_ms(self, wall_ms: int) -> int:
+        """The wall-clock time of the next step boundary strictly after `wall_ms`."""
+        tow = time_of_week_ms(wall_ms)
+        index = bisect_right(self._starts, tow)
+        week_start = wall_ms - tow
+        if index < len(self._starts):
+            return week_start + self._starts[index]
+        return week_start + MS_PER_WEEK + self._starts[0]
+
+    def max_flow_nl_per_day(self) -> int:
+        """The highest flow anywhere in the week."""
+        return max(self._flows)
+
+    def min_flow_nl_per_day(self) -> int:
+        """The lowest flow anywhere in the week."""
+        return min(self._flows)
+
+    def daily_volume_nl(self, day_index: int) -> int:
+        """Volume programmed for one day of the week (0 = Monday), rounded down to whole nL."""
+        steps = self.days[day_index]
+        total = 0
+        for i, step in enumerate(steps):
+            end = steps[i + 1].start_ms if i + 1 < len(steps) else MS_PER_DAY
+            total += step.flow_nl_per_day * (end - step.start_ms)
+        return total // MS_PER_DAY
+
+    def to_data(self) -> list[list[list[int]]]:
+        """Plain lists for storage: per day, [start_ms, flow_nl_per_day] pairs."""
+        return [[[s.start_ms, s.flow_nl_per_day] for s in day] for day in self.days]
+
+    @classmethod
+    def from_data(cls, data: list[list[list[int]]]) -> WeekSchedule:
+        """Rebuild from `to_data`."""
+        return cls(tuple(tuple(Step(int(a), int(b)) for a, b in day) for day in data))

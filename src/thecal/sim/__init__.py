@@ -1,0 +1,1 @@
+"""Simulation: scenario files, the scenario runner, its records and plots."""

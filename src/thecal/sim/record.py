@@ -1,0 +1,271 @@
+"""What a simulation records, and the result it hands back: summary text and stable JSON.
+
+The JSON layout is documented in docs/scenario.md and versioned by its
+"format" key; quantities are integers in base units named in the key
+(`_nl`, `_ng`, `_ms`), so nothing is lost to rounding.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from thecal.pump.core import Outcome
+from thecal.pump.core.alarms import RULES, Alarm
+from thecal.pump.device import DeliveryRecord, VirtualPump
+from thecal.pump.model import PumpModel
+from thecal.sim.scenario import Event, Scenario, timeline_time
+from thecal.units import NL_PER_ML, format_duration, format_mass, format_volume
+
+RESULT_FORMAT = "thecal.simulation/1"
+
+
+@dataclass
+class SimulationResult:
+    """Everything a run produced, as plain data."""
+
+    data: dict[str, Any]
+
+    def to_json_data(self) -> dict[str, Any]:
+        """The documented, stable JSON document."""
+        return self.data
+
+    def summary(self) -> str:
+        """A readable summary for a clinician or an engineer."""
+        d = self.data
+        lines = [
+            f"Scenario: {d['scenario']['name']}  (pump {d['scenario']['model']}, "
+            f"{format_duration(d['scenario']['duration_ms'])} simulated, seed {d['scenario']['seed']})",
+            f"Pump accuracy error (this pump): {d['pump']['accuracy_error'] * 100:+.2f} %",
+            "",
+            "Drug delivered                 calculated by pump   left the pump   reached catheter tip   lost",
+        ]
+        delivered = d["delivered_ng"]
+        for drug in sorted(delivered["pump_calculated"] | delivered["catheter_tip"]):
+            lines.append(
+                f"  {drug:<28} {format_mass(delivered['pump_calculated'].get(drug, 0)):>18}"
+                f" {format_mass(delivered['pump_actual'].get(drug, 0)):>15}"
+                f" {format_mass(delivered['catheter_tip'].get(drug, 0)):>22}"
+                f" {format_mass(delivered['lost'].get(drug, 0)):>10}"
+            )
+        if d["pocket_ng"]:
+            for drug, ng in sorted(d["pocket_ng"].items()):
+                lines.append(f"  INJECTED INTO THE POCKET: {drug} {format_mass(ng)}")
+        r = d["reservoir"]
+        lines += [
+            "",
+            f"Reservoir at the end: calculated {format_volume(r['calculated_nl'])}, actual {format_volume(r['actual_nl'])}",
+            "",
+            "Alarms:",
+        ]
+        if not d["alarms"]:
+            lines.append("  none")
+        for a in d["alarms"]:
+            cleared = "still active" if a["cleared_ms"] is None else f"cleared {a['cleared']}"
+            lines.append(
+                f"  {a['raised']:>14}  {a['alarm']:<22} {'critical' if a['critical'] else 'non-critical':<13} {cleared}"
+            )
+        if d["refills"]:
+            lines += ["", "Refills (expected vs aspirated):"]
+            for f in d["refills"]:
+                flag = f"  FLAG: {f['flag']}" if f["flag"] else ""
+                lines.append(
+                    f"  {f['at']:>14}  expected {format_volume(f['expected_nl'])}, aspirated "
+                    f"{format_volume(f['aspirated_nl'])}, difference {format_volume(f['difference_nl'])}{flag}"
+                )
+        ptm = d["ptm"]
+        if ptm["presses"]:
+            refused = ", ".join(f"{k} {v}" for k, v in sorted(ptm["refused"].items())) or "none"
+            lines += ["", f"Patient presses: {ptm['presses']}, doses given {ptm['given']}, refused: {refused}"]
+        if d["refusals"]:
+            lines += ["", "Commands the pump refused:"]
+            for r in d["refusals"][:20]:
+                lines.append(f"  {r['at']:>14}  {r['action']}: {r['message']} ({r['code']})")
+            if len(d["refusals"]) > 20:
+                lines.append(f"  … and {len(d['refusals']) - 20} more")
+        tones = d["tones"]
+        lines += ["", f"Alarm tones sounded: {tones.get('single', 0)} single, {tones.get('two-tone', 0)} two-tone"]
+        return "\n".join(lines)
+
+
+@dataclass
+class Recorder:
+    """Collects deliveries, samples, alarms and outcomes while a scenario runs."""
+
+    scenario: Scenario
+    model: PumpModel
+    pump_calculated: Counter[str] = field(default_factory=Counter)
+    pump_actual: Counter[str] = field(default_factory=Counter)
+    tip: Counter[str] = field(default_factory=Counter)
+    lost: Counter[str] = field(default_factory=Counter)
+    series: dict[str, list[Any]] = field(default_factory=dict)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    refills: list[dict[str, Any]] = field(default_factory=list)
+    presses: int = 0
+    given: int = 0
+    refused_presses: Counter[str] = field(default_factory=Counter)
+    _pump: VirtualPump | None = None
+
+    def at_text(self, at_ms: int) -> str:
+        """A pump time as the timeline writes it."""
+        return timeline_time(self.scenario.start_wall_ms, at_ms)
+
+    def attach(self, pump: VirtualPump) -> None:
+        """Remember the pump whose firmware tells what the clinician believes is in it."""
+        self._pump = pump
+        self.series = {"t_ms": [], "reservoir_calculated_nl": [], "reservoir_actual_nl": [], "flow_nl_per_day": []}
+
+    def delivery(self, record: DeliveryRecord) -> None:
+        """Account one stretch of motor work, per drug."""
+        assert self._pump is not None
+        for drug, conc in self._pump.firmware.state.contents:
+            self.pump_calculated[drug] += record.commanded_nl * conc / NL_PER_ML
+        self.pump_actual.update(record.moved.drugs_ng)
+        self.tip.update(record.at_tip.drugs_ng)
+        self.lost.update(record.lost.drugs_ng)
+
+    def sample(self, pump: VirtualPump) -> None:
+        """Take one point of the time series."""
+        status = pump.firmware.status()
+        self.series["t_ms"].append(pump.now_ms)
+        self.series["reservoir_calculated_nl"].append(status["reservoir_nl"])
+        self.series["reservoir_actual_nl"].append(round(pump.reservoir.volume_nl))
+        self.series["flow_nl_per_day"].append(status["basal_flow_nl_per_day"] + status["bolus_flow_nl_per_day"])  # type: ignore[operator]
+        for drug in set(self.tip) | set(self.pump_calculated):
+            column = self.series.setdefault(f"tip_cumulative_ng:{drug}", [0] * (len(self.series["t_ms"]) - 1))
+            column.append(round(self.tip.get(drug, 0)))
+            column = self.series.setdefault(f"pump_cumulative_ng:{drug}", [0] * (len(self.series["t_ms"]) - 1))
+            column.append(round(self.pump_calculated.get(drug, 0)))
+
+    def outcome(self, event: Event, outcome: Outcome) -> None:
+        """Keep a refused command with its reason."""
+        if outcome.accepted or outcome.refusal is None or event.action == "ptm_press":
+            return
+        assert self._pump is not None
+        r = outcome.refusal
+        self.refusals.append(
+            {
+                "at_ms": self._pump.now_ms,
+                "at": self.at_text(self._pump.now_ms),
+                "action": event.action,
+                "timeline_index": event.index,
+                "code": r.code,
+                "message": r.message,
+                "field": r.field,
+                "value": r.value,
+                "limit": r.limit,
+            }
+        )
+
+    def press(self, now_ms: int, outcome: Outcome) -> None:
+        """Count one press of the patient's therapy manager."""
+        self.presses += 1
+        if outcome.accepted:
+            self.given += 1
+        elif outcome.refusal is not None:
+            self.refused_presses[outcome.refusal.code] += 1
+
+    def refill(self, pump: VirtualPump, event: Event, outcome: Outcome, aspirated_nl: float) -> None:
+        """Reconcile a refill: expected calculated volume against what was aspirated."""
+        if not outcome.accepted:
+            return
+        entry = next(a.entry for a in outcome.actions if hasattr(a, "entry") and a.entry.kind == "fill")
+        expected = int(entry.get("expected_nl", 0))  # type: ignore[arg-type]
+        difference = round(aspirated_nl) - expected
+        limit = self.model.refill_discrepancy_flag_nl
+        flag = ""
+        if difference < -limit:
+            flag = "less drug than expected: over-infusion, a leak, or a previous pocket fill"
+        elif difference > limit:
+            flag = "more drug than expected: under-infusion, occlusion or motor stall"
+        self.refills.append(
+            {
+                "at_ms": pump.now_ms,
+                "at": self.at_text(pump.now_ms),
+                "expected_nl": expected,
+                "aspirated_nl": round(aspirated_nl),
+                "difference_nl": difference,
+                "flag_limit_nl": limit,
+                "flag": flag,
+                "pocket_fill": bool(event.params.get("pocket_fill")),
+            }
+        )
+
+    def finish(self, pump: VirtualPump) -> SimulationResult:
+        """Assemble the result document."""
+        s = self.scenario
+        alarms: list[dict[str, Any]] = []
+        open_alarms: dict[str, dict[str, Any]] = {}
+        events = []
+        for entry in pump.log_entries:
+            events.append(
+                {
+                    "seq": entry.seq,
+                    "at_ms": entry.at_ms,
+                    "at": self.at_text(entry.at_ms),
+                    "kind": entry.kind,
+                    "detail": dict(entry.detail),
+                }
+            )
+            if entry.kind == "alarm":
+                name = str(entry.get("alarm"))
+                record = {
+                    "alarm": name,
+                    "critical": RULES[Alarm(name)].critical,
+                    "raised_ms": entry.at_ms,
+                    "raised": self.at_text(entry.at_ms),
+                    "cleared_ms": None,
+                    "cleared": None,
+                }
+                alarms.append(record)
+                open_alarms[name] = record
+            elif entry.kind == "alarm_cleared":
+                record = open_alarms.pop(str(entry.get("alarm")), None)
+                if record is not None:
+                    record["cleared_ms"] = entry.at_ms
+                    record["cleared"] = self.at_text(entry.at_ms)
+        tones = Counter(str(t.tone) for t in pump.tones)
+        status = pump.firmware.status()
+        data = {
+            "format": RESULT_FORMAT,
+            "scenario": {
+                "name": s.name,
+                "description": s.description,
+                "source": s.source,
+                "seed": s.seed,
+                "model": s.model,
+                "start_wall_ms": s.start_wall_ms,
+                "duration_ms": s.duration_ms,
+                "sample_ms": s.sample_ms,
+            },
+            "pump": {
+                "accuracy_error": pump.motor.accuracy_error,
+                "dead_volume_nl": round(pump.catheter.dead_volume_nl),
+                "final_status": status,
+            },
+            "delivered_ng": {
+                "pump_calculated": _rounded(self.pump_calculated),
+                "pump_actual": _rounded(self.pump_actual),
+                "catheter_tip": _rounded(self.tip),
+                "lost": _rounded(self.lost),
+            },
+            "pocket_ng": _rounded(Counter(pump.pocket.drugs_ng)),
+            "reservoir": {"calculated_nl": status["reservoir_nl"], "actual_nl": round(pump.reservoir.volume_nl)},
+            "alarms": alarms,
+            "tones": dict(sorted(tones.items())),
+            "refills": self.refills,
+            "ptm": {
+                "presses": self.presses,
+                "given": self.given,
+                "refused": dict(sorted(self.refused_presses.items())),
+            },
+            "refusals": self.refusals,
+            "events": events,
+            "series": self.series,
+        }
+        return SimulationResult(data)
+
+
+def _rounded(counter: Counter[str]) -> dict[str, int]:
+    return {k: round(v) for k, v in sorted(counter.items()) if round(v)}
