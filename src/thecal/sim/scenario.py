@@ -136,7 +136,8 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     run = _table(data, "run")
     catheter = _table(data, "catheter", required=False)
     patient = _table(data, "patient", required=False)
-    _known(data, "", ("scenario", "pump", "run", "catheter", "patient", "timeline"))
+    # [expect] holds a scenario test's expected results; the runner does not read it.
+    _known(data, "", ("scenario", "pump", "run", "catheter", "patient", "timeline", "expect"))
     _known(meta, "scenario", ("name", "description", "start", "seed"))
     _known(pump, "pump", ("model", "low_reservoir_alarm", "accuracy_error"))
     _known(run, "run", ("duration", "sample"))

@@ -54,9 +54,13 @@ class LogEntry:
         )
 
 
+# Compact JSON without spaces: the canonical bytes an entry's hash covers.
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def entry_hash(previous: bytes, seq: int, at_ms: int, kind: str, detail: Detail) -> bytes:
-    """The chain hash of an entry given its predecessor's hash."""
-    body = json.dumps([seq, at_ms, kind, [list(kv) for kv in detail]], separators=(",", ":")).encode()
+    """The chain hash of an entry: SHA-256 of the previous hash and the entry as compact JSON."""
+    body = _CANONICAL.encode((seq, at_ms, kind, detail)).encode()
     return hashlib.sha256(previous + body).digest()
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints its speed as a ratio against a peer measured in the same run."""

@@ -1,0 +1,6 @@
+"""`make bench`: run every benchmark and print its ratios."""
+
+from benchmarks import pump_core
+
+if __name__ == "__main__":
+    pump_core.report()
