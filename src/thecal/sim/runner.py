@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from thecal.drugs import check_daily_dose, get_drug
+from thecal.drugs import PHYSICIAN, Override, check_daily_dose, get_drug
 from thecal.errors import InputError
 from thecal.pump.core import (
     Alarm,
@@ -205,16 +205,13 @@ class Planner:
             return rate.flow_nl_per_day
         dose = rate.dose_ng_per_day
         assert dose is not None
-        verdict = check_daily_dose(get_drug(drug), dose, opioid_naive=self.scenario.opioid_naive)
-        if not verdict.allowed:
-            finding = verdict.findings[0]
-            raise InputError(
-                f"{where}.dose",
-                format_dose_rate(dose),
-                f"{finding.message}",
-                "check the unit (per day, not per hour) and the prescription",
-                limit=str(finding.limit),
-            )
+        reason = e.params.get("override_reason")
+        override = Override(PHYSICIAN, reason) if reason else None
+        verdict = check_daily_dose(get_drug(drug), dose, opioid_naive=self.scenario.opioid_naive, override=override)
+        blocking = [f for f in verdict.findings if f.blocking]
+        if blocking:
+            finding = blocking[0]
+            raise InputError(f"{where}.dose", format_dose_rate(dose), finding.message, finding.action, finding.limit)
         return round(dose * NL_PER_ML / conc)
 
     def _program(self, e: Event) -> None:

@@ -346,7 +346,7 @@ _EVENT_KEYS: dict[str, tuple[str, ...]] = {
         "low_reservoir_alarm",
     ),
     "prime": ("volume", "duration"),
-    "program": ("mode", "dose", "flow", "steps", "drug"),
+    "program": ("mode", "dose", "flow", "steps", "drug", "override_reason"),
     "bolus": ("dose", "volume", "duration", "drug"),
     "periodic_bolus": ("dose", "volume", "duration", "every", "first", "off", "drug"),
     "demand_settings": ("dose", "volume", "duration", "lockout", "max_per_day", "drug"),
@@ -402,6 +402,8 @@ def _event(index: int, entry: object, start_wall_ms: int) -> Event:
     elif action == "program":
         mode = entry.get("mode", "continuous")
         p["drug"] = entry.get("drug")
+        if "override_reason" in entry:
+            p["override_reason"] = str(entry["override_reason"])
         if mode == "continuous":
             p["steps"] = (FlexStep(tuple(range(7)), 0, _rate(entry, where)),)
         elif mode == "flexible":
