@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from pathlib import Path
 
@@ -87,4 +88,4 @@ def test_samples_are_taken_at_the_sample_interval() -> None:
     data, _ = _run("catheter_lag")
     t = data["series"]["t_ms"]
     assert t[0] == 0 and t[-1] == 10 * MS_PER_DAY
-    assert {b - a for a, b in zip(t, t[1:], strict=False)} == {60 * MS_PER_MIN}
+    assert {b - a for a, b in itertools.pairwise(t)} == {60 * MS_PER_MIN}

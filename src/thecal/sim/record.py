@@ -55,7 +55,8 @@ class SimulationResult:
         r = d["reservoir"]
         lines += [
             "",
-            f"Reservoir at the end: calculated {format_volume(r['calculated_nl'])}, actual {format_volume(r['actual_nl'])}",
+            f"Reservoir at the end: calculated {format_volume(r['calculated_nl'])}, "
+            f"actual {format_volume(r['actual_nl'])}",
             "",
             "Alarms:",
         ]
