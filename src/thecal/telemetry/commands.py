@@ -1,0 +1,307 @@
+"""Every command the pump accepts, its argument schema, and which role may send it.
+
+This module is the single table of the protocol's vocabulary. Arguments are
+plain CBOR maps; every quantity is an integer in a base unit named in its key
+(`volume_nl`, `duration_ms`, `dose_ng_per_day`), so a per-hour value can never
+be read as a per-day one. The schemas here check structure and physical sense
+(non-negative volumes, a time of day inside a day); clinical limits belong to
+the pump firmware, which sees every command only after it passed this table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from thecal.telemetry import codec
+from thecal.telemetry.errors import RejectCode, Rejected
+
+COMMAND_ID_BYTES = 16
+MS_PER_DAY = 86_400_000
+MAX_QUANTITY = 2**53  # far above any real dose or volume, and exact in every JSON consumer
+MAX_STEPS_PER_DAY = 14  # flexible dosing: a first step and up to 13 rate changes a day
+
+
+class Role(StrEnum):
+    """Who a key belongs to; the role is fixed by the key's certificate."""
+
+    CLINICIAN = "clinician"
+    PTM = "ptm"
+    PUMP = "pump"
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer argument inside [low, high]."""
+
+    low: int
+    high: int
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with value, or None."""
+        if type(value) is not int:
+            return f"must be an integer, got {type(value).__name__}"
+        if value < self.low:
+            return f"{value} is below the minimum {self.low}"
+        if value > self.high:
+            return f"{value} is above the maximum {self.high}"
+        return None
+
+    def describe(self) -> str:
+        """The type in words, for the docs and reasons."""
+        return f"int ≥ {self.low}" if self.high == MAX_QUANTITY else f"int {self.low}..{self.high}"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text argument, optionally one of a fixed set of words or matching a pattern."""
+
+    max_length: int
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with value, or None."""
+        if type(value) is not str:
+            return f"must be text, got {type(value).__name__}"
+        if not 0 < len(value) <= self.max_length:
+            return f"must be 1 to {self.max_length} characters"
+        if self.choices and value not in self.choices:
+            return f"{value!r} is not one of {', '.join(self.choices)}"
+        if self.pattern and not re.fullmatch(self.pattern, value):
+            return f"{value!r} does not match {self.pattern}"
+        return None
+
+    def describe(self) -> str:
+        """The type in words, for the docs and reasons."""
+        if self.choices:
+            return "str, one of " + " | ".join(self.choices)
+        return f"str matching {self.pattern}" if self.pattern else f"str ≤ {self.max_length} chars"
+
+
+@dataclass(frozen=True)
+class Record:
+    """A map with exactly these required fields and possibly these optional ones, each of its own type."""
+
+    fields: Mapping[str, FieldType] = field(default_factory=dict)
+    optional: Mapping[str, FieldType] = field(default_factory=dict)
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with value, or None."""
+        if type(value) is not dict:
+            return f"must be a map, got {type(value).__name__}"
+        missing = sorted(set(self.fields) - set(value))
+        if missing:
+            return f"missing {', '.join(missing)}"
+        unexpected = sorted(str(key) for key in set(value) - set(self.fields) - set(self.optional))
+        if unexpected:
+            return f"unexpected {', '.join(unexpected)}"
+        for name, kind in (*self.fields.items(), *self.optional.items()):
+            problem = kind.problem(value[name]) if name in value else None
+            if problem:
+                return f"{name}: {problem}"
+        return None
+
+    def describe(self) -> str:
+        """The type in words, for the docs and reasons."""
+        parts = [f"{name}: {kind.describe()}" for name, kind in self.fields.items()]
+        parts += [f"{name}?: {kind.describe()}" for name, kind in self.optional.items()]
+        return "{" + ", ".join(parts) + "}"
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of min_length to max_length items of one type."""
+
+    item: FieldType
+    min_length: int
+    max_length: int
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with value, or None."""
+        if type(value) is not list:
+            return f"must be a list, got {type(value).__name__}"
+        if not self.min_length <= len(value) <= self.max_length:
+            return f"must hold {self.min_length} to {self.max_length} items, holds {len(value)}"
+        for index, item in enumerate(value):
+            problem = self.item.problem(item)
+            if problem:
+                return f"[{index}] {problem}"
+        return None
+
+    def describe(self) -> str:
+        """The type in words, for the docs and reasons."""
+        return f"list of {self.min_length}..{self.max_length} × {self.item.describe()}"
+
+
+FieldType = Int | Text | Record | ListOf
+
+QUANTITY = Int(0, MAX_QUANTITY)
+POSITIVE = Int(1, MAX_QUANTITY)
+DRUG = Text(40, pattern=r"[a-z][a-z0-9_-]*")
+KEY_ID = Text(16, pattern=r"[0-9a-f]{16}")
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One row of the command table."""
+
+    name: str
+    args: Record
+    summary: str
+    changes_pump: bool = True  # replies of state-changing commands are remembered for retries
+    delivers_drug: bool = False  # an unknown outcome counts as delivered
+
+
+_STEP = Record({"start_ms": Int(0, MS_PER_DAY - 1), "flow_nl_per_day": QUANTITY})
+_BOLUS = Record({"volume_nl": POSITIVE, "duration_ms": POSITIVE})
+
+_SPECS = (
+    CommandSpec("interrogate_status", Record(), "Read pump status; a PTM gets the patient subset.", False),
+    CommandSpec(
+        "read_event_log",
+        Record({"from_seq": QUANTITY, "max_entries": Int(1, 100)}),
+        "Read event log entries from a sequence number on.",
+        False,
+    ),
+    CommandSpec(
+        "program_therapy",
+        Record({"days": ListOf(ListOf(_STEP, 1, MAX_STEPS_PER_DAY), 7, 7)}),
+        "Replace the basal schedule: seven days (Monday first) of flow steps by time of day.",
+    ),
+    CommandSpec("therapy_stop", Record(), "Go to minimum rate."),
+    CommandSpec("therapy_resume", Record(), "Leave minimum rate and deliver the programmed schedule again."),
+    CommandSpec(
+        "refill_update",
+        Record(
+            {
+                "volume_nl": QUANTITY,
+                "contents": ListOf(Record({"drug": DRUG, "concentration_ng_per_ml": POSITIVE}), 1, 4),
+            },
+            optional={"aspirated_nl": QUANTITY, "low_reservoir_alarm_nl": QUANTITY},
+        ),
+        "Record a fill or refill: volume and contents now in the reservoir, what was withdrawn.",
+    ),
+    CommandSpec(
+        "low_reservoir_alarm_set",
+        Record({"threshold_nl": QUANTITY}),
+        "Raise the low-reservoir alarm at this calculated volume.",
+    ),
+    CommandSpec("clinician_bolus", _BOLUS, "Deliver one bolus volume over a duration.", delivers_drug=True),
+    CommandSpec(
+        "priming_bolus", _BOLUS, "Fill an empty catheter and pump tubing; replaces basal flow.", delivers_drug=True
+    ),
+    CommandSpec(
+        "bridge_bolus",
+        _BOLUS,
+        "Push the old drug in tubing and catheter through at the old dose rate; replaces basal flow.",
+        delivers_drug=True,
+    ),
+    CommandSpec("bolus_cancel", Record(), "Stop the running bolus."),
+    CommandSpec(
+        "periodic_bolus_set",
+        Record({"volume_nl": POSITIVE, "duration_ms": POSITIVE, "interval_ms": POSITIVE, "first_wall_ms": QUANTITY}),
+        "Start or change a bolus repeated every interval.",
+    ),
+    CommandSpec("periodic_bolus_stop", Record(), "End the periodic bolus."),
+    CommandSpec(
+        "alarm_clear",
+        Record({"alarm": Text(40, pattern=r"[a-z][a-z0-9_]*")}),
+        "Clear a named alarm after its cause was handled.",
+    ),
+    CommandSpec(
+        "ptm_settings",
+        Record(
+            {
+                "bolus_volume_nl": QUANTITY,
+                "bolus_duration_ms": POSITIVE,
+                "lockout_ms": QUANTITY,
+                "max_per_24h": Int(0, 100),
+            }
+        ),
+        "Set what the patient's demand bolus may do; max_per_24h 0 disables it.",
+    ),
+    CommandSpec("demand_bolus", Record(), "The patient asks for a demand bolus.", delivers_drug=True),
+    CommandSpec("clock_set", Record({"wall_ms": QUANTITY}), "Set the pump's wall clock (local time, ms since epoch)."),
+    CommandSpec("revoke_key", Record({"key_id": KEY_ID}), "Revoke a device key for good; it can never pair again."),
+    CommandSpec("list_keys", Record(), "List paired and revoked keys.", False),
+)
+
+COMMANDS: Mapping[str, CommandSpec] = {spec.name: spec for spec in _SPECS}
+
+# Commands the telemetry layer answers itself: they change who may talk, not what the pump does.
+SECURITY_COMMANDS = frozenset({"revoke_key", "list_keys"})
+
+ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
+    Role.CLINICIAN: frozenset(COMMANDS),
+    Role.PTM: frozenset({"interrogate_status", "demand_bolus"}),
+    Role.PUMP: frozenset(),
+}
+
+# What a patient's PTM may see of interrogate_status; every other field is removed before sealing.
+PTM_STATUS_FIELDS = frozenset(
+    {
+        "wall_ms",
+        "alarms",
+        "therapy_stopped",
+        "demand_enabled",
+        "demand_next_allowed_wall_ms",
+        "demand_left_24h",
+        "elective_replacement",
+        "end_of_service",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A named command with its arguments and the sender's id that makes it idempotent."""
+
+    name: str
+    args: dict[str, object]
+    command_id: bytes
+
+    @classmethod
+    def create(cls, name: str, args: dict[str, object], new_id: Callable[[int], bytes] = os.urandom) -> Command:
+        """A checked command with a fresh random id."""
+        command = cls(name, dict(args), new_id(COMMAND_ID_BYTES))
+        validate(command)
+        return command
+
+    def digest(self) -> bytes:
+        """A fingerprint of name and arguments, to tell a retry from a reused id."""
+        return hashlib.sha256(codec.encode([self.name, self.args])).digest()[:16]
+
+
+def validate(command: Command) -> None:
+    """Refuse an unknown command, a bad id, or arguments that do not fit the table."""
+    spec = COMMANDS.get(command.name)
+    if spec is None:
+        raise Rejected(
+            RejectCode.UNKNOWN_COMMAND,
+            f"command {command.name!r} is not one this pump accepts; known: {', '.join(COMMANDS)}",
+        )
+    if type(command.command_id) is not bytes or len(command.command_id) != COMMAND_ID_BYTES:
+        raise Rejected(RejectCode.MALFORMED_MESSAGE, f"a command id is {COMMAND_ID_BYTES} bytes")
+    problem = spec.args.problem(command.args)
+    if problem:
+        raise Rejected(
+            RejectCode.BAD_ARGUMENTS,
+            f"{command.name}: {problem}; expected {spec.args.describe()}",
+        )
+
+
+def permitted(role: Role, name: str) -> bool:
+    """Whether a key of this role may send this command."""
+    return name in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def visible_result(role: Role, name: str, result: dict[str, object]) -> dict[str, object]:
+    """The part of a reply this role may read."""
+    if role is Role.PTM and name == "interrogate_status":
+        return {key: value for key, value in result.items() if key in PTM_STATUS_FIELDS}
+    return result

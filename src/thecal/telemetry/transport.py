@@ -1,0 +1,247 @@
+"""Moving frames: the abstract transport, a loopback TCP stand-in for the radio, and link loss.
+
+A transport sends one frame and returns the one reply, or raises LinkLost when
+either is lost. On TCP each frame travels with a 4-byte big-endian length in
+front. Only the loopback interface is ever used: this stands in for a
+short-range radio and must not become a network service. The link-loss
+wrapper drops requests or replies the way a radio at the edge of its range
+does, from a seeded random source so every run can be repeated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from thecal.telemetry.errors import LinkLost
+from thecal.telemetry.frames import MAX_FRAME_BYTES
+
+LOOPBACK = "127.0.0.1"
+_LENGTH = struct.Struct(">I")
+
+Handler = Callable[[bytes], bytes]
+
+
+class Transport(Protocol):
+    """Carries one frame to the pump and brings back its reply."""
+
+    def send(self, frame: bytes) -> bytes:
+        """The reply to frame; raises LinkLost if the frame or the reply was lost."""
+        ...
+
+
+class InProcessTransport:
+    """Hands frames straight to a handler such as PumpEndpoint.receive."""
+
+    def __init__(self, handler: Handler):
+        self._handler = handler
+
+    def send(self, frame: bytes) -> bytes:
+        """The handler's reply."""
+        return self._handler(frame)
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    chunks = bytearray()
+    while len(chunks) < count:
+        chunk = sock.recv(count - len(chunks))
+        if not chunk:
+            raise ConnectionError("connection closed in the middle of a frame")
+        chunks += chunk
+    return bytes(chunks)
+
+
+def write_frame(sock: socket.socket, frame: bytes) -> None:
+    """Send one length-prefixed frame."""
+    if len(frame) > MAX_FRAME_BYTES:
+        raise ValueError(f"a frame is at most {MAX_FRAME_BYTES} bytes")
+    sock.sendall(_LENGTH.pack(len(frame)) + frame)
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    """Receive one length-prefixed frame."""
+    (length,) = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))
+    if length > MAX_FRAME_BYTES:
+        raise ConnectionError(f"announced frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+    return _read_exactly(sock, length)
+
+
+class _FrameHandler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        """Serve frames on one connection until it closes."""
+        while True:
+            try:
+                frame = read_frame(self.request)
+            except OSError:
+                return  # the peer hung up or sent garbage framing; drop the connection
+            with self.server.lock:  # the endpoint is a single state machine: one frame at a time
+                reply = self.server.frame_handler(frame)
+            try:
+                write_frame(self.request, reply)
+            except OSError:
+                return
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, port: int, frame_handler: Handler):
+        self.frame_handler = frame_handler
+        self.lock = threading.Lock()
+        super().__init__((LOOPBACK, port), _FrameHandler)
+
+
+class LoopbackServer:
+    """Serves a frame handler on 127.0.0.1, one thread per connection, frames in order."""
+
+    def __init__(self, handler: Handler, port: int = 0):
+        self._server = _Server(port, handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="thecal-telemetry", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        """The TCP port it listens on."""
+        return int(self._server.server_address[1])
+
+    def start(self) -> LoopbackServer:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class TcpTransport:
+    """A client connection to a LoopbackServer; a lost connection is a lost link."""
+
+    def __init__(self, port: int, host: str = LOOPBACK, timeout_s: float = 2.0):
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"{host} is not a loopback address; the TCP stand-in never leaves this machine")
+        self._address = (host, port)
+        self._timeout_s = timeout_s
+        self._sock: socket.socket | None = None
+
+    def send(self, frame: bytes) -> bytes:
+        """The reply to frame; raises LinkLost on timeout or a broken connection."""
+        try:
+            if self._sock is None:
+                self._sock = socket.create_connection(self._address, timeout=self._timeout_s)
+            write_frame(self._sock, frame)
+            return read_frame(self._sock)
+        except OSError as exc:
+            # A late reply must never be read as the answer to the next frame, so the connection goes.
+            self.close()
+            raise LinkLost(f"telemetry link to {self._address[0]}:{self._address[1]} lost: {exc}") from None
+
+    def close(self) -> None:
+        """Close the connection; the next send reconnects."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+class Fate(StrEnum):
+    """What the link does to one exchange."""
+
+    DELIVER = "deliver"
+    DROP_REQUEST = "drop_request"  # the pump never sees the frame
+    DROP_REPLY = "drop_reply"  # the pump acts on the frame, the reply is lost
+
+
+class LossModel(Protocol):
+    """Decides the fate of each exchange."""
+
+    def fate(self, rng: random.Random) -> Fate:
+        """The fate of the next exchange."""
+        ...
+
+
+@dataclass(frozen=True)
+class FixedLoss:
+    """Each request and each reply is lost with its own probability."""
+
+    request_loss: float
+    reply_loss: float
+
+    def fate(self, rng: random.Random) -> Fate:
+        """The fate of the next exchange."""
+        if rng.random() < self.request_loss:
+            return Fate.DROP_REQUEST
+        if rng.random() < self.reply_loss:
+            return Fate.DROP_REPLY
+        return Fate.DELIVER
+
+
+@dataclass
+class RangeLoss:
+    """Loss grows linearly from none at reliable_mm to total at max_mm; move the device with distance_mm."""
+
+    distance_mm: int
+    reliable_mm: int = 50  # assumption: a telemetry head held on the skin over the pump
+    max_mm: int = 200  # assumption: beyond this the implant's radio is not heard
+
+    def loss(self) -> float:
+        """The probability that one frame is lost at the current distance."""
+        span = self.max_mm - self.reliable_mm
+        return min(1.0, max(0.0, (self.distance_mm - self.reliable_mm) / span))
+
+    def fate(self, rng: random.Random) -> Fate:
+        """The fate of the next exchange; request and reply are lost independently."""
+        return FixedLoss(self.loss(), self.loss()).fate(rng)
+
+
+class ScriptedLoss:
+    """Given fates in order, then every exchange delivered."""
+
+    def __init__(self, fates: Iterable[Fate]):
+        self._fates = list(fates)
+
+    def fate(self, rng: random.Random) -> Fate:
+        """The next scripted fate."""
+        return self._fates.pop(0) if self._fates else Fate.DELIVER
+
+
+class LossyLink:
+    """Wraps a transport and loses requests or replies as the loss model decides."""
+
+    def __init__(self, inner: Transport, model: LossModel, seed: int = 0):
+        self._inner = inner
+        self.model = model
+        self._rng = random.Random(seed)
+        self.history: list[Fate] = []
+
+    def send(self, frame: bytes) -> bytes:
+        """The reply, unless the model loses the request or the reply."""
+        fate = self.model.fate(self._rng)
+        self.history.append(fate)
+        if fate is Fate.DROP_REQUEST:
+            raise LinkLost("simulated loss of the request")
+        reply = self._inner.send(frame)
+        if fate is Fate.DROP_REPLY:
+            raise LinkLost("simulated loss of the reply")
+        return reply

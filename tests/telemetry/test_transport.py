@@ -1,0 +1,130 @@
+"""The real loopback TCP transport end to end, and the link-loss simulator."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+import struct
+from collections import Counter
+
+import pytest
+from telemetry_rig import SAMPLE_ARGS, Rig
+
+from thecal.telemetry.commands import Role
+from thecal.telemetry.errors import LinkLost
+from thecal.telemetry.frames import ReplyStatus
+from thecal.telemetry.transport import (
+    Fate,
+    FixedLoss,
+    InProcessTransport,
+    LoopbackServer,
+    LossyLink,
+    RangeLoss,
+    ScriptedLoss,
+    TcpTransport,
+    read_frame,
+    write_frame,
+)
+
+
+def test_pairing_and_commands_round_trip_over_loopback_tcp(rig: Rig) -> None:
+    clinician = rig.device(Role.CLINICIAN, "programmer-1")
+    patient = rig.device(Role.PTM, "ptm-1")
+    with LoopbackServer(rig.endpoint.receive) as server:
+        tcp = TcpTransport(server.port)
+        rig.pair(clinician, tcp)
+        rig.pair(patient, tcp)
+
+        status = rig.session(clinician, tcp).request("interrogate_status")
+        bolus = rig.session(clinician, tcp).request("clinician_bolus", **SAMPLE_ARGS["clinician_bolus"])
+        demand = rig.session(patient, TcpTransport(server.port)).request("demand_bolus")
+        refused = rig.session(patient, tcp).request("program_therapy", **SAMPLE_ARGS["program_therapy"])
+        tcp.close()
+
+    assert status.ok and status.result["reservoir_nl"] == 4_200_000
+    assert bolus.ok and demand.ok
+    assert refused.status is ReplyStatus.REJECTED
+    assert [(role, command.name) for role, command in rig.pump.calls] == [
+        ("clinician", "interrogate_status"),
+        ("clinician", "clinician_bolus"),
+        ("ptm", "demand_bolus"),
+    ]
+
+
+def test_a_lossy_tcp_link_never_executes_a_command_twice(rig: Rig) -> None:
+    clinician = rig.device(Role.CLINICIAN, "programmer-1")
+    rig.pair(clinician)
+    with LoopbackServer(rig.endpoint.receive) as server:
+        link = LossyLink(TcpTransport(server.port), FixedLoss(request_loss=0.3, reply_loss=0.3), seed=7)
+        session = rig.session(clinician, link, attempts=6)
+        replies = [session.request("clinician_bolus", **SAMPLE_ARGS["clinician_bolus"]) for _ in range(20)]
+
+    executions = Counter(command.command_id for _, command in rig.pump.calls)
+    assert Fate.DROP_REQUEST in link.history and Fate.DROP_REPLY in link.history
+    assert max(executions.values()) == 1
+    for reply in replies:
+        assert reply.status in (ReplyStatus.OK, ReplyStatus.UNKNOWN)
+        if reply.ok:
+            assert executions[reply.command.command_id] == 1
+        else:
+            assert reply.possibly_delivered
+
+
+def test_a_closed_server_is_a_lost_link(rig: Rig) -> None:
+    with LoopbackServer(rig.endpoint.receive) as server:
+        port = server.port
+    with pytest.raises(LinkLost):
+        TcpTransport(port, timeout_s=0.5).send(b"\x80")
+
+
+def test_tcp_is_refused_off_the_loopback_interface() -> None:
+    with pytest.raises(ValueError, match="not a loopback address"):
+        TcpTransport(4000, host="192.0.2.10")
+
+
+def test_an_oversized_frame_announcement_drops_the_connection(rig: Rig) -> None:
+    with LoopbackServer(rig.endpoint.receive) as server, socket.create_connection(("127.0.0.1", server.port), 2) as s:
+        s.sendall(struct.pack(">I", 10**9))
+        assert s.recv(1) == b""  # the server hung up instead of waiting for a gigabyte
+        assert rig.rejections == [] and rig.pump.calls == []
+
+
+def test_framing_is_length_prefixed() -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        write_frame(left, b"frame")
+        assert right.recv(9) == b"\x00\x00\x00\x05frame"
+        write_frame(left, b"again")
+        assert read_frame(right) == b"again"
+
+
+def test_the_loss_simulator_repeats_itself_for_a_seed() -> None:
+    def history(seed: int) -> list[Fate]:
+        link = LossyLink(InProcessTransport(lambda frame: frame), FixedLoss(0.4, 0.4), seed=seed)
+        for _ in range(50):
+            with contextlib.suppress(LinkLost):
+                link.send(b"x")
+        return link.history
+
+    assert history(3) == history(3)
+    assert history(3) != history(4)
+
+
+def test_loss_grows_with_distance() -> None:
+    rng = random.Random(1)
+    near, middle, far = RangeLoss(30), RangeLoss(125), RangeLoss(400)
+
+    assert {near.fate(rng) for _ in range(200)} == {Fate.DELIVER}
+    assert {far.fate(rng) for _ in range(200)} == {Fate.DROP_REQUEST}
+    assert middle.loss() == 0.5
+    assert len({middle.fate(rng) for _ in range(200)}) == 3
+
+
+def test_a_script_plays_its_fates_then_delivers() -> None:
+    link = LossyLink(InProcessTransport(lambda frame: frame + b"!"), ScriptedLoss([Fate.DROP_REQUEST, Fate.DROP_REPLY]))
+
+    for _ in range(2):
+        with pytest.raises(LinkLost):
+            link.send(b"x")
+    assert link.send(b"x") == b"x!"
