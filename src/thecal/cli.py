@@ -12,6 +12,7 @@ from thecal.errors import InputError
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
+    from thecal.calc import cli as calc_cli
     from thecal.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thecal {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim_cli.register(subparsers)
+    calc_cli.register(subparsers)
     return parser
 
 

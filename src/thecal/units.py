@@ -83,8 +83,8 @@ def parse_exact(text: object, kind: Kind, field: str) -> Fraction:
 
 
 def parse_int(text: object, kind: Kind, field: str) -> int:
-    """Parse a quantity and round it to the nearest integer of the kind's base unit."""
-    return round(parse_exact(text, kind, field))
+    """Parse a typed quantity and round it to the nearest integer of the kind's base unit."""
+    return round(parse_typed(text, kind, field))
 
 
 def volume_nl(text: object, field: str) -> int:

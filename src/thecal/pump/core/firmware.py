@@ -498,8 +498,10 @@ class Firmware:
             _refuse("demand_off", "the physician has not enabled extra doses")
         now = s.now_ms
         recent = tuple(t for t in s.demand_history_ms if t > now - MS_PER_DAY)
-        if recent and now - recent[-1] < limits.lockout_ms:
-            until = recent[-1] + limits.lockout_ms
+        # The lockout counts from the last dose even when that lies outside the 24 h window.
+        last = s.demand_history_ms[-1] if s.demand_history_ms else None
+        if last is not None and now - last < limits.lockout_ms:
+            until = last + limits.lockout_ms
             raise Refused(
                 Refusal(
                     "locked_out",

@@ -1,0 +1,49 @@
+"""Dose calculators for the clinic: each returns integer values in base units, its reasoning and a verdict.
+
+Also on the command line as `thecal calc …`. Pump figures (reservoir, accuracy,
+internal volume) are explicit arguments through `PumpFacts`, with the figures of
+DESIGN.md as defaults.
+"""
+
+from thecal.calc.bolus import BridgeResult, CatheterSegment, PrimingResult, bridge_bolus, priming_bolus
+from thecal.calc.convert import ConversionResult, Estimate, convert_opioid
+from thecal.calc.demand import DemandResult, demand_worst_case
+from thecal.calc.flow import ComponentDose, FlowResult, dose_for_flow, flow_for_dose
+from thecal.calc.pump import PUMP_20, PUMP_40, PumpFacts, refill_flag_nl
+from thecal.calc.refill import Reconciliation, RefillDate, RefillPlan, plan_refill, reconcile_refill
+from thecal.calc.result import Reasoning, Result
+from thecal.calc.titrate import PlanStep, TitrationPlan, titration_plan
+from thecal.calc.trial import TrialResult, trial_dose
+
+__all__ = [
+    "PUMP_20",
+    "PUMP_40",
+    "BridgeResult",
+    "CatheterSegment",
+    "ComponentDose",
+    "ConversionResult",
+    "DemandResult",
+    "Estimate",
+    "FlowResult",
+    "PlanStep",
+    "PrimingResult",
+    "PumpFacts",
+    "Reasoning",
+    "Reconciliation",
+    "RefillDate",
+    "RefillPlan",
+    "Result",
+    "TitrationPlan",
+    "TrialResult",
+    "bridge_bolus",
+    "convert_opioid",
+    "demand_worst_case",
+    "dose_for_flow",
+    "flow_for_dose",
+    "plan_refill",
+    "priming_bolus",
+    "reconcile_refill",
+    "refill_flag_nl",
+    "titration_plan",
+    "trial_dose",
+]
