@@ -212,7 +212,8 @@ class Planner:
         if blocking:
             finding = blocking[0]
             raise InputError(f"{where}.dose", format_dose_rate(dose), finding.message, finding.action, finding.limit)
-        return round(dose * NL_PER_ML / conc)
+        # Rounded down, like the calculators: the pump never gives more than prescribed.
+        return dose * NL_PER_ML // conc
 
     def _program(self, e: Event) -> None:
         steps: tuple[FlexStep, ...] = e.params["steps"]
@@ -227,7 +228,7 @@ class Planner:
             return amount.volume_nl
         _, conc = self._drug_of(e, named)
         assert amount.mass_ng is not None
-        return round(amount.mass_ng * NL_PER_ML / conc)
+        return amount.mass_ng * NL_PER_ML // conc
 
     def _bolus(self, e: Event) -> None:
         volume = self._volume(e.params["amount"], e, e.params.get("drug"))
