@@ -13,6 +13,7 @@ from thecal.errors import InputError
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from thecal.calc import cli as calc_cli
+    from thecal.pump import cli as pump_cli
     from thecal.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     sim_cli.register(subparsers)
     calc_cli.register(subparsers)
+    pump_cli.register(subparsers)
     return parser
 
 

@@ -1,0 +1,240 @@
+"""`thecal pump` and `thecal ptm`: run a pump daemon, and talk to it as a programmer or a PTM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from thecal.errors import InputError, ThecalError
+from thecal.telemetry.client import Reply
+from thecal.telemetry.frames import ReplyStatus
+
+# Exit codes a script can act on: executed, refused (nothing happened), outcome unknown.
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_UNKNOWN = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `pump` and `ptm` command groups."""
+    pump = subparsers.add_parser("pump", help="run a virtual pump daemon and program it over telemetry")
+    pump_commands = pump.add_subparsers(dest="pump_command", metavar="SUBCOMMAND", required=True)
+
+    p = pump_commands.add_parser("init", help="create a pump state directory with its keys and devices")
+    p.add_argument("--state", required=True, type=Path, help="the pump's state directory (must not hold a pump)")
+    p.add_argument("--model", default="programmable-20", help="pump model name or model file")
+    p.add_argument("--label", default="SN-0001", help="the pump's serial number")
+    p.set_defaults(func=_init)
+
+    p = pump_commands.add_parser("serve", help="run the pump and answer telemetry on 127.0.0.1")
+    p.add_argument("--state", required=True, type=Path, help="the pump's state directory")
+    p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free port, printed)")
+    p.add_argument("--accel", type=float, default=1.0, help="pump time per real time, e.g. 1440 = one day a minute")
+    p.add_argument(
+        "--pairing-window", action="store_true", help="open the pairing window at start (SIGUSR1 opens it later)"
+    )
+    p.set_defaults(func=_serve)
+
+    p = pump_commands.add_parser("pair", help="pair a programmer or PTM inside the pump's pairing window")
+    _device_arguments(p, None)
+    p.add_argument("--role", required=True, choices=("clinician", "ptm"), help="which device made by init to pair")
+    p.add_argument("--expect-label", help="refuse a pump with another serial number")
+    p.set_defaults(func=_pair)
+
+    p = pump_commands.add_parser("interrogate", help="read the pump's status")
+    _device_arguments(p, "clinician")
+    p.set_defaults(func=_request, command_name="interrogate_status", build=lambda a: {})
+
+    p = pump_commands.add_parser("program", help="program a continuous basal flow")
+    _device_arguments(p, "clinician")
+    p.add_argument("--flow", required=True, help='flow around the clock, e.g. "0.5 mL/day"')
+    p.set_defaults(func=_request, command_name="program_therapy", build=_program_args)
+
+    p = pump_commands.add_parser("bolus", help="give a clinician, priming or bridge bolus")
+    _device_arguments(p, "clinician")
+    p.add_argument("--volume", required=True, help='e.g. "50 uL"')
+    p.add_argument("--duration", required=True, help='e.g. "10 min"')
+    p.add_argument("--kind", choices=("clinician", "priming", "bridge"), default="clinician")
+    p.set_defaults(func=_request, command_name=None, build=_bolus_args)
+
+    p = pump_commands.add_parser("log", help="read the pump's event log")
+    _device_arguments(p, "clinician")
+    p.add_argument("--from", dest="from_seq", type=int, default=0, help="first sequence number")
+    p.add_argument("--max", dest="max_entries", type=int, default=100, help="at most this many entries (1..100)")
+    p.set_defaults(
+        func=_request,
+        command_name="read_event_log",
+        build=lambda a: {"from_seq": a.from_seq, "max_entries": a.max_entries},
+    )
+
+    p = pump_commands.add_parser("send", help="send any clinician command with JSON arguments")
+    _device_arguments(p, "clinician")
+    p.add_argument("name", help="command name, e.g. refill_update (see docs/telemetry.md)")
+    p.add_argument("arguments", nargs="?", default="{}", help="arguments as a JSON object in base units")
+    p.set_defaults(func=_request, command_name=None, build=_json_args)
+
+    ptm = subparsers.add_parser("ptm", help="the patient's therapy manager: demand bolus and status")
+    ptm_commands = ptm.add_subparsers(dest="ptm_command", metavar="SUBCOMMAND", required=True)
+    p = ptm_commands.add_parser("bolus", help="ask for a demand bolus within the physician's limits")
+    _device_arguments(p, "ptm")
+    p.set_defaults(func=_request, command_name="demand_bolus", build=lambda a: {})
+    p = ptm_commands.add_parser("status", help="read the patient's view of the pump")
+    _device_arguments(p, "ptm")
+    p.set_defaults(func=_request, command_name="interrogate_status", build=lambda a: {})
+
+
+def _device_arguments(p: argparse.ArgumentParser, role: str | None) -> None:
+    p.add_argument("--state", type=Path, help="pump state directory made by init (its devices/ are used)")
+    p.add_argument("--device", type=Path, help="device directory (instead of STATE/devices/ROLE)")
+    p.add_argument("--port", type=int, required=True, help="the daemon's TCP port on 127.0.0.1")
+    p.add_argument("--json", action="store_true", help="print the reply as JSON")
+    p.set_defaults(device_role=role)
+
+
+def _device_dir(args: argparse.Namespace) -> Path:
+    role = args.device_role or args.role
+    if args.device is not None:
+        return Path(args.device)
+    if args.state is None:
+        raise InputError("--device", None, "no device given", "give --device DIR or --state DIR")
+    from thecal.pump.daemon import StateLayout
+
+    return StateLayout(args.state).device(role)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from thecal.pump.daemon import init_state
+
+    layout = init_state(args.state, model=args.model, label=args.label)
+    print(f"pump {args.label} ({args.model}) created in {layout.root}")
+    for role in ("clinician", "ptm"):
+        print(f"{role} device: {layout.device(role)}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from thecal.pump.daemon import PumpDaemon
+
+    daemon = PumpDaemon(args.state, accel=args.accel)
+    stop = threading.Event()
+    # Signal handlers only note what happened; the pump work stays on the serving thread.
+    signal.signal(signal.SIGUSR1, lambda *_: daemon.proximity_detected())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    if args.pairing_window:
+        daemon.proximity_detected()
+    with daemon.server(args.port) as server:
+        print(f"pump listening on 127.0.0.1:{server.port} (accel {args.accel:g})", flush=True)
+        while not stop.wait(0.2):
+            pass
+    return EXIT_OK
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The device's identity, keystore and counters from its directory."""
+    from thecal.pump.daemon import device_identity_path, device_store_path
+    from thecal.telemetry.counters import CounterStore
+    from thecal.telemetry.keys import DeviceIdentity, Keystore
+    from thecal.telemetry.persistence import FileStore
+
+    device = _device_dir(args)
+    identity_file = device_identity_path(device)
+    if not identity_file.exists():
+        raise InputError("--device", str(device), "holds no device identity", "use a device directory made by init")
+    store = FileStore(device_store_path(device))
+    return DeviceIdentity.load(identity_file), Keystore(store), CounterStore(store)
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from thecal.telemetry.pairing import pair_with_pump
+    from thecal.telemetry.transport import TcpTransport
+
+    try:
+        identity, keystore, counters = _open(args)
+        if identity.role.value != args.role:
+            raise InputError("--role", args.role, f"the device's certificate says {identity.role.value}", "match them")
+        pump = pair_with_pump(
+            identity, TcpTransport(args.port), keystore, counters, expected_pump_label=args.expect_label
+        )
+    except ThecalError as error:
+        print(f"thecal: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"{identity.role.value} {identity.label} paired with pump {pump.label} (key {pump.key_id.hex()})")
+    return EXIT_OK
+
+
+def _request(args: argparse.Namespace) -> int:
+    from thecal.telemetry.endpoint import ClientSession
+    from thecal.telemetry.keys import Role
+    from thecal.telemetry.transport import TcpTransport
+
+    try:
+        identity, keystore, counters = _open(args)
+        pumps = [peer for peer in keystore.peers() if peer.role is Role.PUMP]
+        if not pumps:
+            raise InputError("--device", str(_device_dir(args)), "is not paired", "run `thecal pump pair` first")
+        name = args.command_name or _name_of(args)
+        session = ClientSession(identity, pumps[0], counters, TcpTransport(args.port))
+        reply = session.request(name, **args.build(args))
+    except ThecalError as error:
+        print(f"thecal: {error}", file=sys.stderr)
+        return EXIT_REFUSED
+    _print_reply(reply, args.json)
+    if reply.status is ReplyStatus.OK:
+        return EXIT_OK
+    return EXIT_UNKNOWN if reply.status is ReplyStatus.UNKNOWN else EXIT_REFUSED
+
+
+def _name_of(args: argparse.Namespace) -> str:
+    if getattr(args, "kind", None) is not None:
+        return f"{args.kind}_bolus"
+    return str(args.name)
+
+
+def _print_reply(reply: Reply, as_json: bool) -> None:
+    if as_json:
+        data = {
+            "command": reply.command.name,
+            "command_id": reply.command.command_id.hex(),
+            "status": reply.status.value,
+            "code": reply.code,
+            "reason": reply.reason,
+            "result": reply.result,
+        }
+        print(json.dumps(data, sort_keys=True))
+        return
+    print(reply.describe())
+    if reply.command.name == "read_event_log" and reply.ok:
+        for entry in reply.result.get("entries", []):  # type: ignore[attr-defined]
+            detail = " ".join(f"{k}={v}" for k, v in entry["detail"].items())
+            print(f"  #{entry['seq']} {entry['at_ms']} ms {entry['kind']} {detail}")
+        return
+    for key, value in sorted(reply.result.items()):
+        print(f"  {key}: {value}")
+
+
+def _program_args(args: argparse.Namespace) -> dict[str, object]:
+    from thecal.units import flow_nl_per_day
+
+    flow = flow_nl_per_day(args.flow, "--flow")
+    return {"days": [[{"start_ms": 0, "flow_nl_per_day": flow}]] * 7}
+
+
+def _bolus_args(args: argparse.Namespace) -> dict[str, object]:
+    from thecal.units import duration_ms, volume_nl
+
+    return {"volume_nl": volume_nl(args.volume, "--volume"), "duration_ms": duration_ms(args.duration, "--duration")}
+
+
+def _json_args(args: argparse.Namespace) -> dict[str, object]:
+    try:
+        data = json.loads(args.arguments)
+    except json.JSONDecodeError as exc:
+        raise InputError("arguments", args.arguments, f"not JSON ({exc.msg})", 'give an object like {"x": 1}') from None
+    if not isinstance(data, dict):
+        raise InputError("arguments", args.arguments, "not a JSON object", 'give an object like {"x": 1}')
+    return data

@@ -1,0 +1,431 @@
+"""The pump daemon: a virtual pump with its memory on disk, reachable only through telemetry.
+
+Theory of operation. A state directory holds everything one implanted pump
+remembers: its certified key, the firmware state in two slot files
+(`nvm/`), the telemetry records (`telemetry/`: paired keys, counters,
+remembered replies) and a line-per-event file of telemetry refusals and
+pairings (`daemon.log`). `PumpDaemon` joins a `VirtualPump` to a
+`PumpEndpoint`: every frame goes through the endpoint, and only commands that
+pass all of its checks reach `dispatch`, which turns the telemetry command into
+a firmware command. Before each command the pump runs up to the present pump
+time, then a `TelemetrySession` is charged to the battery and the state is
+saved, so every answer, reads included, describes state that is already on
+disk (principle 6). A write is acknowledged only after `VirtualPump.command`
+saved the firmware state and the endpoint saved the reply; a crash in between
+leaves the command id pending, and a retry is answered "unknown" instead of
+being executed again (principle 5).
+
+Pump time runs from where the saved state left off, at `accel` times real
+time: the pump is not running while the daemon is stopped, as a pump without
+power would not be.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from thecal.errors import InputError, ThecalError
+from thecal.pump.core import (
+    Alarm,
+    BolusKind,
+    CancelBolus,
+    ClearAlarm,
+    DemandLimits,
+    Fill,
+    Logged,
+    Outcome,
+    PeriodicBolusPlan,
+    Program,
+    Refusal,
+    RequestDemandBolus,
+    ResumeTherapy,
+    Role,
+    SetClock,
+    SetDemandLimits,
+    SetLowReservoirAlarm,
+    SetPeriodicBolus,
+    StartBolus,
+    Step,
+    StopTherapy,
+    TelemetrySession,
+    WeekSchedule,
+)
+from thecal.pump.core.commands import Command as FirmwareCommand
+from thecal.pump.device import VirtualPump
+from thecal.pump.hardware.fluid import solution
+from thecal.pump.model import load_model
+from thecal.pump.nvm_file import FileMedium
+from thecal.telemetry.commands import Command
+from thecal.telemetry.commands import Role as TelemetryRole
+from thecal.telemetry.counters import CounterStore
+from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
+from thecal.telemetry.errors import Rejection
+from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
+from thecal.telemetry.pairing import PAIRING_WINDOW_MS, monotonic_ms
+from thecal.telemetry.persistence import FileStore
+from thecal.telemetry.replies import ReplyCache
+from thecal.telemetry.transport import LoopbackServer
+from thecal.units import MS_PER_DAY
+
+DEFAULT_MODEL = "programmable-20"
+DEFAULT_LABEL = "SN-0001"
+DEFAULT_CATHETER_VOLUME_NL = 99_000  # 45 cm at 2.2 uL/cm, the scenario default
+DEVICE_ROLES = (TelemetryRole.CLINICIAN, TelemetryRole.PTM)
+
+_BOLUS_KINDS = {
+    "clinician_bolus": BolusKind.CLINICIAN,
+    "priming_bolus": BolusKind.PRIMING,
+    "bridge_bolus": BolusKind.BRIDGE,
+}
+_FIRMWARE_ROLES = {"clinician": Role.CLINICIAN, "ptm": Role.PATIENT}
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Where a pump's state directory keeps each of its parts."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        """The pump's model, catheter and seed."""
+        return self.root / "pump.json"
+
+    @property
+    def pump_key(self) -> Path:
+        """The pump's certified identity."""
+        return self.root / "pump.key"
+
+    @property
+    def authority_key(self) -> Path:
+        """The enrolment authority (kept here only because this is a virtual installation)."""
+        return self.root / "authority.key"
+
+    @property
+    def nvm(self) -> Path:
+        """The firmware's two memory slots."""
+        return self.root / "nvm"
+
+    @property
+    def telemetry(self) -> Path:
+        """Paired keys, counters and remembered replies."""
+        return self.root / "telemetry"
+
+    @property
+    def daemon_log(self) -> Path:
+        """Telemetry refusals and pairings, one JSON object per line."""
+        return self.root / "daemon.log"
+
+    def device(self, role: str) -> Path:
+        """The directory of the programmer (clinician) or PTM made at init."""
+        return self.root / "devices" / role
+
+
+def device_identity_path(device_dir: Path) -> Path:
+    """The identity key file in a device directory."""
+    return device_dir / "identity.key"
+
+
+def device_store_path(device_dir: Path) -> Path:
+    """The telemetry records directory in a device directory."""
+    return device_dir / "telemetry"
+
+
+def init_state(
+    root: Path | str,
+    *,
+    model: str = DEFAULT_MODEL,
+    label: str = DEFAULT_LABEL,
+    catheter_volume_nl: int = DEFAULT_CATHETER_VOLUME_NL,
+    wall_ms: int | None = None,
+    seed: int = 0,
+) -> StateLayout:
+    """Create a pump state directory: authority, pump identity, a clinician and a PTM identity, first state."""
+    layout = StateLayout(Path(root))
+    if layout.config.exists():
+        raise InputError("--state", str(root), "already holds a pump", "choose an empty directory")
+    pump_model = load_model(model)  # an unknown model is refused before anything is written
+    layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    authority = Authority.generate()
+    authority.save(layout.authority_key)
+    DeviceIdentity.create(authority, TelemetryRole.PUMP, label).save(layout.pump_key)
+    for role in DEVICE_ROLES:
+        device = layout.device(role.value)
+        device.mkdir(mode=0o700, parents=True, exist_ok=True)
+        DeviceIdentity.create(authority, role, f"{role.value}-1").save(device_identity_path(device))
+    start_wall = int(time.time() * 1000) if wall_ms is None else wall_ms
+    pump = VirtualPump(
+        pump_model, catheter_volume_nl=catheter_volume_nl, seed=seed, wall_ms=start_wall, medium=FileMedium(layout.nvm)
+    )
+    assert pump.store is not None
+    pump.store.save(pump.firmware.state)  # the power-on entry and the wall clock survive the first restart
+    config = {"model": model, "catheter_volume_nl": catheter_volume_nl, "seed": seed}
+    layout.config.write_text(json.dumps(config, indent=1) + "\n")
+    return layout
+
+
+class PumpClock:
+    """Pump time in ms: it starts at `start_ms` and runs `accel` times as fast as real time."""
+
+    def __init__(self, start_ms: int, accel: float, source: Callable[[], float] = time.monotonic):
+        if not accel > 0:
+            raise InputError("--accel", accel, "must be above zero", "give a factor such as 1 or 1440")
+        self._start_ms = start_ms
+        self._accel = accel
+        self._source = source
+        self._anchor = source()
+
+    def now_ms(self) -> int:
+        """The pump time now."""
+        return self._start_ms + int((self._source() - self._anchor) * self._accel * 1000)
+
+
+class PumpRefused(ThecalError):
+    """The firmware refused a command; carries the refusal's code and words to the reply."""
+
+    def __init__(self, refusal: Refusal):
+        self.refusal = refusal
+        words = refusal.message
+        if refusal.field:
+            words += f" ({refusal.field}"
+            words += f" = {refusal.value}" if refusal.value else ""
+            words += f", limit {refusal.limit})" if refusal.limit else ")"
+        super().__init__(words)
+
+    def to_dict(self) -> dict[str, object]:
+        """The refusal as reply fields."""
+        r = self.refusal
+        return {"code": r.code, "field": r.field, "value": r.value, "limit": r.limit, "until_ms": r.until_ms}
+
+
+class PumpDaemon:
+    """One pump from a state directory, answering telemetry frames."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        accel: float = 1.0,
+        time_source: Callable[[], float] = time.monotonic,
+        endpoint_clock: Callable[[], int] = monotonic_ms,
+        pairing_window_ms: int = PAIRING_WINDOW_MS,
+    ):
+        self.layout = StateLayout(Path(root))
+        if not self.layout.config.exists():
+            raise InputError("--state", str(root), "holds no pump", "create one with `thecal pump init --state DIR`")
+        config = json.loads(self.layout.config.read_text())
+        self.model = load_model(str(config["model"]))
+        self.pump = VirtualPump(
+            self.model,
+            catheter_volume_nl=int(config["catheter_volume_nl"]),
+            seed=int(config["seed"]),
+            medium=FileMedium(self.layout.nvm),
+        )
+        state = self.pump.firmware.state
+        # The hardware's reservoir is not in the saved state; the calculated one is the best estimate of it.
+        if state.contents:
+            self.pump.reservoir = solution(state.reservoir_nl, state.contents)
+        self.clock = PumpClock(self.pump.now_ms, accel, time_source)
+        self._lock = threading.Lock()
+        store = FileStore(self.layout.telemetry)
+        counters = CounterStore(store)
+        self.endpoint = PumpEndpoint(
+            DeviceIdentity.load(self.layout.pump_key),
+            Keystore(store),
+            counters,
+            self.dispatch,
+            self._on_reject,
+            replies=ReplyCache(store),
+            clock=endpoint_clock,
+            pairing_window_ms=pairing_window_ms,
+            on_security_event=self._on_security_event,
+        )
+
+    # ------------------------------------------------------------ telemetry
+
+    def receive(self, frame: bytes) -> bytes:
+        """Handle one telemetry frame and return the reply frame."""
+        with self._lock:
+            return self.endpoint.receive(frame)
+
+    def proximity_detected(self) -> None:
+        """The magnet or telemetry head is over the pump: open the pairing window."""
+        with self._lock:
+            self.endpoint.proximity_detected()
+
+    def server(self, port: int = 0) -> LoopbackServer:
+        """A loopback TCP server for this pump (not yet started)."""
+        return LoopbackServer(self.receive, port)
+
+    def _on_reject(self, rejection: Rejection) -> None:
+        # The firmware has no command that records a telemetry event, so refusals go to the daemon's own log.
+        self._append_log(
+            {
+                "event": "rejected",
+                "code": rejection.code.value,
+                "reason": rejection.reason,
+                "key_id": rejection.key_id,
+                "role": rejection.role,
+                "command": rejection.command,
+            }
+        )
+
+    def _on_security_event(self, event: SecurityEvent) -> None:
+        self._append_log(
+            {
+                "event": event.kind,
+                "key_id": event.key_id,
+                "role": event.role,
+                "label": event.label,
+                "by": event.by_key_id,
+            }
+        )
+
+    def _append_log(self, record: dict[str, object]) -> None:
+        pump_ms = max(self.clock.now_ms(), self.pump.now_ms)
+        line = json.dumps({"real_ms": int(time.time() * 1000), "pump_ms": pump_ms, **record}, sort_keys=True)
+        with self.layout.daemon_log.open("a") as stream:
+            stream.write(line + "\n")
+
+    # ------------------------------------------------------------- dispatch
+
+    def dispatch(self, role: str, command: Command) -> dict[str, object]:
+        """Execute a telemetry command on the pump; raise PumpRefused when the firmware refuses it."""
+        self.pump.advance(max(self.clock.now_ms(), self.pump.now_ms))
+        # Charging the exchange also saves the state, so a read never reports what a restart could undo.
+        self.pump.command(TelemetrySession())
+        name, args = command.name, command.args
+        if name == "interrogate_status":
+            return self.status()
+        if name == "read_event_log":
+            return self.event_log(_int(args, "from_seq"), _int(args, "max_entries"))
+        if name == "refill_update":
+            _, outcome = self.pump.refill(_fill(args))
+        else:
+            outcome = self.pump.command(_firmware_command(role, name, args))
+        return _result(outcome, self.pump.now_ms)
+
+    def status(self) -> dict[str, object]:
+        """The interrogation answer: the firmware's status with the patient's view added, integers only."""
+        firmware = self.pump.firmware
+        s = firmware.state
+        result = firmware.status()
+        # The telemetry encoding carries no floats, so the battery goes as parts per million.
+        del result["battery_used_fraction"]
+        result["battery_used_ppm"] = s.battery_used_pc * 1_000_000 // self.model.battery_capacity_pc
+        limits = s.demand_limits
+        recent = [t for t in s.demand_history_ms if t > s.now_ms - MS_PER_DAY]
+        next_allowed = s.now_ms
+        left = 0
+        if limits is not None:
+            left = max(limits.max_per_24h - len(recent), 0)
+            if recent:
+                next_allowed = max(next_allowed, recent[-1] + limits.lockout_ms)
+            if len(recent) >= limits.max_per_24h:
+                next_allowed = max(next_allowed, recent[-limits.max_per_24h] + MS_PER_DAY)
+        result.update(
+            therapy_stopped=s.stopped,
+            demand_enabled=limits is not None,
+            demand_next_allowed_wall_ms=next_allowed + s.wall_offset_ms,
+            demand_left_24h=left,
+            elective_replacement=s.eri_at_ms is not None,
+            end_of_service=s.end_of_service,
+        )
+        return result
+
+    def event_log(self, from_seq: int, max_entries: int) -> dict[str, object]:
+        """Up to `max_entries` event-log entries from sequence number `from_seq` on."""
+        log = self.pump.firmware.state.log
+        entries = [
+            {"seq": e.seq, "at_ms": e.at_ms, "kind": e.kind, "detail": dict(e.detail), "hash": e.hash.hex()}
+            for e in log.since(from_seq)[:max_entries]
+        ]
+        return {"entries": entries, "next_seq": log.next_seq, "dropped": log.dropped}
+
+
+def _int(args: dict[str, object], key: str) -> int:
+    value = args[key]
+    assert type(value) is int, f"the command table guarantees {key} is an int"
+    return value
+
+
+def _fill(args: dict[str, object]) -> Fill:
+    contents = args["contents"]
+    assert isinstance(contents, list)
+    aspirated = args.get("aspirated_nl")
+    threshold = args.get("low_reservoir_alarm_nl")
+    return Fill(
+        _int(args, "volume_nl"),
+        tuple((str(c["drug"]), int(c["concentration_ng_per_ml"])) for c in contents),
+        aspirated if type(aspirated) is int else None,
+        threshold if type(threshold) is int else None,
+    )
+
+
+def _schedule(args: dict[str, object]) -> WeekSchedule:
+    days = args["days"]
+    assert isinstance(days, list)
+    try:
+        return WeekSchedule(
+            tuple(tuple(Step(int(s["start_ms"]), int(s["flow_nl_per_day"])) for s in day) for day in days)
+        )
+    except ValueError as exc:
+        raise PumpRefused(Refusal("bad_schedule", str(exc), "days")) from None
+
+
+def _firmware_command(role: str, name: str, args: dict[str, object]) -> FirmwareCommand:
+    """The firmware command for a telemetry command that changes the pump or delivers drug."""
+    if name in _BOLUS_KINDS:
+        return StartBolus(_BOLUS_KINDS[name], _int(args, "volume_nl"), _int(args, "duration_ms"))
+    if name == "program_therapy":
+        return Program(_schedule(args))
+    if name == "therapy_stop":
+        return StopTherapy()
+    if name == "therapy_resume":
+        return ResumeTherapy()
+    if name == "low_reservoir_alarm_set":
+        return SetLowReservoirAlarm(_int(args, "threshold_nl"))
+    if name == "bolus_cancel":
+        return CancelBolus()
+    if name == "periodic_bolus_set":
+        plan = PeriodicBolusPlan(
+            _int(args, "volume_nl"), _int(args, "duration_ms"), _int(args, "interval_ms"), _int(args, "first_wall_ms")
+        )
+        return SetPeriodicBolus(plan)
+    if name == "periodic_bolus_stop":
+        return SetPeriodicBolus(None)
+    if name == "alarm_clear":
+        alarm = str(args["alarm"])
+        if alarm not in {a.value for a in Alarm}:
+            known = ", ".join(a.value for a in Alarm)
+            raise PumpRefused(Refusal("unknown_alarm", f"there is no alarm {alarm!r}; alarms: {known}", "alarm", alarm))
+        return ClearAlarm(Alarm(alarm), _FIRMWARE_ROLES[role])
+    if name == "ptm_settings":
+        if _int(args, "max_per_24h") == 0:
+            return SetDemandLimits(None)
+        limits = DemandLimits(
+            _int(args, "bolus_volume_nl"),
+            _int(args, "bolus_duration_ms"),
+            _int(args, "lockout_ms"),
+            _int(args, "max_per_24h"),
+        )
+        return SetDemandLimits(limits)
+    if name == "demand_bolus":
+        return RequestDemandBolus()
+    if name == "clock_set":
+        return SetClock(_int(args, "wall_ms"))
+    raise ValueError(f"no firmware command for telemetry command {name!r}")
+
+
+def _result(outcome: Outcome, now_ms: int) -> dict[str, object]:
+    """The reply result of an accepted command; PumpRefused for a refused one."""
+    if not outcome.accepted:
+        assert outcome.refusal is not None
+        raise PumpRefused(outcome.refusal)
+    logged = [action.entry.seq for action in outcome.actions if isinstance(action, Logged)]
+    return {**outcome.info, "now_ms": now_ms, "log_seqs": logged}

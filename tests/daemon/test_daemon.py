@@ -1,0 +1,225 @@
+"""The pump daemon over real loopback TCP: pairing, therapy, refusals, restarts from the state directory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DEMAND_LIMITS, MORPHINE_FILL, RunningPump, continuous, start
+
+from thecal.cli import main
+from thecal.pump.core.nvm import TwoSlotStore
+from thecal.pump.core.state import PumpState
+from thecal.pump.daemon import StateLayout
+from thecal.pump.nvm_file import FileMedium
+from thecal.telemetry.endpoint import ClientSession
+from thecal.telemetry.frames import ReplyStatus
+from thecal.telemetry.transport import TcpTransport
+
+
+class Recorder:
+    """Passes frames on and keeps a copy of each, as an eavesdropper would."""
+
+    def __init__(self, inner: TcpTransport):
+        self.inner = inner
+        self.sent: list[bytes] = []
+
+    def send(self, frame: bytes) -> bytes:
+        self.sent.append(frame)
+        return self.inner.send(frame)
+
+
+def daemon_log(layout: StateLayout) -> list[dict[str, object]]:
+    """The daemon's own log of refusals and pairings."""
+    return [json.loads(line) for line in layout.daemon_log.read_text().splitlines()]
+
+
+def event_log(session: ClientSession) -> list[dict[str, object]]:
+    """Every kept event-log entry, read over telemetry by a clinician."""
+    reply = session.request("read_event_log", from_seq=0, max_entries=100)
+    assert reply.ok, reply.describe()
+    return reply.result["entries"]  # type: ignore[return-value]
+
+
+def test_file_medium_survives_a_torn_write(tmp_path):
+    medium = FileMedium(tmp_path / "nvm")
+    assert medium.read_slot(0) == b"" and medium.read_slot(1) == b""
+    store = TwoSlotStore(medium)
+    first = PumpState.from_data(_state_data())
+    store.save(first)
+    first.strokes_total = 7
+    store.save(first)
+    # A power loss half-way through the next write leaves a prefix of it in the older slot.
+    first.strokes_total = 9
+    medium.write_slot(0, b"THCL\x00\x01partial")
+    restored = TwoSlotStore(FileMedium(tmp_path / "nvm")).load()
+    assert restored is not None and restored.strokes_total == 7
+
+
+def _state_data() -> dict[str, object]:
+    from thecal.pump.core import Firmware
+    from thecal.pump.model import load_model
+
+    return Firmware(load_model("programmable-20")).state.to_data()
+
+
+def test_round_trip_then_restart_continues_therapy_and_counters(running: RunningPump):
+    running.pair("clinician")
+    running.pair("ptm")
+    clinician, ptm = running.session("clinician"), running.session("ptm")
+    assert clinician.request("refill_update", **MORPHINE_FILL).ok
+    assert clinician.request("program_therapy", **continuous(500_000)).ok
+    assert clinician.request("ptm_settings", **DEMAND_LIMITS).ok
+    recorder = Recorder(TcpTransport(running.port))
+    ptm.transport = recorder
+    demand = ptm.request("demand_bolus")
+    assert demand.ok and demand.result["used_in_24h"] == 1
+    before = clinician.request("interrogate_status").result
+    assert before["mode"] == "running"
+    assert before["basal_flow_nl_per_day"] == 500_000
+    assert before["bolus"] == {"kind": "demand", "volume_nl": 10_000, "delivered_nl": 0}
+    running.time.now_s += 30  # half a pump day at 1440 times real time
+    later = clinician.request("interrogate_status").result
+    assert later["strokes_total"] > before["strokes_total"]
+    running.stop()
+
+    again = start(running.layout)
+    try:
+        after = again.session("clinician").request("interrogate_status").result
+        assert after["mode"] == "running" and after["basal_flow_nl_per_day"] == 500_000
+        assert after["fills_total"] == 1
+        assert after["strokes_total"] >= later["strokes_total"]
+        assert after["log_next_seq"] >= later["log_next_seq"]
+        assert after["now_ms"] >= later["now_ms"]
+
+        # The acknowledged demand bolus, sent again after the restart, gets its stored reply and nothing more.
+        retry = again.session("ptm").send(demand.command)
+        assert retry.status is ReplyStatus.OK and retry.result == demand.result
+        demand_starts = [
+            e
+            for e in event_log(again.session("clinician"))
+            if e["kind"] == "bolus_start" and e["detail"]["kind"] == "demand"
+        ]
+        assert len(demand_starts) == 1
+
+        # Counters went on from where they were: an old frame is a replay, new ones pass.
+        assert TcpTransport(again.port).send(recorder.sent[0])
+        codes = [entry.get("code") for entry in daemon_log(again.layout)]
+        assert "replayed_counter" in codes
+        assert again.session("ptm").request("interrogate_status").ok
+    finally:
+        again.stop()
+
+
+def test_firmware_refusal_comes_back_with_code_and_words(running: RunningPump):
+    running.pair("ptm")
+    reply = running.session("ptm").request("demand_bolus")
+    assert reply.status is ReplyStatus.REFUSED
+    assert reply.result["code"] == "demand_off"
+    assert "not enabled" in reply.reason
+    running.pair("clinician")
+    refused = [e for e in event_log(running.session("clinician")) if e["kind"] == "refused"]
+    assert [e["detail"]["code"] for e in refused] == ["demand_off"]
+
+
+def test_clinician_commands_reach_the_firmware(running: RunningPump):
+    running.pair("clinician")
+    c = running.session("clinician")
+    assert c.request("refill_update", **MORPHINE_FILL, aspirated_nl=0, low_reservoir_alarm_nl=3_000_000).ok
+    assert c.request("program_therapy", **continuous(500_000)).ok
+    bolus = c.request("clinician_bolus", volume_nl=50_000, duration_ms=600_000)
+    assert bolus.ok and bolus.result["ends_ms"] == bolus.result["now_ms"] + 600_000
+    assert c.request("bolus_cancel").ok
+    assert c.request("therapy_stop").ok
+    assert c.request("interrogate_status").result["mode"] == "minimum_rate"
+    assert c.request("therapy_resume").ok
+    assert c.request("low_reservoir_alarm_set", threshold_nl=2_500_000).ok
+    assert c.request("clock_set", wall_ms=1_800_000_000_000).ok
+    assert c.request(
+        "periodic_bolus_set",
+        volume_nl=20_000,
+        duration_ms=600_000,
+        interval_ms=21_600_000,
+        first_wall_ms=1_800_000_000_000,
+    ).ok
+    assert c.request("periodic_bolus_stop").ok
+    assert c.request("ptm_settings", **{**DEMAND_LIMITS, "max_per_24h": 0}).ok
+    cleared = c.request("alarm_clear", alarm="motor_stall")
+    assert cleared.status is ReplyStatus.REFUSED and cleared.result["code"] == "not_active"
+    unknown = c.request("alarm_clear", alarm="no_such_alarm")
+    assert unknown.status is ReplyStatus.REFUSED and unknown.result["code"] == "unknown_alarm"
+    kinds = [e["kind"] for e in event_log(c)]
+    for kind in (
+        "fill",
+        "program",
+        "bolus_start",
+        "bolus_interrupted",
+        "therapy_stopped",
+        "therapy_resumed",
+        "low_reservoir_alarm_set",
+        "clock_set",
+        "periodic_bolus_on",
+        "periodic_bolus_off",
+        "demand_off",
+    ):
+        assert kind in kinds
+    status = c.request("interrogate_status").result
+    assert status["low_reservoir_alarm_nl"] == 2_500_000 and status["demand_enabled"] is False
+
+
+def test_pump_time_runs_at_the_acceleration_factor(running: RunningPump):
+    running.pair("clinician")
+    c = running.session("clinician")
+    c.request("refill_update", **MORPHINE_FILL)
+    c.request("program_therapy", **continuous(1_000_000))
+    start_status = c.request("interrogate_status").result
+    running.time.now_s += 60  # one minute real time = one pump day at 1440
+    end_status = c.request("interrogate_status").result
+    assert end_status["now_ms"] - start_status["now_ms"] == 86_400_000
+    delivered = end_status["delivered_nl_total"] - start_status["delivered_nl_total"]
+    stroke_nl = running.daemon.model.stroke_nl
+    assert abs(delivered - 1_000_000) <= stroke_nl
+
+
+def test_refusals_of_the_telemetry_layer_are_logged(running: RunningPump):
+    identity, keystore, counters = running.device("clinician")
+    from thecal.telemetry.errors import Rejected
+    from thecal.telemetry.pairing import pair_with_pump
+
+    with pytest.raises(Rejected):
+        pair_with_pump(identity, TcpTransport(running.port), keystore, counters)
+    running.pair("ptm")
+    reply = running.session("ptm").request("program_therapy", **continuous(500_000))
+    assert reply.status is ReplyStatus.REJECTED
+    entries = daemon_log(running.layout)
+    assert [e["code"] for e in entries if e["event"] == "rejected"] == ["pairing_closed", "not_permitted"]
+    assert [e["role"] for e in entries if e["event"] == "paired"] == ["ptm"]
+    assert entries[-1]["role"] == "ptm" and entries[-1]["command"] == "program_therapy"
+
+
+def test_command_line_programs_and_reads_the_pump(running: RunningPump, capsys):
+    state = str(running.layout.root)
+    port = str(running.port)
+    assert main(["pump", "pair", "--state", state, "--role", "clinician", "--port", port]) == 1  # window closed
+    running.daemon.proximity_detected()
+    assert main(["pump", "pair", "--state", state, "--role", "clinician", "--port", port]) == 0
+    running.daemon.proximity_detected()
+    assert main(["pump", "pair", "--state", state, "--role", "ptm", "--port", port]) == 0
+    fill = json.dumps(MORPHINE_FILL)
+    assert main(["pump", "send", "--state", state, "--port", port, "refill_update", fill]) == 0
+    assert main(["pump", "program", "--state", state, "--port", port, "--flow", "0.5 mL/day"]) == 0
+    limits = json.dumps(DEMAND_LIMITS)
+    assert main(["pump", "send", "--state", state, "--port", port, "ptm_settings", limits]) == 0
+    bolus = ["pump", "bolus", "--state", state, "--port", port, "--volume", "50 uL", "--duration", "10 min"]
+    assert main(bolus) == 0
+    assert main(["ptm", "bolus", "--state", state, "--port", port]) == 1  # a clinician bolus is still running
+    capsys.readouterr()
+    assert main(["ptm", "status", "--state", state, "--port", port, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["result"]["demand_enabled"] is True and "reservoir_nl" not in status["result"]
+    assert main(["pump", "interrogate", "--state", state, "--port", port, "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)["result"]
+    assert full["basal_flow_nl_per_day"] == 500_000 and full["bolus"]["volume_nl"] == 50_000
+    assert main(["pump", "log", "--state", state, "--port", port]) == 0
+    out = capsys.readouterr().out
+    assert "program" in out and "refused code=bolus_running" in out
