@@ -1,0 +1,896 @@
+"""The firmware core driven by random commands and random time steps, checked against a reference.
+
+The reference below follows the pump from the outside: it sees the commands
+it sends and the actions the firmware returns, and keeps its own account of
+the reservoir, the flow integral, the battery charge, the running bolus, the
+alarms and the accepted demand doses. Every `Delivery` is checked against
+what the flow should be at that moment (basal from the programmed week, the
+minimum-rate flow when stopped, plus or instead of the running bolus, zero
+when stalled, faulted, empty or at end of service); every event the firmware
+owes (tone, periodic bolus, end of bolus, low reservoir, ERI, end of service)
+must happen at the exact millisecond it falls due, never before or after.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from thecal.pump.core import (
+    Alarm,
+    BolusKind,
+    CancelBolus,
+    ClearAlarm,
+    Delivery,
+    DemandLimits,
+    Fill,
+    Firmware,
+    Logged,
+    MotorRecovered,
+    MotorStalled,
+    PeriodicBolusPlan,
+    Program,
+    PumpState,
+    ReportFault,
+    RequestDemandBolus,
+    ResumeTherapy,
+    Role,
+    SetClock,
+    SetDemandLimits,
+    SetLowReservoirAlarm,
+    SetPeriodicBolus,
+    StartBolus,
+    Step,
+    StopTherapy,
+    TelemetrySession,
+    Tone,
+    ToneSounded,
+    WeekSchedule,
+)
+from thecal.pump.core.eventlog import LogEntry
+from thecal.pump.core.nvm import decode_image, encode_image
+from thecal.pump.model import PumpModel, load_model
+from thecal.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
+
+MORPHINE = (("morphine", 10_000_000),)
+# DESIGN.md alarm table: these sound the two-tone critical alarm.
+CRITICAL = {Alarm.EMPTY_RESERVOIR, Alarm.END_OF_SERVICE, Alarm.MOTOR_STALL, Alarm.PUMP_FAULT}
+REPLACES_BASAL = {BolusKind.PRIMING, BolusKind.BRIDGE}
+
+Days = tuple[tuple[tuple[int, int], ...], ...]
+
+
+@cache
+def _model(name: str) -> PumpModel:
+    return load_model(name)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# ----------------------------------------------------------------- schedule reference
+
+
+def ref_flow(days: Days, wall_ms: int) -> int:
+    """The programmed flow at a wall time, read straight from the day's steps."""
+    day_number, time_of_day = divmod(wall_ms, MS_PER_DAY)
+    weekday = (day_number + 3) % 7  # 1970-01-01 was a Thursday; Monday is day 0
+    flow = days[weekday][0][1]
+    for start, step_flow in days[weekday]:
+        if start <= time_of_day:
+            flow = step_flow
+    return flow
+
+
+def ref_flow_changes_at(days: Days, wall_ms: int) -> int | None:
+    """The first wall time after `wall_ms` at which the programmed flow differs, or None if it never does."""
+    flow = ref_flow(days, wall_ms)
+    first_day = wall_ms // MS_PER_DAY
+    for day_number in range(first_day, first_day + 8):
+        for start, step_flow in days[(day_number + 3) % 7]:
+            t = day_number * MS_PER_DAY + start
+            if t > wall_ms and step_flow != flow:
+                return t
+    return None
+
+
+# ----------------------------------------------------------------------- strategies
+
+valid_flow = st.one_of(
+    st.integers(48_000, 400_000),
+    st.integers(48_000, 400_000),
+    st.integers(400_000, 24_000_000),
+    st.sampled_from([48_000, 24_000_000]),
+)
+step_start = st.one_of(st.integers(1, 47).map(lambda k: k * 30 * MS_PER_MIN), st.integers(1, MS_PER_DAY - 1))
+
+
+@st.composite
+def week_days(draw: st.DrawFn) -> Days:
+    """A week of steps: often the same on weekdays, different at the weekend, sometimes out of limits."""
+
+    def one_day(max_extra: int = 12) -> tuple[tuple[int, int], ...]:
+        starts = sorted(draw(st.sets(step_start, max_size=max_extra)))
+        return tuple((start, draw(valid_flow)) for start in [0, *starts])
+
+    shape = draw(st.sampled_from(["continuous", "weekday_weekend", "every_day_differs"]))
+    if shape == "continuous":
+        days: list[tuple[tuple[int, int], ...]] = [((0, draw(valid_flow)),)] * 7
+    elif shape == "weekday_weekend":
+        weekday, weekend = one_day(), one_day()
+        days = [weekday] * 5 + [weekend] * 2
+    else:
+        days = [one_day(4) for _ in range(7)]
+    flaw = draw(st.sampled_from([None] * 6 + ["too_low", "too_high", "too_many_steps"]))
+    if flaw is not None:
+        index = draw(st.integers(0, 6))
+        day = list(days[index])
+        if flaw == "too_many_steps":
+            day = [(k * MS_PER_HOUR, 100_000 + k) for k in range(14)]
+        else:
+            bad = draw(st.integers(0, 47_999) if flaw == "too_low" else st.integers(24_000_001, 48_000_000))
+            position = draw(st.integers(0, len(day) - 1))
+            day[position] = (day[position][0], bad)
+        days[index] = tuple(day)
+    return tuple(days)
+
+
+bolus_volume = st.one_of(st.integers(-1, 300_000), st.integers(300_000, 3_000_000))
+bolus_duration = st.one_of(st.integers(-1, 10 * MS_PER_MIN), st.integers(10 * MS_PER_MIN, 2 * MS_PER_DAY))
+time_step = st.one_of(
+    st.integers(1, 1_000),
+    st.integers(1, MS_PER_HOUR),
+    st.integers(1, 6 * MS_PER_HOUR),
+    st.integers(1, 6 * MS_PER_HOUR),
+    st.integers(1, 2 * MS_PER_DAY),
+    st.integers(1, 2 * MS_PER_DAY),
+    st.integers(1, 20 * MS_PER_DAY),
+    st.integers(20 * MS_PER_DAY, 60 * MS_PER_DAY),
+)
+
+
+# -------------------------------------------------------------------------- machine
+
+
+class FirmwareMachine(RuleBasedStateMachine):
+    """Random commands and time steps; after each, the reference agrees and the invariants hold."""
+
+    # ------------------------------------------------------------- set-up
+
+    @initialize(
+        name=st.sampled_from(["programmable-20", "programmable-40"]),
+        wall=st.one_of(st.integers(0, 2_000_000_000_000), st.integers(-30 * MS_PER_DAY, 30 * MS_PER_DAY)),
+        baseline_ms_to_eri=st.one_of(st.none(), st.integers(1, 3 * MS_PER_DAY)),
+        start_flow=st.one_of(st.none(), st.integers(48_000, 500_000), st.integers(48_000, 500_000)),
+        start_lockout=st.sampled_from([0, MS_PER_HOUR, 4 * MS_PER_HOUR, 26 * MS_PER_HOUR]),
+    )
+    def power_on(
+        self, name: str, wall: int, baseline_ms_to_eri: int | None, start_flow: int | None, start_lockout: int
+    ) -> None:
+        m = _model(name)
+        self.m = m
+        self.unit = m.stroke_nl * MS_PER_DAY
+        fw = Firmware(m, wall_ms=wall)
+        if baseline_ms_to_eri is not None:
+            # A pump restored from memory late in its battery life: ERI is a few days ahead.
+            data = fw.state.to_data()
+            data["battery_used_pc"] = (
+                m.battery_capacity_pc - m.eri_reserve_pc - m.baseline_current_na * baseline_ms_to_eri
+            )
+            fw = Firmware(m, PumpState.from_data(data))
+        self.fw = fw
+        # The reference's own account of the pump.
+        self.now = 0
+        self.offset = wall
+        self.reservoir = 0
+        self.filled = False
+        self.threshold = m.low_reservoir_alarm_default_nl
+        self.days: Days | None = None
+        self.stopped = False
+        self.stalled = False
+        self.faulted = False
+        self.alarms: dict[Alarm, int] = {}
+        self.eos = False
+        self.eri_at: int | None = None
+        self.bolus: list | None = None  # [kind, volume_nl, rate_nl_per_day, done]
+        self.plan: PeriodicBolusPlan | None = None
+        self.periodic_next_wall: int | None = None
+        self.limits: DemandLimits | None = None
+        self.demands: list[tuple[int, int, int]] = []  # (time, lockout_ms, max_per_24h) of accepted doses
+        self.integral = 0
+        self.strokes = 0
+        self.battery = fw.state.battery_used_pc
+        self.next_tone: int | None = None
+        self.raised_at: int | None = None
+        self.tone_owed = False
+        self.command_duration: int | None = None
+        self.seen_seq = fw.state.log.next_seq
+        self.counters = self._counters()
+        if start_flow is not None:
+            # Most pumps under test are filled and running; the rules then take them anywhere.
+            self.fill(m.reservoir_nl, MORPHINE, None, None)
+            self.program((((0, start_flow),),) * 7)
+            self.demand_limits(DemandLimits(20_000, 10 * MS_PER_MIN, start_lockout, 6))
+
+    # ------------------------------------------------------ the reference
+
+    def _rate(self) -> int:
+        """What the flow should be now, in nL/day."""
+        m = self.m
+        if self.eos or self.stalled or self.faulted or self.reservoir < m.stroke_nl:
+            return 0
+        b = self.bolus
+        if b is not None and b[0] in REPLACES_BASAL:
+            return b[2]
+        if self.days is None:
+            basal = 0
+        elif self.stopped:
+            basal = m.minimum_rate_mode_flow_nl_per_day
+        else:
+            basal = ref_flow(self.days, self.now + self.offset)
+        return basal + (b[2] if b is not None else 0)
+
+    def _eri_target(self) -> int:
+        return self.m.battery_capacity_pc - self.m.eri_reserve_pc
+
+    def _dues(self) -> list[tuple[str, int]]:
+        """Events the firmware owes at a known time."""
+        dues = []
+        if self.next_tone is not None:
+            dues.append(("alarm tone", self.next_tone))
+        if self.plan is not None and self.periodic_next_wall is not None:
+            dues.append(("periodic bolus", self.periodic_next_wall - self.offset))
+        if self.eri_at is not None and not self.eos:
+            dues.append(("end of service after ERI", self.eri_at + self.m.end_of_service_after_eri_ms))
+        return dues
+
+    def _nothing_overdue(self) -> None:
+        """Everything due at or before now has happened."""
+        m = self.m
+        for what, due in self._dues():
+            assert due > self.now, f"{what} due at {due} ms did not happen (now {self.now} ms)"
+        assert not self.tone_owed, f"an alarm raised at {self.now} ms sounded no tone"
+        b = self.bolus
+        assert b is None or b[3] < b[1] * MS_PER_DAY, f"bolus complete but still running at {self.now} ms"
+        if self.filled and self.reservoir <= self.threshold:
+            assert Alarm.LOW_RESERVOIR in self.alarms, f"low reservoir not raised at {self.reservoir} nL"
+        if self.filled and self.reservoir < m.stroke_nl:
+            assert Alarm.EMPTY_RESERVOIR in self.alarms, "empty reservoir not raised"
+        if self.eri_at is None:
+            assert self.battery < self._eri_target(), "ERI reached but not raised"
+        if not self.eos:
+            assert self.battery < m.battery_capacity_pc, "battery exhausted but no end of service"
+
+    def _pass_time(self, end: int, stroke_times: list[int]) -> None:
+        """Move the reference clock to `end`; the battery and due events must not cross a threshold inside."""
+        m = self.m
+        start = self.now
+        assert end > start
+        for what, due in self._dues():
+            assert not start < due < end, f"{what} due at {due} ms skipped between {start} and {end} ms"
+        before = self.battery
+        after = before + m.baseline_current_na * (end - start) + m.stroke_charge_pc * len(stroke_times)
+        target = self._eri_target() if self.eri_at is None else m.battery_capacity_pc
+        if not self.eos and before < target <= after:
+            at_end_minus_1 = (
+                before
+                + m.baseline_current_na * (end - 1 - start)
+                + m.stroke_charge_pc * sum(1 for t in stroke_times if t <= end - 1)
+            )
+            assert at_end_minus_1 < target, f"battery threshold crossed inside {start}..{end} ms"
+        self.battery = after
+        self.now = end
+
+    def _move(self, t: int) -> None:
+        """Time passes with no Delivery: the flow must be zero meanwhile."""
+        assert t >= self.now, f"an action at {t} ms came after {self.now} ms"
+        if t == self.now:
+            return
+        self._nothing_overdue()
+        rate = self._rate()
+        assert rate == 0, f"no delivery from {self.now} to {t} ms though the flow should be {rate} nL/day"
+        self._pass_time(t, [])
+
+    def _delivery(self, d: Delivery) -> None:
+        m = self.m
+        self._move(d.start_ms)
+        self._nothing_overdue()
+        expected = self._rate()
+        assert expected > 0, f"delivery at {d.start_ms} ms though nothing should flow"
+        assert d.rate_nl_per_day == expected, f"rate {d.rate_nl_per_day} nL/day at {d.start_ms} ms, expected {expected}"
+        assert d.rate_nl_per_day <= m.max_bolus_flow_nl_per_day, "flow above the pump's bolus ceiling"
+        assert d.end_ms > d.start_ms and d.stroke_nl == m.stroke_nl
+        dt = d.end_ms - d.start_ms
+        assert d.phase_start == self.integral % self.unit, "stroke phase does not match the flow integral"
+        assert d.strokes == (d.phase_start + d.rate_nl_per_day * dt) // self.unit
+        times = d.stroke_times_ms()
+        assert times == sorted(set(times)) and all(d.start_ms < t <= d.end_ms for t in times)
+        # The basal flow is constant over the whole delivery.
+        b = self.bolus
+        if self.days is not None and not self.stopped and (b is None or b[0] not in REPLACES_BASAL):
+            change = ref_flow_changes_at(self.days, d.start_ms + self.offset)
+            assert change is None or d.end_ms + self.offset <= change, "delivery runs across a schedule step"
+        # A bolus ends at the first millisecond its volume is complete.
+        if b is not None:
+            total = b[1] * MS_PER_DAY
+            b[3] += b[2] * dt
+            if b[3] >= total:
+                assert b[3] - b[2] < total, "bolus completed before the end of its delivery"
+        # The reservoir: never a stroke it does not hold; low and empty alarms at the crossing stroke.
+        before = self.reservoir
+        assert d.strokes <= before // m.stroke_nl, "more strokes than the reservoir holds"
+        after = before - d.strokes * m.stroke_nl
+        if after < m.stroke_nl:
+            assert times[-1] == d.end_ms, "delivery continues after the reservoir emptied"
+        if self.filled and Alarm.LOW_RESERVOIR not in self.alarms and before > self.threshold >= after:
+            assert d.strokes == _ceil_div(before - self.threshold, m.stroke_nl)
+            assert times[-1] == d.end_ms, "delivery continues past the low-reservoir stroke"
+        self.reservoir = after
+        self.integral += d.rate_nl_per_day * dt
+        self.strokes += d.strokes
+        self._pass_time(d.end_ms, times)
+
+    def _periodic_fired(self, at_ms: int) -> None:
+        assert self.plan is not None and self.periodic_next_wall is not None, "periodic bolus without a plan"
+        assert at_ms + self.offset == self.periodic_next_wall, "periodic bolus at the wrong time"
+        self.periodic_next_wall += self.plan.interval_ms
+
+    def _entry(self, e: LogEntry) -> None:
+        m = self.m
+        assert e.at_ms == self.now
+        kind = e.kind
+        if kind == "bolus_start":
+            assert self.bolus is None, "two boluses at once"
+            bolus_kind = BolusKind(e.get("kind"))
+            volume = e.get("volume_nl")
+            if self.command_duration is not None:
+                duration = self.command_duration
+            elif bolus_kind is BolusKind.PERIODIC and self.plan is not None:
+                duration = self.plan.duration_ms
+            else:
+                raise AssertionError(f"a {bolus_kind} bolus started on its own at {e.at_ms} ms")
+            if bolus_kind is BolusKind.PERIODIC and self.command_duration is None:
+                self._periodic_fired(e.at_ms)
+            rate = e.get("rate_nl_per_day")
+            assert rate == _ceil_div(volume * MS_PER_DAY, duration)
+            self.bolus = [bolus_kind, volume, rate, 0]
+        elif kind == "periodic_bolus_skipped":
+            self._periodic_fired(e.at_ms)
+        elif kind == "bolus_end":
+            b = self.bolus
+            assert b is not None and b[3] >= b[1] * MS_PER_DAY, "bolus ended before its volume was complete"
+            self.bolus = None
+        elif kind == "bolus_interrupted":
+            assert self.bolus is not None
+            why = str(e.get("why"))
+            allowed = {
+                "cancelled": True,
+                "therapy stopped": self.stopped,
+                "motor stall": self.stalled,
+                "reservoir empty": self.reservoir < m.stroke_nl,
+                "end of service": self.eos,
+            }
+            assert allowed.get(why, why.startswith("fault ") and self.faulted), f"bolus interrupted: {why}"
+            self.bolus = None
+        elif kind == "alarm":
+            alarm = Alarm(e.get("alarm"))
+            assert alarm not in self.alarms
+            assert e.get("critical") == int(alarm in CRITICAL)
+            if alarm is Alarm.LOW_RESERVOIR:
+                assert self.filled and self.reservoir <= self.threshold, "low reservoir raised too early"
+            elif alarm is Alarm.EMPTY_RESERVOIR:
+                assert self.filled and self.reservoir < m.stroke_nl, "empty raised too early"
+            elif alarm is Alarm.ELECTIVE_REPLACEMENT:
+                assert self.battery >= self._eri_target(), "ERI raised too early"
+                self.eri_at = e.at_ms
+            elif alarm is Alarm.END_OF_SERVICE:
+                assert self.battery >= m.battery_capacity_pc or (
+                    self.eri_at is not None and e.at_ms >= self.eri_at + m.end_of_service_after_eri_ms
+                ), "end of service too early"
+                self.eos = True
+                self.periodic_next_wall = None
+            elif alarm is Alarm.MOTOR_STALL:
+                assert self.stalled
+            elif alarm is Alarm.PUMP_FAULT:
+                assert self.faulted
+            self.alarms[alarm] = e.at_ms
+            self.raised_at = e.at_ms
+            self.tone_owed = True
+        elif kind == "alarm_cleared":
+            alarm = Alarm(e.get("alarm"))
+            by = e.get("by")
+            assert alarm in self.alarms
+            ok = {
+                Alarm.LOW_RESERVOIR: by in ("refill", "threshold") and self.reservoir > self.threshold,
+                Alarm.EMPTY_RESERVOIR: by == "refill" and self.reservoir >= m.stroke_nl,
+                Alarm.MOTOR_STALL: by == "clinician" and not self.stalled,
+                Alarm.PUMP_FAULT: by == "clinician",
+            }
+            assert ok.get(alarm, False), f"{alarm} cleared by {by}"
+            del self.alarms[alarm]
+            if not self.alarms:
+                self.next_tone = None
+
+    def _tone(self, t: ToneSounded) -> None:
+        assert t.at_ms == self.now
+        assert self.raised_at == t.at_ms or t.at_ms == self.next_tone, f"tone at {t.at_ms} ms out of turn"
+        assert list(t.alarms) == sorted(self.alarms), "the tone does not name the active alarms"
+        critical = any(a in CRITICAL for a in self.alarms)
+        assert t.tone is (Tone.TWO_TONE if critical else Tone.SINGLE), "the most severe alarm must set the tone"
+        m = self.m
+        self.next_tone = t.at_ms + (m.critical_tone_interval_ms if critical else m.noncritical_tone_interval_ms)
+        self.tone_owed = False
+
+    def _walk(self, actions: tuple | list, until: int) -> None:
+        """Replay what the firmware reported, in order, up to `until`."""
+        for a in actions:
+            if isinstance(a, Delivery):
+                self._delivery(a)
+            elif isinstance(a, Logged):
+                self._move(a.entry.at_ms)
+                self._entry(a.entry)
+            else:
+                assert isinstance(a, ToneSounded)
+                self._move(a.at_ms)
+                self._tone(a)
+        self._move(until)
+        self._nothing_overdue()
+        self.command_duration = None
+
+    # ---------------------------------------------------------- commands
+
+    def _send(self, command, refusal: str | None, apply=None, until_ms: int | None = None):
+        """Send a command whose outcome the reference predicts: accepted (None) or refused with this code."""
+        fw = self.fw
+        before = fw.state.to_data()
+        out = fw.handle(command)
+        code = None if out.accepted else out.refusal.code
+        assert code == refusal, f"{command!r}: expected {refusal or 'accepted'}, got {code} ({out.refusal})"
+        if not out.accepted:
+            self._check_refusal(command, out, before)
+            if until_ms is not None:
+                assert out.refusal.until_ms == until_ms
+            self.command_duration = None
+            return out
+        assert fw.state.now_ms == self.now, "a command moved time"
+        if apply is not None:
+            apply()
+        self._walk(out.actions, self.now)
+        return out
+
+    def _check_refusal(self, command, out, before: dict) -> None:
+        """A refused command changes nothing but appending its own 'refused' log entry."""
+        r = out.refusal
+        assert r is not None and r.code and r.message
+        after = self.fw.state.to_data()
+        log_before, log_after = before.pop("log"), after.pop("log")
+        assert after == before, f"refused {command!r} changed the state"
+        assert log_after["next_seq"] == log_before["next_seq"] + 1
+        kept_before, kept_after = log_before["entries"], log_after["entries"]
+        assert kept_after[:-1] == kept_before[len(kept_before) + 1 - len(kept_after) :]
+        last = LogEntry.from_data(kept_after[-1])
+        assert last.kind == "refused" and last.get("code") == r.code
+        assert last.get("command") == type(command).__name__
+        assert out.actions == (Logged(last),)
+
+    def _blocker(self, kind: BolusKind, volume: int, duration: int) -> tuple[str | None, int | None]:
+        """Why a bolus should be refused now (code and until), or (None, None)."""
+        m = self.m
+        if volume <= 0 or duration <= 0:
+            return "bad_bolus", None
+        if self.eos:
+            return "end_of_service", None
+        if self.faulted:
+            return "fault", None
+        if self.stalled:
+            return "motor_stall", None
+        if self.stopped:
+            return "stopped", None
+        if self.bolus is not None:
+            _, vol, rate, done = self.bolus
+            return "bolus_running", self.now + _ceil_div(vol * MS_PER_DAY - done, rate)
+        if volume > self.reservoir:
+            return "reservoir", None
+        rate = _ceil_div(volume * MS_PER_DAY, duration)
+        basal = 0 if kind in REPLACES_BASAL or self.days is None else max(f for d in self.days for _, f in d)
+        if rate > m.max_bolus_flow_nl_per_day - basal:
+            return "bolus_too_fast", None
+        return None, None
+
+    @rule(
+        volume=st.one_of(st.none(), st.integers(0, 40_000_001), st.sampled_from([0, 100, 250, 2_000_000, 20_000_000])),
+        contents=st.sampled_from([MORPHINE, MORPHINE, (), (("ziconotide", 100_000),), (("morphine", 0),)]),
+        aspirated=st.one_of(st.none(), st.integers(0, 20_000_000)),
+        threshold=st.one_of(st.none(), st.integers(0, 6_000_000)),
+    )
+    def fill(self, volume: int | None, contents: tuple, aspirated: int | None, threshold: int | None) -> None:
+        m = self.m
+        if volume is None:
+            volume = m.reservoir_nl
+        new_threshold = self.threshold if threshold is None else threshold
+        if volume > m.reservoir_nl:
+            code = "over_capacity"
+        elif volume > 0 and not contents:
+            code = "no_contents"
+        elif any(c <= 0 for _, c in contents):
+            code = "bad_concentration"
+        elif not m.low_reservoir_alarm_min_nl <= new_threshold <= m.low_reservoir_alarm_max_nl:
+            code = "alarm_threshold"
+        else:
+            code = None
+
+        def apply() -> None:
+            self.reservoir = volume
+            self.filled = bool(contents)
+            self.threshold = new_threshold
+
+        self._send(Fill(volume, contents, aspirated, threshold), code, apply)
+
+    @rule(threshold=st.integers(0, 6_000_000))
+    def set_low_reservoir_alarm(self, threshold: int) -> None:
+        m = self.m
+        ok = m.low_reservoir_alarm_min_nl <= threshold <= m.low_reservoir_alarm_max_nl
+
+        def apply() -> None:
+            self.threshold = threshold
+
+        self._send(SetLowReservoirAlarm(threshold), None if ok else "alarm_threshold", apply)
+
+    @rule(days=week_days())
+    def program(self, days: Days) -> None:
+        m = self.m
+        code = _first_schedule_flaw(m, days)
+        if code is None and self.bolus is not None and self.bolus[0] not in REPLACES_BASAL:
+            code = "bolus_running"
+        elif code is None and self.eos:
+            code = "end_of_service"
+        schedule = WeekSchedule(tuple(tuple(Step(s, f) for s, f in day) for day in days))
+
+        def apply() -> None:
+            self.days = days
+            self.stopped = False
+
+        self._send(Program(schedule), code, apply)
+
+    @rule(
+        kind=st.sampled_from(
+            [BolusKind.CLINICIAN, BolusKind.CLINICIAN, BolusKind.PRIMING, BolusKind.BRIDGE, BolusKind.DEMAND]
+        ),
+        volume=bolus_volume,
+        duration=bolus_duration,
+    )
+    def start_bolus(self, kind: BolusKind, volume: int, duration: int) -> None:
+        if kind is BolusKind.DEMAND:
+            code: str | None = "demand_via_ptm"
+            until = None
+        else:
+            code, until = self._blocker(kind, volume, duration)
+        self.command_duration = duration
+        out = self._send(StartBolus(kind, volume, duration), code, until_ms=until)
+        if out.accepted:
+            rate = _ceil_div(volume * MS_PER_DAY, duration)
+            assert out.info["ends_ms"] == self.now + _ceil_div(volume * MS_PER_DAY, rate)
+
+    @rule()
+    def cancel_bolus(self) -> None:
+        self._send(CancelBolus(), None if self.bolus is not None else "no_bolus")
+
+    @rule(
+        plan=st.one_of(
+            st.none(),
+            st.tuples(
+                st.integers(-1, 200_000),
+                st.integers(0, 6 * MS_PER_HOUR),
+                st.one_of(st.integers(0, 2 * MS_PER_HOUR), st.integers(MS_PER_HOUR, 3 * MS_PER_DAY)),
+                st.integers(-3 * MS_PER_DAY, 3 * MS_PER_DAY),
+            ),
+            st.tuples(
+                st.integers(1, 100_000),
+                st.integers(MS_PER_MIN, MS_PER_HOUR),
+                st.integers(MS_PER_HOUR, 2 * MS_PER_DAY),
+                st.integers(-MS_PER_DAY, MS_PER_DAY),
+            ),
+        )
+    )
+    def periodic(self, plan: tuple[int, int, int, int] | None) -> None:
+        m = self.m
+        wall = self.now + self.offset
+        if plan is None:
+
+            def off() -> None:
+                self.plan = None
+                self.periodic_next_wall = None
+
+            self._send(SetPeriodicBolus(None), None, off)
+            return
+        volume, duration, interval, first_from_now = plan
+        new_plan = PeriodicBolusPlan(volume, duration, interval, wall + first_from_now)
+        basal = max(f for d in self.days for _, f in d) if self.days else 0
+        if interval < duration:
+            code = "periodic_overlap"
+        elif volume <= 0 or _ceil_div(volume * MS_PER_DAY, max(duration, 1)) > m.max_bolus_flow_nl_per_day - basal:
+            code = "bolus_too_fast"
+        else:
+            code = None
+
+        def on() -> None:
+            self.plan = new_plan
+            nxt = new_plan.first_wall_ms
+            if nxt < wall:
+                nxt += _ceil_div(wall - nxt, interval) * interval
+            self.periodic_next_wall = nxt
+
+        self._send(SetPeriodicBolus(new_plan), code, on)
+
+    @rule(
+        limits=st.one_of(
+            st.none(),
+            st.builds(
+                DemandLimits,
+                st.integers(0, 200_000),
+                st.integers(0, 2 * MS_PER_HOUR),
+                st.integers(-1, 30 * MS_PER_HOUR),
+                st.integers(0, 8),
+            ),
+            st.builds(
+                DemandLimits,
+                st.integers(1, 200_000),
+                st.integers(5 * MS_PER_MIN, MS_PER_HOUR),
+                st.integers(0, 4 * MS_PER_HOUR),
+                st.integers(1, 8),
+            ),
+            st.builds(
+                DemandLimits,
+                st.integers(1, 200_000),
+                st.integers(5 * MS_PER_MIN, MS_PER_HOUR),
+                st.integers(20 * MS_PER_HOUR, 30 * MS_PER_HOUR),
+                st.integers(1, 8),
+            ),
+        )
+    )
+    def demand_limits(self, limits: DemandLimits | None) -> None:
+        ok = limits is None or (
+            limits.max_per_24h >= 1 and limits.lockout_ms >= 0 and limits.volume_nl > 0 and limits.duration_ms > 0
+        )
+
+        def apply() -> None:
+            self.limits = limits
+
+        self._send(SetDemandLimits(limits), None if ok else "bad_demand_limits", apply)
+
+    @rule()
+    def demand_request(self) -> None:
+        limits = self.limits
+        now = self.now
+        code: str | None = None
+        until: int | None = None
+        if limits is None:
+            code = "demand_off"
+        else:
+            previous = [t for t, _, _ in self.demands]
+            recent = [t for t in previous if t > now - MS_PER_DAY]
+            if previous and now - previous[-1] < limits.lockout_ms:
+                code, until = "locked_out", previous[-1] + limits.lockout_ms
+            elif len(recent) >= limits.max_per_24h:
+                code, until = "daily_maximum", recent[-limits.max_per_24h] + MS_PER_DAY
+            else:
+                code, until = self._blocker(BolusKind.DEMAND, limits.volume_nl, limits.duration_ms)
+            self.command_duration = limits.duration_ms
+        fw = self.fw
+        before = fw.state.to_data()
+        out = fw.handle(RequestDemandBolus())
+        if out.accepted:
+            assert limits is not None
+            # The physician's limits hold for every dose the patient gets.
+            for t, _, _ in self.demands:
+                assert now - t >= limits.lockout_ms, f"demand dose at {now} ms within the lockout after {t} ms"
+            in_window = [t for t, _, _ in self.demands if t > now - MS_PER_DAY]
+            assert len(in_window) + 1 <= limits.max_per_24h, f"more than {limits.max_per_24h} doses in 24 h"
+            self.demands.append((now, limits.lockout_ms, limits.max_per_24h))
+            assert out.info["used_in_24h"] == len(in_window) + 1
+        assert (None if out.accepted else out.refusal.code) == code, (code, out.refusal)
+        if out.accepted:
+            self._walk(out.actions, self.now)
+        else:
+            self._check_refusal(RequestDemandBolus(), out, before)
+            if until is not None:
+                assert out.refusal.until_ms == until
+            self.command_duration = None
+
+    @rule(action=st.sampled_from(["stop", "resume", "resume"]))
+    def therapy(self, action: str) -> None:
+        if action == "stop":
+
+            def stop() -> None:
+                self.stopped = True
+
+            self._send(StopTherapy(), "already_stopped" if self.stopped else None, stop)
+            return
+        if not self.stopped:
+            code = "not_stopped"
+        elif self.days is None:
+            code = "no_program"
+        else:
+            code = None
+
+        def resume() -> None:
+            self.stopped = False
+
+        self._send(ResumeTherapy(), code, resume)
+
+    @rule(event=st.sampled_from(["stall", "recover", "recover", "fault"]), detail=st.sampled_from(["MRI", "E01"]))
+    def hardware(self, event: str, detail: str) -> None:
+        if event == "stall":
+
+            def apply() -> None:
+                self.stalled = True
+
+            self._send(MotorStalled(detail), None, apply)
+        elif event == "recover":
+
+            def apply() -> None:
+                self.stalled = False
+
+            self._send(MotorRecovered(), None, apply)
+        else:
+
+            def apply() -> None:
+                self.faulted = True
+
+            self._send(ReportFault(detail), None, apply)
+
+    @rule(pick=st.integers(0, 30), role=st.sampled_from([Role.CLINICIAN, Role.CLINICIAN, Role.PATIENT, Role.PUMP]))
+    def clear_alarm(self, pick: int, role: Role) -> None:
+        active = sorted(self.alarms)
+        alarm = active[pick % len(active)] if active and pick < 24 else list(Alarm)[pick % len(Alarm)]
+        clinician_clearable = alarm in (Alarm.MOTOR_STALL, Alarm.PUMP_FAULT)
+        if alarm not in self.alarms:
+            code = "not_active"
+        elif role is not Role.CLINICIAN or not clinician_clearable:
+            code = "not_clearable"
+        elif alarm is Alarm.MOTOR_STALL and self.stalled:
+            code = "still_stalled"
+        else:
+            code = None
+
+        def apply() -> None:
+            if alarm is Alarm.PUMP_FAULT:
+                self.faulted = False
+
+        self._send(ClearAlarm(alarm, role), code, apply)
+
+    @rule()
+    def telemetry(self) -> None:
+        def apply() -> None:
+            self.battery += self.m.telemetry_session_charge_pc
+
+        self._send(TelemetrySession(), None, apply)
+
+    @rule(shift=st.integers(-10 * MS_PER_DAY, 10 * MS_PER_DAY))
+    def set_clock(self, shift: int) -> None:
+        wall = self.now + self.offset + shift
+
+        def apply() -> None:
+            self.offset = wall - self.now
+            if self.plan is not None and self.periodic_next_wall is not None:
+                nxt = self.plan.first_wall_ms
+                if nxt < wall:
+                    nxt += _ceil_div(wall - nxt, self.plan.interval_ms) * self.plan.interval_ms
+                self.periodic_next_wall = nxt
+
+        self._send(SetClock(wall), None, apply)
+
+    @rule()
+    def power_cycle(self) -> None:
+        """The pump restarts from its non-volatile image and carries on."""
+        _, state = decode_image(encode_image(self.fw.state, 7))
+        self.fw = Firmware(self.m, state)
+
+    @rule(dt=time_step)
+    def advance(self, dt: int) -> None:
+        to = self.now + dt
+        actions = self.fw.advance(to)
+        assert self.fw.state.now_ms == to
+        self._walk(actions, to)
+
+    @rule(dt=st.one_of(st.integers(1, 6 * MS_PER_HOUR), st.integers(6 * MS_PER_HOUR, 36 * MS_PER_HOUR)))
+    def press_after(self, dt: int) -> None:
+        """The patient presses again a little later."""
+        self.advance(dt)
+        self.demand_request()
+
+    @rule(quarters=st.integers(1, 6), jitter=st.integers(-1, 1))
+    def press_around_lockout(self, quarters: int, jitter: int) -> None:
+        """The patient presses again near the end of the lockout, or some quarters of it later."""
+        if self.limits is not None and self.demands:
+            t = self.demands[-1][0] + self.limits.lockout_ms * quarters // 4 + jitter
+            if t > self.now:
+                self.advance(t - self.now)
+        self.demand_request()
+
+    # -------------------------------------------------------- invariants
+
+    def _counters(self) -> tuple[int, ...]:
+        s = self.fw.state
+        return (s.now_ms, s.strokes_total, s.fills_total, s.log.next_seq, s.battery_used_pc)
+
+    @invariant()
+    def reservoir_within_capacity(self) -> None:
+        s = self.fw.state
+        assert 0 <= s.reservoir_nl <= self.m.reservoir_nl
+
+    @invariant()
+    def reference_agrees(self) -> None:
+        s = self.fw.state
+        assert s.now_ms == self.now
+        assert s.reservoir_nl == self.reservoir
+        assert s.strokes_total == self.strokes
+        assert s.battery_used_pc == self.battery
+        assert s.alarms == self.alarms
+        assert s.eri_at_ms == self.eri_at and s.end_of_service == self.eos
+        assert (s.bolus is None) == (self.bolus is None)
+        if s.bolus is not None:
+            assert (s.bolus.kind, s.bolus.volume_nl, s.bolus.rate_nl_per_day, s.bolus.done) == tuple(self.bolus)
+
+    @invariant()
+    def delivered_volume_is_the_flow_integral(self) -> None:
+        s = self.fw.state
+        # Delivered strokes lag the integral of the flow by less than one stroke.
+        assert 0 <= self.integral - s.strokes_total * self.unit < self.unit
+        assert self.integral - s.strokes_total * self.unit == s.phase
+
+    @invariant()
+    def demand_doses_within_limits(self) -> None:
+        for i, (t, lockout, most) in enumerate(self.demands):
+            window = [u for u, _, _ in self.demands[: i + 1] if u > t - MS_PER_DAY]
+            assert len(window) <= most
+            if i:
+                assert t - self.demands[i - 1][0] >= lockout
+
+    @invariant()
+    def log_chain_verifies_and_grows(self) -> None:
+        log = self.fw.state.log
+        assert log.verify()
+        seqs = [e.seq for e in log]
+        assert seqs == list(range(log.next_seq - len(seqs), log.next_seq))
+        assert log.next_seq >= self.seen_seq
+        self.seen_seq = log.next_seq
+
+    @invariant()
+    def state_round_trips_through_nvm(self) -> None:
+        s = self.fw.state
+        seq, restored = decode_image(encode_image(s, 42))
+        assert seq == 42
+        assert restored.to_data() == s.to_data()
+
+    @invariant()
+    def counters_never_go_back(self) -> None:
+        now = self._counters()
+        assert all(a <= b for a, b in zip(self.counters, now, strict=True)), (self.counters, now)
+        self.counters = now
+
+
+def _first_schedule_flaw(m: PumpModel, days: Days) -> str | None:
+    for day in days:
+        if len(day) > m.max_steps_per_day:
+            return "too_many_steps"
+        for _, f in day:
+            if f < m.min_programmable_flow_nl_per_day:
+                return "below_minimum_flow"
+            if f > m.max_continuous_flow_nl_per_day:
+                return "above_maximum_flow"
+    return None
+
+
+FirmwareMachine.TestCase.settings = settings(
+    max_examples=120,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+TestFirmwareMachine = FirmwareMachine.TestCase
+TestFirmwareMachine.__doc__ = "Random commands and time steps never break the firmware's invariants."
