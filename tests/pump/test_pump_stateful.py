@@ -803,11 +803,17 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.advance(dt)
         self.demand_request()
 
-    @rule(quarters=st.integers(1, 6), jitter=st.integers(-1, 1))
-    def press_around_lockout(self, quarters: int, jitter: int) -> None:
-        """The patient presses again near the end of the lockout, or some quarters of it later."""
+    @rule(anchor=st.sampled_from(["lockout", "day", "first_in_day"]), jitter=st.integers(-1, 1))
+    def press_at_a_limit(self, anchor: str, jitter: int) -> None:
+        """The patient presses again right at a limit: the end of the lockout or 24 h after a dose."""
         if self.limits is not None and self.demands:
-            t = self.demands[-1][0] + self.limits.lockout_ms * quarters // 4 + jitter
+            if anchor == "lockout":
+                t = self.demands[-1][0] + self.limits.lockout_ms + jitter
+            elif anchor == "day":
+                t = self.demands[-1][0] + MS_PER_DAY + jitter
+            else:
+                recent = [d for d, _, _ in self.demands if d > self.now - MS_PER_DAY]
+                t = (recent[0] if recent else self.now) + MS_PER_DAY + jitter
             if t > self.now:
                 self.advance(t - self.now)
         self.demand_request()
