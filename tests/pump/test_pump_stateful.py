@@ -13,6 +13,7 @@ must happen at the exact millisecond it falls due, never before or after.
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 
 from hypothesis import HealthCheck, settings
@@ -65,7 +66,9 @@ Days = tuple[tuple[tuple[int, int], ...], ...]
 
 @cache
 def _model(name: str) -> PumpModel:
-    return load_model(name)
+    # A short event log: the machine also runs through dropping the oldest entries, and each
+    # round trip through the non-volatile image stays cheap.
+    return dataclasses.replace(load_model(name), event_log_entries=256)
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -103,7 +106,9 @@ def ref_flow_changes_at(days: Days, wall_ms: int) -> int | None:
 valid_flow = st.one_of(
     st.integers(48_000, 400_000),
     st.integers(48_000, 400_000),
-    st.integers(400_000, 24_000_000),
+    st.integers(48_000, 400_000),
+    st.integers(400_000, 2_000_000),
+    st.integers(2_000_000, 24_000_000),
     st.sampled_from([48_000, 24_000_000]),
 )
 step_start = st.one_of(st.integers(1, 47).map(lambda k: k * 30 * MS_PER_MIN), st.integers(1, MS_PER_DAY - 1))
@@ -141,6 +146,10 @@ def week_days(draw: st.DrawFn) -> Days:
 
 bolus_volume = st.one_of(st.integers(-1, 300_000), st.integers(300_000, 3_000_000))
 bolus_duration = st.one_of(st.integers(-1, 10 * MS_PER_MIN), st.integers(10 * MS_PER_MIN, 2 * MS_PER_DAY))
+# A volume and a duration that a pump of 1 mL/h can mostly deliver: from the rate it implies.
+feasible_bolus = st.tuples(st.integers(1, 300_000), st.integers(1_000, 24_000_000)).map(
+    lambda vr: (vr[0], -(-vr[0] * MS_PER_DAY // vr[1]))
+)
 time_step = st.one_of(
     st.integers(1, 1_000),
     st.integers(1, MS_PER_HOUR),
@@ -149,7 +158,7 @@ time_step = st.one_of(
     st.integers(1, 2 * MS_PER_DAY),
     st.integers(1, 2 * MS_PER_DAY),
     st.integers(1, 20 * MS_PER_DAY),
-    st.integers(20 * MS_PER_DAY, 60 * MS_PER_DAY),
+    st.integers(20 * MS_PER_DAY, 30 * MS_PER_DAY),
 )
 
 
@@ -164,23 +173,50 @@ class FirmwareMachine(RuleBasedStateMachine):
     @initialize(
         name=st.sampled_from(["programmable-20", "programmable-40"]),
         wall=st.one_of(st.integers(0, 2_000_000_000_000), st.integers(-30 * MS_PER_DAY, 30 * MS_PER_DAY)),
-        baseline_ms_to_eri=st.one_of(st.none(), st.integers(1, 3 * MS_PER_DAY)),
-        start_flow=st.one_of(st.none(), st.integers(48_000, 500_000), st.integers(48_000, 500_000)),
+        battery_left=st.one_of(
+            st.none(),
+            st.none(),
+            st.none(),
+            st.tuples(st.sampled_from(["to_eri", "to_empty"]), st.integers(1, 3 * MS_PER_DAY)),
+        ),
+        start_flow=st.one_of(st.none(), *[st.integers(48_000, 500_000)] * 4),
+        start_volume=st.one_of(
+            st.none(), st.none(), st.none(), st.integers(1_000_000, 2_200_000), st.integers(0, 300_000)
+        ),
         start_lockout=st.sampled_from([0, MS_PER_HOUR, 4 * MS_PER_HOUR, 26 * MS_PER_HOUR]),
+        start_max=st.sampled_from([1, 2, 6]),
+        start_periodic=st.one_of(
+            st.none(),
+            st.tuples(
+                st.integers(1, 50_000),
+                st.integers(MS_PER_MIN, 30 * MS_PER_MIN),
+                st.integers(30 * MS_PER_MIN, 12 * MS_PER_HOUR),
+                st.integers(-MS_PER_DAY, MS_PER_DAY),
+            ),
+        ),
     )
     def power_on(
-        self, name: str, wall: int, baseline_ms_to_eri: int | None, start_flow: int | None, start_lockout: int
+        self,
+        name: str,
+        wall: int,
+        battery_left: tuple[str, int] | None,
+        start_flow: int | None,
+        start_volume: int | None,
+        start_lockout: int,
+        start_max: int,
+        start_periodic: tuple[int, int, int, int] | None,
     ) -> None:
         m = _model(name)
         self.m = m
         self.unit = m.stroke_nl * MS_PER_DAY
         fw = Firmware(m, wall_ms=wall)
-        if baseline_ms_to_eri is not None:
-            # A pump restored from memory late in its battery life: ERI is a few days ahead.
+        if battery_left is not None:
+            # A pump restored from memory late in its battery life: ERI, or the end of the charge,
+            # is a few days of baseline current ahead.
+            until, ms = battery_left
             data = fw.state.to_data()
-            data["battery_used_pc"] = (
-                m.battery_capacity_pc - m.eri_reserve_pc - m.baseline_current_na * baseline_ms_to_eri
-            )
+            target = m.battery_capacity_pc - (m.eri_reserve_pc if until == "to_eri" else 0)
+            data["battery_used_pc"] = target - m.baseline_current_na * ms
             fw = Firmware(m, PumpState.from_data(data))
         self.fw = fw
         # The reference's own account of the pump.
@@ -212,9 +248,11 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.counters = self._counters()
         if start_flow is not None:
             # Most pumps under test are filled and running; the rules then take them anywhere.
-            self.fill(m.reservoir_nl, MORPHINE, None, None)
+            self.fill(start_volume, MORPHINE, None, None)
             self.program((((0, start_flow),),) * 7)
-            self.demand_limits(DemandLimits(20_000, 10 * MS_PER_MIN, start_lockout, 6))
+            self.demand_limits(DemandLimits(20_000, 10 * MS_PER_MIN, start_lockout, start_max))
+            if start_periodic is not None:
+                self.periodic(start_periodic)
 
     # ------------------------------------------------------ the reference
 
@@ -237,6 +275,13 @@ class FirmwareMachine(RuleBasedStateMachine):
     def _eri_target(self) -> int:
         return self.m.battery_capacity_pc - self.m.eri_reserve_pc
 
+    def _end_of_service_due(self) -> bool:
+        """The battery is exhausted, or 90 days have passed since ERI."""
+        m = self.m
+        return self.battery >= m.battery_capacity_pc or (
+            self.eri_at is not None and self.now >= self.eri_at + m.end_of_service_after_eri_ms
+        )
+
     def _dues(self) -> list[tuple[str, int]]:
         """Events the firmware owes at a known time."""
         dues = []
@@ -256,6 +301,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         assert not self.tone_owed, f"an alarm raised at {self.now} ms sounded no tone"
         b = self.bolus
         assert b is None or b[3] < b[1] * MS_PER_DAY, f"bolus complete but still running at {self.now} ms"
+        assert b is None or not self.eos, "a bolus survived the end of service"
         if self.filled and self.reservoir <= self.threshold:
             assert Alarm.LOW_RESERVOIR in self.alarms, f"low reservoir not raised at {self.reservoir} nL"
         if self.filled and self.reservoir < m.stroke_nl:
@@ -372,7 +418,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 "therapy stopped": self.stopped,
                 "motor stall": self.stalled,
                 "reservoir empty": self.reservoir < m.stroke_nl,
-                "end of service": self.eos,
+                "end of service": self._end_of_service_due(),
             }
             assert allowed.get(why, why.startswith("fault ") and self.faulted), f"bolus interrupted: {why}"
             self.bolus = None
@@ -388,9 +434,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 assert self.battery >= self._eri_target(), "ERI raised too early"
                 self.eri_at = e.at_ms
             elif alarm is Alarm.END_OF_SERVICE:
-                assert self.battery >= m.battery_capacity_pc or (
-                    self.eri_at is not None and e.at_ms >= self.eri_at + m.end_of_service_after_eri_ms
-                ), "end of service too early"
+                assert self._end_of_service_due(), "end of service too early"
                 self.eos = True
                 self.periodic_next_wall = None
             elif alarm is Alarm.MOTOR_STALL:
@@ -446,7 +490,7 @@ class FirmwareMachine(RuleBasedStateMachine):
     def _send(self, command, refusal: str | None, apply=None, until_ms: int | None = None):
         """Send a command whose outcome the reference predicts: accepted (None) or refused with this code."""
         fw = self.fw
-        before = fw.state.to_data()
+        before = fw.state.to_data() if refusal is not None else {}
         out = fw.handle(command)
         code = None if out.accepted else out.refusal.code
         assert code == refusal, f"{command!r}: expected {refusal or 'accepted'}, got {code} ({out.refusal})"
@@ -499,10 +543,14 @@ class FirmwareMachine(RuleBasedStateMachine):
         basal = 0 if kind in REPLACES_BASAL or self.days is None else max(f for d in self.days for _, f in d)
         if rate > m.max_bolus_flow_nl_per_day - basal:
             return "bolus_too_fast", None
+        if self.reservoir < m.stroke_nl:
+            return "reservoir", None
         return None, None
 
     @rule(
-        volume=st.one_of(st.none(), st.integers(0, 40_000_001), st.sampled_from([0, 100, 250, 2_000_000, 20_000_000])),
+        volume=st.one_of(
+            st.none(), st.none(), st.integers(0, 40_000_001), st.sampled_from([0, 100, 250, 2_000_000, 20_000_000])
+        ),
         contents=st.sampled_from([MORPHINE, MORPHINE, (), (("ziconotide", 100_000),), (("morphine", 0),)]),
         aspirated=st.one_of(st.none(), st.integers(0, 20_000_000)),
         threshold=st.one_of(st.none(), st.integers(0, 6_000_000)),
@@ -560,10 +608,13 @@ class FirmwareMachine(RuleBasedStateMachine):
         kind=st.sampled_from(
             [BolusKind.CLINICIAN, BolusKind.CLINICIAN, BolusKind.PRIMING, BolusKind.BRIDGE, BolusKind.DEMAND]
         ),
-        volume=bolus_volume,
-        duration=bolus_duration,
+        dose=st.one_of(st.none(), st.tuples(bolus_volume, bolus_duration), feasible_bolus, feasible_bolus),
     )
-    def start_bolus(self, kind: BolusKind, volume: int, duration: int) -> None:
+    def bolus(self, kind: BolusKind, dose: tuple[int, int] | None) -> None:
+        if dose is None:
+            self.cancel_bolus()
+            return
+        volume, duration = dose
         if kind is BolusKind.DEMAND:
             code: str | None = "demand_via_ptm"
             until = None
@@ -575,7 +626,6 @@ class FirmwareMachine(RuleBasedStateMachine):
             rate = _ceil_div(volume * MS_PER_DAY, duration)
             assert out.info["ends_ms"] == self.now + _ceil_div(volume * MS_PER_DAY, rate)
 
-    @rule()
     def cancel_bolus(self) -> None:
         self._send(CancelBolus(), None if self.bolus is not None else "no_bolus")
 
@@ -681,7 +731,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 code, until = self._blocker(BolusKind.DEMAND, limits.volume_nl, limits.duration_ms)
             self.command_duration = limits.duration_ms
         fw = self.fw
-        before = fw.state.to_data()
+        before = fw.state.to_data() if code is not None else {}
         out = fw.handle(RequestDemandBolus())
         if out.accepted:
             assert limits is not None
@@ -709,6 +759,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 self.stopped = True
 
             self._send(StopTherapy(), "already_stopped" if self.stopped else None, stop)
+            assert self.bolus is None, "a bolus survived stopping therapy"
             return
         if not self.stopped:
             code = "not_stopped"
@@ -722,14 +773,23 @@ class FirmwareMachine(RuleBasedStateMachine):
 
         self._send(ResumeTherapy(), code, resume)
 
-    @rule(event=st.sampled_from(["stall", "recover", "recover", "fault"]), detail=st.sampled_from(["MRI", "E01"]))
-    def hardware(self, event: str, detail: str) -> None:
-        if event == "stall":
+    @rule(
+        event=st.sampled_from(["stall", "recover", "recover", "fault", "telemetry", "clock"]),
+        detail=st.sampled_from(["MRI", "E01"]),
+        shift=st.integers(-10 * MS_PER_DAY, 10 * MS_PER_DAY),
+    )
+    def device(self, event: str, detail: str, shift: int) -> None:
+        if event == "telemetry":
+            self.telemetry()
+        elif event == "clock":
+            self.set_clock(shift)
+        elif event == "stall":
 
             def apply() -> None:
                 self.stalled = True
 
             self._send(MotorStalled(detail), None, apply)
+            assert self.bolus is None or self.bolus[0] in REPLACES_BASAL, "an added bolus survived a stall"
         elif event == "recover":
 
             def apply() -> None:
@@ -742,6 +802,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 self.faulted = True
 
             self._send(ReportFault(detail), None, apply)
+            assert self.bolus is None, "a bolus survived a fault"
 
     @rule(pick=st.integers(0, 30), role=st.sampled_from([Role.CLINICIAN, Role.CLINICIAN, Role.PATIENT, Role.PUMP]))
     def clear_alarm(self, pick: int, role: Role) -> None:
@@ -763,14 +824,12 @@ class FirmwareMachine(RuleBasedStateMachine):
 
         self._send(ClearAlarm(alarm, role), code, apply)
 
-    @rule()
     def telemetry(self) -> None:
         def apply() -> None:
             self.battery += self.m.telemetry_session_charge_pc
 
         self._send(TelemetrySession(), None, apply)
 
-    @rule(shift=st.integers(-10 * MS_PER_DAY, 10 * MS_PER_DAY))
     def set_clock(self, shift: int) -> None:
         wall = self.now + self.offset + shift
 
@@ -796,6 +855,14 @@ class FirmwareMachine(RuleBasedStateMachine):
         actions = self.fw.advance(to)
         assert self.fw.state.now_ms == to
         self._walk(actions, to)
+
+    @rule(dt=st.integers(1, MS_PER_HOUR))
+    def advance_a_little(self, dt: int) -> None:
+        self.advance(dt)
+
+    @rule(dt=st.integers(MS_PER_HOUR, 5 * MS_PER_DAY))
+    def advance_a_lot(self, dt: int) -> None:
+        self.advance(dt)
 
     @rule(dt=st.one_of(st.integers(1, 6 * MS_PER_HOUR), st.integers(6 * MS_PER_HOUR, 36 * MS_PER_HOUR)))
     def press_after(self, dt: int) -> None:
@@ -893,8 +960,8 @@ def _first_schedule_flaw(m: PumpModel, days: Days) -> str | None:
 
 
 FirmwareMachine.TestCase.settings = settings(
-    max_examples=120,
-    stateful_step_count=40,
+    max_examples=130,
+    stateful_step_count=50,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -267,7 +267,8 @@ class Firmware:
             return
         s.alarms[alarm] = s.now_ms
         self._log("alarm", alarm=alarm.value, critical=int(RULES[alarm].critical), **detail)
-        self._sound()
+        # Sound now, once for all alarms raised in this instant: the tone check runs last in _fire_due.
+        s.next_tone_ms = s.now_ms
 
     def _clear(self, alarm: Alarm, by: str) -> None:
         s = self.state
@@ -400,6 +401,8 @@ class Firmware:
                 format_duration(duration_ms),
                 format_flow(ceiling),
             )
+        if not self._has_stroke_left():
+            return Refusal("reservoir", "the reservoir is empty; refill it first")
         return None
 
     def _start_bolus(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> int:
@@ -586,7 +589,7 @@ class Firmware:
 
     def _fault(self, c: ReportFault) -> None:
         s = self.state
-        s.fault = c.code
+        s.fault = c.code or "unspecified"  # an empty code must still halt delivery
         self._end_bolus(f"fault {c.code}")
         self._raise(Alarm.PUMP_FAULT, code=c.code)
 

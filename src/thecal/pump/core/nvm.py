@@ -42,8 +42,13 @@ class Medium(Protocol):
 def encode_image(state: PumpState, seq: int) -> bytes:
     """The state as a checked image with sequence number `seq`."""
     payload = json.dumps(state.to_data(), sort_keys=True, separators=(",", ":")).encode()
-    digest = hashlib.sha256(payload).digest()
+    # The digest covers the header fields too, so a header torn between two writes never verifies.
+    digest = hashlib.sha256(_covered(seq, len(payload)) + payload).digest()
     return _HEADER.pack(MAGIC, IMAGE_FORMAT, seq, len(payload), digest) + payload
+
+
+def _covered(seq: int, length: int) -> bytes:
+    return MAGIC + struct.pack(">HQI", IMAGE_FORMAT, seq, length)
 
 
 def decode_image(data: bytes) -> tuple[int, PumpState]:
@@ -54,7 +59,7 @@ def decode_image(data: bytes) -> tuple[int, PumpState]:
     if magic != MAGIC or fmt != IMAGE_FORMAT:
         raise CorruptImage("not a thecal state image of a known format")
     payload = data[_HEADER.size :]
-    if len(payload) != length or hashlib.sha256(payload).digest() != digest:
+    if len(payload) != length or hashlib.sha256(_covered(seq, length) + payload).digest() != digest:
         raise CorruptImage("image incomplete or damaged")
     return seq, PumpState.from_data(json.loads(payload))
 
