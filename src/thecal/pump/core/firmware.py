@@ -45,6 +45,7 @@ from thecal.pump.core.commands import (
     Fill,
     MotorRecovered,
     MotorStalled,
+    PeriodicBolusPlan,
     Program,
     ReportFault,
     RequestDemandBolus,
@@ -467,10 +468,7 @@ class Firmware:
                 format_flow(self.model.max_bolus_flow_nl_per_day - basal),
             )
         s.periodic = plan
-        nxt = plan.first_wall_ms
-        if nxt < s.wall_ms:
-            nxt += _ceil_div(s.wall_ms - nxt, plan.interval_ms) * plan.interval_ms
-        s.periodic_next_wall_ms = nxt
+        nxt = s.periodic_next_wall_ms = _next_periodic_wall_ms(plan, s.wall_ms)
         self._log("periodic_bolus_on", volume_nl=plan.volume_nl, interval_ms=plan.interval_ms, next_wall_ms=nxt)
 
     def _demand_limits(self, c: SetDemandLimits) -> None:
@@ -602,10 +600,7 @@ class Firmware:
         s.wall_offset_ms = c.wall_ms - s.now_ms
         plan = s.periodic
         if plan is not None and s.periodic_next_wall_ms is not None:
-            nxt = plan.first_wall_ms
-            if nxt < s.wall_ms:
-                nxt += _ceil_div(s.wall_ms - nxt, plan.interval_ms) * plan.interval_ms
-            s.periodic_next_wall_ms = nxt
+            s.periodic_next_wall_ms = _next_periodic_wall_ms(plan, s.wall_ms)
         self._log("clock_set", old_wall_ms=old, new_wall_ms=c.wall_ms)
 
     # ---------------------------------------------------------------- status
@@ -658,6 +653,13 @@ class Firmware:
         if s.schedule is None:
             return "not_programmed"
         return "minimum_rate" if s.stopped else "running"
+
+
+def _next_periodic_wall_ms(plan: PeriodicBolusPlan, wall_ms: int) -> int:
+    """The first start of the plan at or after `wall_ms`."""
+    if plan.first_wall_ms >= wall_ms:
+        return plan.first_wall_ms
+    return plan.first_wall_ms + _ceil_div(wall_ms - plan.first_wall_ms, plan.interval_ms) * plan.interval_ms
 
 
 def _raise_if(refusal: Refusal | None) -> None:
