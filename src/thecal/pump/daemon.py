@@ -4,7 +4,7 @@ Theory of operation. A state directory holds everything one implanted pump
 remembers: its certified key, the firmware state in two slot files
 (`nvm/`), the telemetry records (`telemetry/`: paired keys, counters,
 remembered replies) and a line-per-event file of telemetry refusals and
-pairings (`daemon.log`). `PumpDaemon` joins a `VirtualPump` to a
+pairings with their full reasons (`daemon.log`). `PumpDaemon` joins a `VirtualPump` to a
 `PumpEndpoint`: every frame goes through the endpoint, and only commands that
 pass all of its checks reach `dispatch`, which turns the telemetry command into
 a firmware command. Before each command the pump runs up to the present pump
@@ -39,6 +39,7 @@ from thecal.pump.core import (
     Fill,
     Logged,
     Outcome,
+    PeerChanged,
     PeriodicBolusPlan,
     Program,
     Refusal,
@@ -52,6 +53,7 @@ from thecal.pump.core import (
     StartBolus,
     Step,
     StopTherapy,
+    TelemetryRejected,
     TelemetrySession,
     WeekSchedule,
 )
@@ -263,7 +265,13 @@ class PumpDaemon:
         return LoopbackServer(self.receive, port)
 
     def _on_reject(self, rejection: Rejection) -> None:
-        # The firmware has no command that records a telemetry event, so refusals go to the daemon's own log.
+        # Called by the endpoint inside `receive`, under the lock. The pump's event log keeps the code and who
+        # claimed to send it; the daemon's log adds the full reason, which the pump's memory has no room for.
+        self._record_on_pump(
+            TelemetryRejected(
+                rejection.code.value, rejection.key_id or "", rejection.role or "", rejection.command or ""
+            )
+        )
         self._append_log(
             {
                 "event": "rejected",
@@ -276,6 +284,7 @@ class PumpDaemon:
         )
 
     def _on_security_event(self, event: SecurityEvent) -> None:
+        self._record_on_pump(PeerChanged(event.kind, event.key_id, event.role or "", event.by_key_id or ""))
         self._append_log(
             {
                 "event": event.kind,
@@ -285,6 +294,11 @@ class PumpDaemon:
                 "by": event.by_key_id,
             }
         )
+
+    def _record_on_pump(self, command: TelemetryRejected | PeerChanged) -> None:
+        """Log a telemetry event on the pump at the present pump time; therapy is not touched."""
+        self.pump.advance(max(self.clock.now_ms(), self.pump.now_ms))
+        self.pump.command(command)
 
     def _append_log(self, record: dict[str, object]) -> None:
         pump_ms = max(self.clock.now_ms(), self.pump.now_ms)

@@ -14,6 +14,7 @@ from thecal.pump.core.commands import (
     Fill,
     MotorRecovered,
     MotorStalled,
+    PeerChanged,
     PeriodicBolusPlan,
     Program,
     ReportFault,
@@ -26,6 +27,7 @@ from thecal.pump.core.commands import (
     SetPeriodicBolus,
     StartBolus,
     StopTherapy,
+    TelemetryRejected,
     TelemetrySession,
 )
 from thecal.pump.core.firmware import Firmware
@@ -47,6 +49,7 @@ __all__ = [
     "MotorRecovered",
     "MotorStalled",
     "Outcome",
+    "PeerChanged",
     "PeriodicBolusPlan",
     "Program",
     "PumpState",
@@ -62,6 +65,7 @@ __all__ = [
     "StartBolus",
     "Step",
     "StopTherapy",
+    "TelemetryRejected",
     "TelemetrySession",
     "Tone",
     "ToneSounded",

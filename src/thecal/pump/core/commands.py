@@ -156,6 +156,30 @@ class TelemetrySession:
 
 
 @dataclass(frozen=True)
+class TelemetryRejected:
+    """The telemetry layer refused a frame or command before it reached the therapy.
+
+    `key_id` is the key the frame claimed (hex), authenticated only when
+    `role` is set; `command` is the refused command's name when it was read.
+    """
+
+    code: str
+    key_id: str = ""
+    role: str = ""
+    command: str = ""
+
+
+@dataclass(frozen=True)
+class PeerChanged:
+    """A device was paired with the pump (`change` "paired") or its key revoked ("revoked")."""
+
+    change: str
+    key_id: str
+    role: str = ""
+    by_key_id: str = ""
+
+
+@dataclass(frozen=True)
 class SetClock:
     """Set the pump's wall clock."""
 
@@ -178,5 +202,7 @@ Command = (
     | MotorRecovered
     | ReportFault
     | TelemetrySession
+    | TelemetryRejected
+    | PeerChanged
     | SetClock
 )

@@ -45,6 +45,7 @@ from thecal.pump.core.commands import (
     Fill,
     MotorRecovered,
     MotorStalled,
+    PeerChanged,
     PeriodicBolusPlan,
     Program,
     ReportFault,
@@ -57,6 +58,7 @@ from thecal.pump.core.commands import (
     SetPeriodicBolus,
     StartBolus,
     StopTherapy,
+    TelemetryRejected,
     TelemetrySession,
 )
 from thecal.pump.core.eventlog import Detail, EventLog
@@ -71,6 +73,12 @@ from thecal.units import (
 )
 
 _NEVER = 1 << 62
+
+# Anyone in radio range can send frames the pump refuses, without end. Logging every refusal would push the
+# clinical history out of the bounded log, so at most this many are logged per pump day and the rest counted;
+# the count goes into the next logged refusal and into the status.
+REJECTIONS_LOGGED_PER_DAY = 24
+_PEER_CHANGES = ("paired", "revoked")
 
 
 class Refused(Exception):
@@ -594,6 +602,29 @@ class Firmware:
     def _telemetry(self, c: TelemetrySession) -> None:
         self.state.battery_used_pc += self.model.telemetry_session_charge_pc
 
+    def _rejected(self, c: TelemetryRejected) -> dict[str, object]:
+        s = self.state
+        if s.rejections_logged_in_window == 0 or s.now_ms - s.rejections_window_start_ms >= MS_PER_DAY:
+            s.rejections_window_start_ms = s.now_ms
+            s.rejections_logged_in_window = 0
+        if s.rejections_logged_in_window >= REJECTIONS_LOGGED_PER_DAY:
+            s.rejections_unlogged += 1
+            return {"logged": False}
+        s.rejections_logged_in_window += 1
+        detail: dict[str, int | str] = {"code": c.code}
+        detail.update((k, v) for k, v in (("key_id", c.key_id), ("role", c.role), ("command", c.command)) if v)
+        if s.rejections_unlogged:
+            detail["unlogged_before"] = s.rejections_unlogged
+            s.rejections_unlogged = 0
+        self._log("telemetry_rejected", **detail)
+        return {"logged": True}
+
+    def _peer_changed(self, c: PeerChanged) -> None:
+        if c.change not in _PEER_CHANGES:
+            raise ValueError(f"a peer change is one of {_PEER_CHANGES}, not {c.change!r}")
+        detail = {k: v for k, v in (("key_id", c.key_id), ("role", c.role), ("by_key_id", c.by_key_id)) if v}
+        self._log(f"key_{c.change}", **detail)
+
     def _clock(self, c: SetClock) -> None:
         s = self.state
         old = s.wall_ms
@@ -635,6 +666,7 @@ class Firmware:
             "eri_at_ms": s.eri_at_ms,
             "fills_total": s.fills_total,
             "log_next_seq": s.log.next_seq,
+            "telemetry_rejections_unlogged": s.rejections_unlogged,
         }
 
     def mode(self) -> str:
@@ -687,5 +719,7 @@ _HANDLERS = {
     MotorRecovered: Firmware._recovered,
     ReportFault: Firmware._fault,
     TelemetrySession: Firmware._telemetry,
+    TelemetryRejected: Firmware._rejected,
+    PeerChanged: Firmware._peer_changed,
     SetClock: Firmware._clock,
 }

@@ -10,7 +10,7 @@ from thecal.pump.core.eventlog import EventLog
 from thecal.pump.core.schedule import WeekSchedule
 from thecal.units import MS_PER_DAY
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 @dataclass
@@ -61,6 +61,9 @@ class PumpState:
     end_of_service: bool = False
     stalled: bool = False
     fault: str = ""
+    rejections_window_start_ms: int = 0
+    rejections_logged_in_window: int = 0
+    rejections_unlogged: int = 0
 
     @property
     def wall_ms(self) -> int:
@@ -95,6 +98,7 @@ class PumpState:
             "end_of_service": self.end_of_service,
             "stalled": self.stalled,
             "fault": self.fault,
+            "rejections": [self.rejections_window_start_ms, self.rejections_logged_in_window, self.rejections_unlogged],
         }
 
     @classmethod
@@ -127,6 +131,9 @@ class PumpState:
             end_of_service=d["end_of_service"],
             stalled=d["stalled"],
             fault=d["fault"],
+            rejections_window_start_ms=d["rejections"][0],
+            rejections_logged_in_window=d["rejections"][1],
+            rejections_unlogged=d["rejections"][2],
         )
 
 

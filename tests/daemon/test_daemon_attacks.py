@@ -1,0 +1,217 @@
+"""Each telemetry attack on the running daemon: refused, on the pump's event log, therapy untouched.
+
+Pump time is frozen (the fake clock does not move), so the firmware state
+apart from its log must be identical before and after every attack.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from conftest import MORPHINE_FILL, START_WALL_MS, RunningPump, continuous, start
+
+from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
+from thecal.pump.daemon import StateLayout, device_store_path, init_state
+from thecal.telemetry import codec
+from thecal.telemetry.commands import Command
+from thecal.telemetry.endpoint import ClientSession
+from thecal.telemetry.errors import LinkLost, Rejected
+from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame, encode_frame, encode_request
+from thecal.telemetry.link import seal
+from thecal.telemetry.pairing import pair_with_pump
+from thecal.telemetry.transport import TcpTransport
+
+BOLUS = {"volume_nl": 50_000, "duration_ms": 600_000}
+
+
+class Capture:
+    """Keeps the frame and delivers nothing: a valid frame the pump has never seen."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def send(self, frame: bytes) -> bytes:
+        self.sent.append(frame)
+        raise LinkLost("captured, not delivered")
+
+
+@pytest.fixture
+def pump(layout: StateLayout) -> Iterator[RunningPump]:
+    """A running pump with both devices paired, filled and delivering."""
+    running = start(layout)
+    running.pair("clinician")
+    running.pair("ptm")
+    clinician = running.session("clinician")
+    assert clinician.request("refill_update", **MORPHINE_FILL).ok
+    assert clinician.request("program_therapy", **continuous(500_000)).ok
+    running.time.now_s += 30  # half a pump day, so strokes and a log exist
+    assert clinician.request("interrogate_status").ok
+    yield running
+    running.stop()
+
+
+def therapy(running: RunningPump) -> dict[str, object]:
+    """The firmware state without its log and refusal bookkeeping: everything an attack must not change."""
+    data = running.daemon.pump.firmware.state.to_data()
+    del data["log"], data["rejections"]
+    return data
+
+
+def pump_rejections(running: RunningPump, since_seq: int) -> list[dict[str, object]]:
+    """The telemetry refusals the pump logged from `since_seq` on, as the clinician reads them."""
+    reply = running.session("clinician").request("read_event_log", from_seq=since_seq, max_entries=100)
+    assert reply.ok, reply.describe()
+    entries = reply.result["entries"]
+    assert isinstance(entries, list)
+    return [e["detail"] for e in entries if e["kind"] == "telemetry_rejected"]
+
+
+def unsent(running: RunningPump, role: str, name: str = "clinician_bolus", **args: object) -> bytes:
+    """A valid request frame of a paired device that the pump has not received."""
+    capture = Capture()
+    identity, keystore, counters = running.device(role)
+    (paired_pump,) = keystore.peers()
+    ClientSession(identity, paired_pump, counters, capture, attempts=1).request(name, **args)
+    return capture.sent[0]
+
+
+def key_id(running: RunningPump, role: str) -> str:
+    identity, _, _ = running.device(role)
+    return identity.key_id.hex()
+
+
+def next_seq(running: RunningPump) -> int:
+    return running.daemon.pump.firmware.state.log.next_seq
+
+
+def send(running: RunningPump, frame: bytes) -> FrameType:
+    return decode_frame(TcpTransport(running.port).send(frame)).type
+
+
+def test_a_replayed_bolus_frame(pump: RunningPump) -> None:
+    frame = unsent(pump, "clinician", **BOLUS)
+    assert send(pump, frame) is FrameType.REPLY
+    before, seq = therapy(pump), next_seq(pump)
+
+    assert send(pump, frame) is FrameType.REJECT
+
+    assert therapy(pump) == before
+    (logged,) = pump_rejections(pump, seq)
+    assert logged["code"] == "replayed_counter" and logged["key_id"] == key_id(pump, "clinician")
+
+
+def test_flipped_bits_and_the_flood_budget(pump: RunningPump) -> None:
+    frame = unsent(pump, "clinician", **BOLUS)
+    before, seq = therapy(pump), next_seq(pump)
+
+    for bit in range(len(frame) * 8):
+        flipped = bytearray(frame)
+        flipped[bit // 8] ^= 1 << (bit % 8)
+        assert send(pump, bytes(flipped)) is FrameType.REJECT, f"bit {bit} was accepted"
+
+    assert therapy(pump) == before
+    assert send(pump, frame) is FrameType.REPLY  # the untouched frame passes: the bits alone were refused
+    logged = pump_rejections(pump, seq)
+    assert len(logged) == REJECTIONS_LOGGED_PER_DAY
+    status = pump.session("clinician").request("interrogate_status").result
+    assert status["telemetry_rejections_unlogged"] == len(frame) * 8 - REJECTIONS_LOGGED_PER_DAY
+
+
+def test_a_wrong_key(pump: RunningPump) -> None:
+    claimed = bytes.fromhex(key_id(pump, "clinician"))
+    request = encode_request(Command.create("clinician_bolus", BOLUS))
+    forged = encode_frame(seal(os.urandom(32), FrameType.REQUEST, claimed, 10**6, request))
+    before, seq = therapy(pump), next_seq(pump)
+
+    assert send(pump, forged) is FrameType.REJECT
+
+    assert therapy(pump) == before
+    assert [e["code"] for e in pump_rejections(pump, seq)] == ["authentication_failed"]
+
+
+def test_a_revoked_key(pump: RunningPump) -> None:
+    ptm, ptm_key = pump.session("ptm"), key_id(pump, "ptm")
+    revoked = pump.session("clinician").request("revoke_key", key_id=ptm_key)
+    assert revoked.ok
+    before, seq = therapy(pump), next_seq(pump)
+
+    reply = ptm.request("demand_bolus")
+
+    assert reply.status is ReplyStatus.REJECTED and reply.code == "key_revoked"
+    assert therapy(pump) == before
+    assert [e["code"] for e in pump_rejections(pump, seq)] == ["key_revoked"]
+    log = pump.session("clinician").request("read_event_log", from_seq=0, max_entries=100).result["entries"]
+    assert [e["detail"]["role"] for e in log if e["kind"] == "key_paired"] == ["clinician", "ptm"]
+    assert [e["detail"]["key_id"] for e in log if e["kind"] == "key_revoked"] == [ptm_key]
+
+
+def test_an_unpaired_device(pump: RunningPump, tmp_path) -> None:
+    # A genuine programmer of another pump's installation, never paired with this one.
+    elsewhere = start(init_state(tmp_path / "elsewhere", wall_ms=START_WALL_MS))
+    try:
+        elsewhere.pair("clinician")
+        frame, stranger = unsent(elsewhere, "clinician", **BOLUS), key_id(elsewhere, "clinician")
+    finally:
+        elsewhere.stop()
+    before, seq = therapy(pump), next_seq(pump)
+
+    assert send(pump, frame) is FrameType.REJECT
+
+    assert therapy(pump) == before
+    (logged,) = pump_rejections(pump, seq)
+    assert logged["code"] == "unknown_key" and logged["key_id"] == stranger
+
+
+def test_pairing_without_the_proximity_step(pump: RunningPump, tmp_path) -> None:
+    identity, keystore, counters = pump.device("clinician")
+    before, seq = therapy(pump), next_seq(pump)
+    with pytest.raises(Rejected):
+        pair_with_pump(identity, TcpTransport(pump.port), keystore, counters)
+    assert therapy(pump) == before
+    assert [e["code"] for e in pump_rejections(pump, seq)] == ["pairing_closed"]
+
+
+def test_a_ptm_that_tries_to_program(pump: RunningPump) -> None:
+    before, seq = therapy(pump), next_seq(pump)
+
+    reply = pump.session("ptm").request("program_therapy", **continuous(5_000_000))
+
+    assert reply.status is ReplyStatus.REJECTED and reply.code == "not_permitted"
+    assert therapy(pump) == before
+    (logged,) = pump_rejections(pump, seq)
+    assert (logged["code"], logged["role"], logged["command"]) == ("not_permitted", "ptm", "program_therapy")
+
+
+def test_a_counter_rolled_back_after_a_restart(pump: RunningPump) -> None:
+    counters_file = device_store_path(pump.layout.device("clinician")) / "counters.cbor"
+    backup = counters_file.with_suffix(".old")
+    shutil.copy(counters_file, backup)
+    assert pump.session("clinician").request("interrogate_status").ok
+    pump.stop()
+    again = start(pump.layout)
+    try:
+        shutil.copy(backup, counters_file)  # the programmer's counters restored from an old copy
+        before, seq = therapy(again), next_seq(again)
+
+        reply = again.session("clinician").request("clinician_bolus", **BOLUS)
+
+        assert reply.status is ReplyStatus.REJECTED and reply.code == "replayed_counter"
+        assert therapy(again) == before
+        assert [e["code"] for e in pump_rejections(again, seq)] == ["replayed_counter"]
+    finally:
+        again.stop()
+
+
+@pytest.mark.parametrize("version", [0, 2])
+def test_another_protocol_version(pump: RunningPump, version: int) -> None:
+    items = codec.decode(unsent(pump, "clinician", **BOLUS), "frame")
+    assert isinstance(items, list)
+    before, seq = therapy(pump), next_seq(pump)
+
+    assert send(pump, codec.encode([version, *items[1:]])) is FrameType.REJECT
+
+    assert therapy(pump) == before
+    assert [e["code"] for e in pump_rejections(pump, seq)] == ["version_unsupported"]
