@@ -1,4 +1,13 @@
-"""`thecal pump serve` killed with SIGKILL at random points while it is being programmed and giving boluses."""
+"""`thecal pump serve` killed with SIGKILL at random points while it is being programmed and giving boluses.
+
+Commands stream without pause until a kill cuts the link, so every kill
+lands inside the stream. The command in flight is sent again after the
+restart, and its answer tells where the kill landed: before the pump began
+it (the retry is its first execution), during execution (the pump answers
+"unknown"; its log shows whether the effect was saved), or after execution
+with the reply lost (the stored reply comes back). Run with -s to see the
+counts; the test requires that some kills landed while the pump held a command.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +33,8 @@ from thecal.telemetry.pairing import pair_with_pump
 from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.transport import TcpTransport
 
-KILLS = 10
-COMMANDS_PER_RUN = 12
+KILLS = 12
+MAX_COMMANDS_PER_RUN = 400
 SERVE_OPTIONS = ("--port", "0", "--accel", "1440", "--pairing-window")
 
 
@@ -80,32 +89,72 @@ def read_whole_log(session: ClientSession) -> list[dict]:  # type: ignore[type-a
             return entries
 
 
+class Stream:
+    """An endless mix of programming and boluses, each with a marker that shows in the pump's log."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def next(self) -> Command:
+        """The next command: program, bolus, cancel, program, ..."""
+        i, self.count = self.count, self.count + 1
+        if i % 3 == 0:
+            return Command.create("program_therapy", continuous(400_000 + i))
+        if i % 3 == 1:
+            # Ten pump minutes last 0.4 s at 1440 times real time, so the cancel that follows finds it running.
+            return Command.create("clinician_bolus", {"volume_nl": 10_000 + i, "duration_ms": 600_000})
+        return Command.create("bolus_cancel", {})
+
+
+def marker_in_log(command: Command, log: list[dict]) -> bool | None:  # type: ignore[type-arg]
+    """Whether the command's effect is in the log; None for a command without a marker."""
+    if command.name == "program_therapy":
+        flow = command.args["days"][0][0]["flow_nl_per_day"]  # type: ignore[index]
+        return any(e["kind"] == "program" and e["detail"]["max_flow_nl_per_day"] == flow for e in log)
+    if command.name == "clinician_bolus":
+        volume = command.args["volume_nl"]
+        return any(e["kind"] == "bolus_start" and e["detail"]["volume_nl"] == volume for e in log)
+    return None
+
+
+def where_the_kill_landed(retry: Reply, log_next_seq_at_restart: int, log: list[dict]) -> str:  # type: ignore[type-arg]
+    """Tell, from the retry of the command in flight, what the kill interrupted."""
+    if retry.status is ReplyStatus.UNKNOWN:
+        applied = marker_in_log(retry.command, log)
+        return "during execution" + {True: ", applied", False: ", not applied", None: ""}[applied]
+    assert retry.ok, retry.describe()
+    seqs = retry.result["log_seqs"]
+    assert isinstance(seqs, list) and seqs, retry.result
+    if all(seq < log_next_seq_at_restart for seq in seqs):
+        return "after execution, reply lost"  # the stored reply came back: executed once, before the kill
+    return "before execution"  # the frame never reached the pump, so the retry was its first execution
+
+
 def test_killed_daemon_loses_no_acknowledged_command_and_repeats_none(
     layout: StateLayout, spawned: list[subprocess.Popen[str]]
 ):
     rng = random.Random(20240611)
+    stream = Stream()
     acknowledged: list[Reply] = []
-    unresolved: list[Command] = []
-    sent_flows: list[int] = []
-    sent_volumes: list[int] = []
+    in_flight: Command | None = None
+    landed: Counter[str] = Counter()
     high_water = {"strokes_total": 0, "log_next_seq": 0, "now_ms": 0}
     process, port = serve(layout, spawned)
     session = clinician(layout, port)
     for name, args in (("refill_update", MORPHINE_FILL), ("ptm_settings", DEMAND_LIMITS)):
         assert session.request(name, **args).ok
     for run in range(KILLS + 1):
-        # Commands whose fate a kill hid are sent again with their ids: stored reply or "unknown", never twice.
-        for command in unresolved:
-            retry = session.send(command)
-            assert retry.status in (ReplyStatus.OK, ReplyStatus.UNKNOWN, ReplyStatus.REFUSED), retry.describe()
-            if retry.ok:
-                acknowledged.append(retry)
-        unresolved = []
         status = session.request("interrogate_status")
         assert status.ok, status.describe()
         for key, value in high_water.items():
             assert status.result[key] >= value, f"{key} went back after restart {run}"
             high_water[key] = int(status.result[key])  # type: ignore[call-overload]
+        if in_flight is not None:
+            # The command whose reply the kill took is sent again with its id: stored reply or "unknown".
+            retry = session.send(in_flight)
+            if retry.ok:
+                acknowledged.append(retry)
+            landed[where_the_kill_landed(retry, high_water["log_next_seq"], read_whole_log(session))] += 1
         log = read_whole_log(session)
         by_seq = {entry["seq"]: entry for entry in log}  # type: ignore[union-attr]
         for reply in acknowledged:
@@ -117,28 +166,25 @@ def test_killed_daemon_loses_no_acknowledged_command_and_repeats_none(
         assert all(count == 1 for count in boluses.values()), boluses
         if run == KILLS:
             break
+        # Commands go one after another until the kill cuts the link: the kill always lands inside the stream.
         killer = threading.Timer(rng.uniform(0.05, 0.6), process.send_signal, (signal.SIGKILL,))
         killer.start()
-        for i in range(COMMANDS_PER_RUN):
-            if i % 3 == 2:
-                volume = 10_000 + len(sent_volumes)
-                sent_volumes.append(volume)
-                command = Command.create("clinician_bolus", {"volume_nl": volume, "duration_ms": 60_000})
-            elif i % 3 == 1:
-                command = Command.create("bolus_cancel", {})
-            else:
-                flow = 400_000 + len(sent_flows)
-                sent_flows.append(flow)
-                command = Command.create("program_therapy", continuous(flow))
+        for _ in range(MAX_COMMANDS_PER_RUN):
+            command = stream.next()
             reply = session.send(command)
             if reply.ok:
                 acknowledged.append(reply)
             elif reply.status is ReplyStatus.UNKNOWN:
-                unresolved.append(command)
+                in_flight = command
+                break
+        else:
+            pytest.fail(f"the daemon answered {MAX_COMMANDS_PER_RUN} commands without being killed")
         killer.join()
         process.wait()
         process, port = serve(layout, spawned)
         session = clinician(layout, port)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)
-    assert len(acknowledged) > KILLS  # the test exercised acknowledgements, not only lost links
+    print(f"\n{KILLS} kills, {len(acknowledged)} acknowledged commands; where the kills landed: {dict(landed)}")
+    assert sum(landed.values()) == KILLS
+    assert landed.total() - landed["before execution"] > 0, "no kill landed while the pump held a command"
