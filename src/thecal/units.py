@@ -21,6 +21,7 @@ from thecal.errors import InputError
 NL_PER_ML = 1_000_000
 NG_PER_MG = 1_000_000
 NG_PER_MCG = 1_000
+UM_PER_MM = 1_000
 MS_PER_S = 1_000
 MS_PER_MIN = 60_000
 MS_PER_HOUR = 3_600_000

@@ -1,88 +1,14 @@
-"""Fixtures: a pump state directory, a daemon serving it on loopback TCP, and its devices."""
+"""Fixtures: a pump state directory and a daemon serving it on loopback TCP."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from daemon_rig import START_WALL_MS, RunningPump, start
 
-from thecal.pump.daemon import PumpDaemon, StateLayout, device_identity_path, device_store_path, init_state
-from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.endpoint import ClientSession
-from thecal.telemetry.keys import DeviceIdentity, Keystore, PeerRecord
-from thecal.telemetry.pairing import pair_with_pump
-from thecal.telemetry.persistence import FileStore
-from thecal.telemetry.transport import LoopbackServer, TcpTransport
-
-START_WALL_MS = 1_700_000_000_000  # a Tuesday, 22:13 UTC
-
-MORPHINE_FILL = {
-    "volume_nl": 20_000_000,
-    "contents": [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}],
-}
-DEMAND_LIMITS = {"bolus_volume_nl": 10_000, "bolus_duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
-
-
-def continuous(flow_nl_per_day: int) -> dict[str, object]:
-    """Arguments of program_therapy for one flow around the clock."""
-    return {"days": [[{"start_ms": 0, "flow_nl_per_day": flow_nl_per_day}]] * 7}
-
-
-class FakeTime:
-    """Seconds of real time that move only when told."""
-
-    def __init__(self) -> None:
-        self.now_s = 1000.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-
-@dataclass
-class RunningPump:
-    """A daemon from a state directory, served on loopback TCP."""
-
-    layout: StateLayout
-    daemon: PumpDaemon
-    server: LoopbackServer
-    time: FakeTime
-
-    @property
-    def port(self) -> int:
-        """The TCP port the pump answers on."""
-        return self.server.port
-
-    def stop(self) -> None:
-        """Stop serving, as before a power cycle."""
-        self.server.close()
-
-    def device(self, role: str) -> tuple[DeviceIdentity, Keystore, CounterStore]:
-        """A device made at init, loaded from its files as a fresh process would."""
-        directory = self.layout.device(role)
-        store = FileStore(device_store_path(directory))
-        return DeviceIdentity.load(device_identity_path(directory)), Keystore(store), CounterStore(store)
-
-    def pair(self, role: str) -> PeerRecord:
-        """Open the window with a proximity step and pair the device of this role."""
-        self.daemon.proximity_detected()
-        identity, keystore, counters = self.device(role)
-        return pair_with_pump(identity, TcpTransport(self.port), keystore, counters, expected_pump_label="SN-0001")
-
-    def session(self, role: str) -> ClientSession:
-        """A client of an already paired device over TCP."""
-        identity, keystore, counters = self.device(role)
-        (pump,) = keystore.peers()
-        return ClientSession(identity, pump, counters, TcpTransport(self.port))
-
-
-def start(layout: StateLayout, accel: float = 1440.0, fake_time: FakeTime | None = None) -> RunningPump:
-    """Start a daemon over the state directory on a free port."""
-    fake_time = fake_time or FakeTime()
-    daemon = PumpDaemon(layout.root, accel=accel, time_source=fake_time)
-    server = daemon.server(0).start()
-    return RunningPump(layout, daemon, server, fake_time)
+from thecal.pump.daemon import StateLayout, init_state
 
 
 @pytest.fixture

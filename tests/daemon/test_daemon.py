@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import DEMAND_LIMITS, MORPHINE_FILL, RunningPump, continuous, start
+from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, RunningPump, continuous, start
 
 from thecal.cli import main
 from thecal.pump.core.nvm import TwoSlotStore

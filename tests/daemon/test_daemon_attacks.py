@@ -11,7 +11,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from conftest import MORPHINE_FILL, START_WALL_MS, RunningPump, continuous, start
+from daemon_rig import MORPHINE_FILL, START_WALL_MS, RunningPump, continuous, start
 
 from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
 from thecal.pump.daemon import StateLayout, device_store_path, init_state

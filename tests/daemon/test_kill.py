@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from conftest import DEMAND_LIMITS, MORPHINE_FILL, continuous
+from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, continuous
 
 from thecal.pump.daemon import StateLayout, device_identity_path, device_store_path
 from thecal.telemetry.client import Reply

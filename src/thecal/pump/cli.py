@@ -12,6 +12,8 @@ from pathlib import Path
 from thecal.errors import InputError, ThecalError
 from thecal.telemetry.client import Reply
 from thecal.telemetry.frames import ReplyStatus
+from thecal.telemetry.transport import LossModel
+from thecal.units import BP_PER_ONE
 
 # Exit codes a script can act on: executed, refused (nothing happened), outcome unknown.
 EXIT_OK = 0
@@ -37,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--pairing-window", action="store_true", help="open the pairing window at start (SIGUSR1 opens it later)"
     )
+    link = p.add_mutually_exclusive_group()
+    link.add_argument(
+        "--distance",
+        help='distance of the programmer from the pump, e.g. "12 cm": no loss up to 5 cm, total loss from 20 cm',
+    )
+    link.add_argument("--loss", help='chance that each request and each reply is lost, e.g. "10 %%"')
+    p.add_argument("--loss-seed", type=int, default=0, help="seed of the link-loss simulation (default 0)")
     p.set_defaults(func=_serve)
 
     p = pump_commands.add_parser("pair", help="pair a programmer or PTM inside the pump's pairing window")
@@ -119,6 +128,7 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from thecal.pump.daemon import PumpDaemon
 
+    loss = link_loss(args.distance, args.loss)
     daemon = PumpDaemon(args.state, accel=args.accel)
     stop = threading.Event()
     # Signal handlers only note what happened; the pump work stays on the serving thread.
@@ -127,11 +137,27 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     if args.pairing_window:
         daemon.proximity_detected()
-    with daemon.server(args.port) as server:
-        print(f"pump listening on 127.0.0.1:{server.port} (accel {args.accel:g})", flush=True)
+    with daemon.server(args.port, loss, args.loss_seed) as server:
+        link = "perfect link" if loss is None else f"link: {loss}"
+        print(f"pump listening on 127.0.0.1:{server.port} (accel {args.accel:g}, {link})", flush=True)
         while not stop.wait(0.2):
             pass
     return EXIT_OK
+
+
+def link_loss(distance: str | None, loss: str | None) -> LossModel | None:
+    """The link-loss model of `--distance` or `--loss`, or None for a perfect link."""
+    from thecal.telemetry.transport import FixedLoss, RangeLoss
+    from thecal.units import LENGTH, UM_PER_MM, parse_typed_int, percent_bp
+
+    if distance is not None:
+        return RangeLoss(parse_typed_int(distance, LENGTH, "--distance") // UM_PER_MM)
+    if loss is not None:
+        bp = percent_bp(loss, "--loss")
+        if bp > BP_PER_ONE:
+            raise InputError("--loss", loss, "is above 100 %", 'give a chance from "0 %" to "100 %"')
+        return FixedLoss(bp / BP_PER_ONE, bp / BP_PER_ONE)
+    return None
 
 
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]

@@ -71,7 +71,7 @@ from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
 from thecal.telemetry.pairing import PAIRING_WINDOW_MS, monotonic_ms
 from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.replies import ReplyCache
-from thecal.telemetry.transport import LoopbackServer
+from thecal.telemetry.transport import LoopbackServer, LossModel, LossyHandler
 from thecal.units import MS_PER_DAY
 
 DEFAULT_MODEL = "programmable-20"
@@ -260,9 +260,11 @@ class PumpDaemon:
         with self._lock:
             self.endpoint.proximity_detected()
 
-    def server(self, port: int = 0) -> LoopbackServer:
-        """A loopback TCP server for this pump (not yet started)."""
-        return LoopbackServer(self.receive, port)
+    def server(self, port: int = 0, loss: LossModel | None = None, seed: int = 0) -> LoopbackServer:
+        """A loopback TCP server for this pump (not yet started), losing frames as `loss` decides."""
+        if loss is None:
+            return LoopbackServer(self.receive, port)
+        return LoopbackServer(LossyHandler(self.receive, loss, seed), port)
 
     def _on_reject(self, rejection: Rejection) -> None:
         # Called by the endpoint inside `receive`, under the lock. The pump's event log keeps the code and who

@@ -4,8 +4,9 @@ A transport sends one frame and returns the one reply, or raises LinkLost when
 either is lost. On TCP each frame travels with a 4-byte big-endian length in
 front. Only the loopback interface is ever used: this stands in for a
 short-range radio and must not become a network service. The link-loss
-wrapper drops requests or replies the way a radio at the edge of its range
-does, from a seeded random source so every run can be repeated.
+wrappers, one for a client (`LossyLink`) and one for the pump's server
+(`LossyHandler`), drop requests or replies the way a radio at the edge of its
+range does, from a seeded random source so every run can be repeated.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ LOOPBACK = "127.0.0.1"
 _LENGTH = struct.Struct(">I")
 
 Handler = Callable[[bytes], bytes]
+# A server-side handler may answer None: the frame or its reply was lost, and the connection is dropped.
+ServerHandler = Callable[[bytes], bytes | None]
 
 
 class Transport(Protocol):
@@ -86,6 +89,8 @@ class _FrameHandler(socketserver.BaseRequestHandler):
                 return  # the peer hung up or sent garbage framing; drop the connection
             with self.server.lock:  # the endpoint is a single state machine: one frame at a time
                 reply = self.server.frame_handler(frame)
+            if reply is None:
+                return  # lost on the way: the client sees its link drop, as when a radio frame goes unanswered
             try:
                 write_frame(self.request, reply)
             except OSError:
@@ -97,7 +102,7 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, port: int, frame_handler: Handler):
+    def __init__(self, port: int, frame_handler: ServerHandler):
         self.frame_handler = frame_handler
         self.lock = threading.Lock()
         super().__init__((LOOPBACK, port), _FrameHandler)
@@ -106,7 +111,7 @@ class _Server(socketserver.ThreadingTCPServer):
 class LoopbackServer:
     """Serves a frame handler on 127.0.0.1, one thread per connection, frames in order."""
 
-    def __init__(self, handler: Handler, port: int = 0):
+    def __init__(self, handler: ServerHandler, port: int = 0):
         self._server = _Server(port, handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="thecal-telemetry", daemon=True
@@ -188,6 +193,9 @@ class FixedLoss:
     request_loss: float
     reply_loss: float
 
+    def __str__(self) -> str:
+        return f"{self.request_loss:.0%} of requests and {self.reply_loss:.0%} of replies lost"
+
     def fate(self, rng: random.Random) -> Fate:
         """The fate of the next exchange."""
         if rng.random() < self.request_loss:
@@ -204,6 +212,9 @@ class RangeLoss:
     distance_mm: int
     reliable_mm: int = 50  # assumption: a telemetry head held on the skin over the pump
     max_mm: int = 200  # assumption: beyond this the implant's radio is not heard
+
+    def __str__(self) -> str:
+        return f"{self.distance_mm} mm from the pump, {self.loss():.0%} of frames lost"
 
     def loss(self) -> float:
         """The probability that one frame is lost at the current distance."""
@@ -245,3 +256,27 @@ class LossyLink:
         if fate is Fate.DROP_REPLY:
             raise LinkLost("simulated loss of the reply")
         return reply
+
+
+class LossyHandler:
+    """The pump's side of a lossy link: wraps a frame handler and loses requests or replies.
+
+    A lost request never reaches the pump; a lost reply is lost after the pump
+    acted on the request. Either way the handler answers None and the server
+    drops the connection, so every client, whatever its code, meets the loss.
+    """
+
+    def __init__(self, inner: Handler, model: LossModel, seed: int = 0):
+        self._inner = inner
+        self.model = model
+        self._rng = random.Random(seed)
+        self.history: list[Fate] = []
+
+    def __call__(self, frame: bytes) -> bytes | None:
+        """The reply, or None when the model loses the request or the reply."""
+        fate = self.model.fate(self._rng)
+        self.history.append(fate)
+        if fate is Fate.DROP_REQUEST:
+            return None
+        reply = self._inner(frame)
+        return None if fate is Fate.DROP_REPLY else reply
