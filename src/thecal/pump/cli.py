@@ -233,14 +233,15 @@ def _print_reply(reply: Reply, as_json: bool) -> None:
         }
         print(json.dumps(data, sort_keys=True))
         return
+    from thecal.pump.reply_text import log_entry_line, result_lines
+
     print(reply.describe())
     if reply.command.name == "read_event_log" and reply.ok:
         for entry in reply.result.get("entries", []):  # type: ignore[attr-defined]
-            detail = " ".join(f"{k}={v}" for k, v in entry["detail"].items())
-            print(f"  #{entry['seq']} {entry['at_ms']} ms {entry['kind']} {detail}")
+            print(f"  {log_entry_line(entry)}")
         return
-    for key, value in sorted(reply.result.items()):
-        print(f"  {key}: {value}")
+    for line in result_lines(reply.result):
+        print(f"  {line}")
 
 
 def _program_args(args: argparse.Namespace) -> dict[str, object]:
