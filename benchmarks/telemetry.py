@@ -34,10 +34,11 @@ from pathlib import Path
 from thecal.errors import ThecalError
 from thecal.pump.core import DemandLimits, Firmware, RequestDemandBolus, SetDemandLimits, TelemetrySession
 from thecal.pump.core.nvm import encode_image
-from thecal.pump.daemon import PumpDaemon, device_identity_path, device_store_path, init_state
+from thecal.pump.daemon import PumpDaemon, init_state
 from thecal.telemetry.client import DEFAULT_ATTEMPTS
 from thecal.telemetry.commands import Command, Role, validate
 from thecal.telemetry.counters import CounterStore
+from thecal.telemetry.device_files import device_identity_path, device_store_path
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.errors import LinkLost
 from thecal.telemetry.frames import (

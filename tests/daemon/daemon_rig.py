@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thecal.pump.daemon import PumpDaemon, StateLayout, device_identity_path, device_store_path
+from thecal.pump.daemon import PumpDaemon, StateLayout
 from thecal.telemetry.counters import CounterStore
+from thecal.telemetry.device_files import device_identity_path, device_store_path
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.keys import DeviceIdentity, Keystore, PeerRecord
 from thecal.telemetry.pairing import pair_with_pump

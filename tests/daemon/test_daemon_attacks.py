@@ -14,9 +14,10 @@ import pytest
 from daemon_rig import MORPHINE_FILL, START_WALL_MS, RunningPump, continuous, start
 
 from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
-from thecal.pump.daemon import StateLayout, device_store_path, init_state
+from thecal.pump.daemon import StateLayout, init_state
 from thecal.telemetry import codec
 from thecal.telemetry.commands import Command
+from thecal.telemetry.device_files import device_store_path
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.errors import LinkLost, Rejected
 from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame, encode_frame, encode_request

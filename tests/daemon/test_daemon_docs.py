@@ -40,3 +40,16 @@ def test_every_telemetry_log_entry_is_described(kind: str) -> None:
 
 def test_the_refusal_budget_in_the_words_is_the_one_in_the_code() -> None:
     assert f"at most {REJECTIONS_LOGGED_PER_DAY}\n`telemetry_rejected` entries are written per pump day" in DOC
+
+
+def test_the_client_library_example_runs(running) -> None:
+    section = DOC.split("## The client libraries", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    running.pair("clinician")
+    running.pair("ptm")
+    code = code.replace('"pump1/devices/', f'"{running.layout.root}/devices/').replace("4700", str(running.port))
+    namespace: dict[str, object] = {}
+    exec(compile(code, "docs/daemon.md", "exec"), namespace)
+    reply = namespace["reply"]
+    assert reply.ok, reply.describe()  # type: ignore[attr-defined]
+    assert any(e["kind"] == "program" for e in namespace["entries"])  # type: ignore[attr-defined]

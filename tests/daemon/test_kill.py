@@ -22,10 +22,11 @@ from collections.abc import Iterator
 import pytest
 from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, continuous
 
-from thecal.pump.daemon import StateLayout, device_identity_path, device_store_path
+from thecal.pump.daemon import StateLayout
 from thecal.telemetry.client import Reply
 from thecal.telemetry.commands import Command
 from thecal.telemetry.counters import CounterStore
+from thecal.telemetry.device_files import device_identity_path, device_store_path
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.keys import DeviceIdentity, Keystore

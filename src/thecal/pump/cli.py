@@ -10,10 +10,11 @@ import threading
 from pathlib import Path
 
 from thecal.errors import InputError, ThecalError
+from thecal.programmer.client import BOLUS_KINDS
 from thecal.telemetry.client import Reply
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import LossModel
-from thecal.units import BP_PER_ONE
+from thecal.units import BP_PER_ONE, duration_ms, flow_nl_per_day, volume_nl
 
 # Exit codes a script can act on: executed, refused (nothing happened), outcome unknown.
 EXIT_OK = 0
@@ -56,44 +57,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     p = pump_commands.add_parser("interrogate", help="read the pump's status")
     _device_arguments(p, "clinician")
-    p.set_defaults(func=_request, command_name="interrogate_status", build=lambda a: {})
+    p.set_defaults(func=_request, act=lambda c, a: c.interrogate())
 
     p = pump_commands.add_parser("program", help="program a continuous basal flow")
     _device_arguments(p, "clinician")
     p.add_argument("--flow", required=True, help='flow around the clock, e.g. "0.5 mL/day"')
-    p.set_defaults(func=_request, command_name="program_therapy", build=_program_args)
+    p.set_defaults(func=_request, act=lambda c, a: c.program_continuous(flow_nl_per_day(a.flow, "--flow")))
 
     p = pump_commands.add_parser("bolus", help="give a clinician, priming or bridge bolus")
     _device_arguments(p, "clinician")
     p.add_argument("--volume", required=True, help='e.g. "50 uL"')
     p.add_argument("--duration", required=True, help='e.g. "10 min"')
-    p.add_argument("--kind", choices=("clinician", "priming", "bridge"), default="clinician")
-    p.set_defaults(func=_request, command_name=None, build=_bolus_args)
+    p.add_argument("--kind", choices=BOLUS_KINDS, default="clinician")
+    p.set_defaults(
+        func=_request,
+        act=lambda c, a: c.bolus(volume_nl(a.volume, "--volume"), duration_ms(a.duration, "--duration"), a.kind),
+    )
 
     p = pump_commands.add_parser("log", help="read the pump's event log")
     _device_arguments(p, "clinician")
     p.add_argument("--from", dest="from_seq", type=int, default=0, help="first sequence number")
     p.add_argument("--max", dest="max_entries", type=int, default=100, help="at most this many entries (1..100)")
-    p.set_defaults(
-        func=_request,
-        command_name="read_event_log",
-        build=lambda a: {"from_seq": a.from_seq, "max_entries": a.max_entries},
-    )
+    p.set_defaults(func=_request, act=lambda c, a: c.read_log(a.from_seq, a.max_entries))
 
     p = pump_commands.add_parser("send", help="send any clinician command with JSON arguments")
     _device_arguments(p, "clinician")
     p.add_argument("name", help="command name, e.g. refill_update (see docs/telemetry.md)")
     p.add_argument("arguments", nargs="?", default="{}", help="arguments as a JSON object in base units")
-    p.set_defaults(func=_request, command_name=None, build=_json_args)
+    p.set_defaults(func=_request, act=lambda c, a: c.send(a.name, **_json_args(a.arguments)))
 
     ptm = subparsers.add_parser("ptm", help="the patient's therapy manager: demand bolus and status")
     ptm_commands = ptm.add_subparsers(dest="ptm_command", metavar="SUBCOMMAND", required=True)
     p = ptm_commands.add_parser("bolus", help="ask for a demand bolus within the physician's limits")
     _device_arguments(p, "ptm")
-    p.set_defaults(func=_request, command_name="demand_bolus", build=lambda a: {})
+    p.set_defaults(func=_request, act=lambda c, a: c.request_bolus())
     p = ptm_commands.add_parser("status", help="read the patient's view of the pump")
     _device_arguments(p, "ptm")
-    p.set_defaults(func=_request, command_name="interrogate_status", build=lambda a: {})
+    p.set_defaults(func=_request, act=lambda c, a: c.status())
 
 
 def _device_arguments(p: argparse.ArgumentParser, role: str | None) -> None:
@@ -160,52 +160,33 @@ def link_loss(distance: str | None, loss: str | None) -> LossModel | None:
     return None
 
 
-def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The device's identity, keystore and counters from its directory."""
-    from thecal.pump.daemon import device_identity_path, device_store_path
-    from thecal.telemetry.counters import CounterStore
-    from thecal.telemetry.keys import DeviceIdentity, Keystore
-    from thecal.telemetry.persistence import FileStore
-
-    device = _device_dir(args)
-    identity_file = device_identity_path(device)
-    if not identity_file.exists():
-        raise InputError("--device", str(device), "holds no device identity", "use a device directory made by init")
-    store = FileStore(device_store_path(device))
-    return DeviceIdentity.load(identity_file), Keystore(store), CounterStore(store)
-
-
 def _pair(args: argparse.Namespace) -> int:
-    from thecal.telemetry.pairing import pair_with_pump
+    from thecal.telemetry.commands import Role
+    from thecal.telemetry.device_files import DeviceFiles
     from thecal.telemetry.transport import TcpTransport
 
+    device = DeviceFiles(_device_dir(args), Role(args.role))
     try:
-        identity, keystore, counters = _open(args)
-        if identity.role.value != args.role:
-            raise InputError("--role", args.role, f"the device's certificate says {identity.role.value}", "match them")
-        pump = pair_with_pump(
-            identity, TcpTransport(args.port), keystore, counters, expected_pump_label=args.expect_label
-        )
+        pump = device.pair(TcpTransport(args.port), expected_pump_label=args.expect_label)
+    except InputError:
+        raise
     except ThecalError as error:
         print(f"thecal: {error}", file=sys.stderr)
         return EXIT_REFUSED
-    print(f"{identity.role.value} {identity.label} paired with pump {pump.label} (key {pump.key_id.hex()})")
+    print(f"{args.role} paired with pump {pump.label} (key {pump.key_id.hex()})")
     return EXIT_OK
 
 
 def _request(args: argparse.Namespace) -> int:
-    from thecal.telemetry.endpoint import ClientSession
-    from thecal.telemetry.keys import Role
-    from thecal.telemetry.transport import TcpTransport
+    from thecal.programmer.client import ProgrammerClient
+    from thecal.ptm.client import TherapyManagerClient
 
+    client_type = ProgrammerClient if args.device_role == "clinician" else TherapyManagerClient
+    client = client_type.connect(_device_dir(args), args.port)
     try:
-        identity, keystore, counters = _open(args)
-        pumps = [peer for peer in keystore.peers() if peer.role is Role.PUMP]
-        if not pumps:
-            raise InputError("--device", str(_device_dir(args)), "is not paired", "run `thecal pump pair` first")
-        name = args.command_name or _name_of(args)
-        session = ClientSession(identity, pumps[0], counters, TcpTransport(args.port))
-        reply = session.request(name, **args.build(args))
+        reply = args.act(client, args)
+    except InputError:
+        raise
     except ThecalError as error:
         print(f"thecal: {error}", file=sys.stderr)
         return EXIT_REFUSED
@@ -213,12 +194,6 @@ def _request(args: argparse.Namespace) -> int:
     if reply.status is ReplyStatus.OK:
         return EXIT_OK
     return EXIT_UNKNOWN if reply.status is ReplyStatus.UNKNOWN else EXIT_REFUSED
-
-
-def _name_of(args: argparse.Namespace) -> str:
-    if getattr(args, "kind", None) is not None:
-        return f"{args.kind}_bolus"
-    return str(args.name)
 
 
 def _print_reply(reply: Reply, as_json: bool) -> None:
@@ -244,24 +219,11 @@ def _print_reply(reply: Reply, as_json: bool) -> None:
         print(f"  {line}")
 
 
-def _program_args(args: argparse.Namespace) -> dict[str, object]:
-    from thecal.units import flow_nl_per_day
-
-    flow = flow_nl_per_day(args.flow, "--flow")
-    return {"days": [[{"start_ms": 0, "flow_nl_per_day": flow}]] * 7}
-
-
-def _bolus_args(args: argparse.Namespace) -> dict[str, object]:
-    from thecal.units import duration_ms, volume_nl
-
-    return {"volume_nl": volume_nl(args.volume, "--volume"), "duration_ms": duration_ms(args.duration, "--duration")}
-
-
-def _json_args(args: argparse.Namespace) -> dict[str, object]:
+def _json_args(text: str) -> dict[str, object]:
     try:
-        data = json.loads(args.arguments)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError("arguments", args.arguments, f"not JSON ({exc.msg})", 'give an object like {"x": 1}') from None
+        raise InputError("arguments", text, f"not JSON ({exc.msg})", 'give an object like {"x": 1}') from None
     if not isinstance(data, dict):
-        raise InputError("arguments", args.arguments, "not a JSON object", 'give an object like {"x": 1}')
+        raise InputError("arguments", text, "not a JSON object", 'give an object like {"x": 1}')
     return data

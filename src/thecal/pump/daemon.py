@@ -65,6 +65,7 @@ from thecal.pump.nvm_file import FileMedium
 from thecal.telemetry.commands import Command
 from thecal.telemetry.commands import Role as TelemetryRole
 from thecal.telemetry.counters import CounterStore
+from thecal.telemetry.device_files import device_identity_path
 from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
 from thecal.telemetry.errors import Rejection
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
@@ -126,16 +127,6 @@ class StateLayout:
     def device(self, role: str) -> Path:
         """The directory of the programmer (clinician) or PTM made at init."""
         return self.root / "devices" / role
-
-
-def device_identity_path(device_dir: Path) -> Path:
-    """The identity key file in a device directory."""
-    return device_dir / "identity.key"
-
-
-def device_store_path(device_dir: Path) -> Path:
-    """The telemetry records directory in a device directory."""
-    return device_dir / "telemetry"
 
 
 def init_state(

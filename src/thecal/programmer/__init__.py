@@ -1,0 +1,1 @@
+"""The clinician programmer: what a clinic uses to read and program an implanted pump."""
