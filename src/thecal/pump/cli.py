@@ -13,8 +13,17 @@ from thecal.errors import InputError, ThecalError
 from thecal.programmer.client import BOLUS_KINDS
 from thecal.telemetry.client import Reply
 from thecal.telemetry.frames import ReplyStatus
-from thecal.telemetry.transport import LossModel
-from thecal.units import BP_PER_ONE, duration_ms, flow_nl_per_day, volume_nl
+from thecal.telemetry.transport import FixedLoss, LossModel, RangeLoss
+from thecal.units import (
+    BP_PER_ONE,
+    LENGTH,
+    UM_PER_MM,
+    duration_ms,
+    flow_nl_per_day,
+    parse_typed_int,
+    percent_bp,
+    volume_nl,
+)
 
 # Exit codes a script can act on: executed, refused (nothing happened), outcome unknown.
 EXIT_OK = 0
@@ -147,9 +156,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 def link_loss(distance: str | None, loss: str | None) -> LossModel | None:
     """The link-loss model of `--distance` or `--loss`, or None for a perfect link."""
-    from thecal.telemetry.transport import FixedLoss, RangeLoss
-    from thecal.units import LENGTH, UM_PER_MM, parse_typed_int, percent_bp
-
     if distance is not None:
         return RangeLoss(parse_typed_int(distance, LENGTH, "--distance") // UM_PER_MM)
     if loss is not None:

@@ -4,20 +4,22 @@ Theory of operation. A state directory holds everything one implanted pump
 remembers: its certified key, the firmware state in two slot files
 (`nvm/`), the telemetry records (`telemetry/`: paired keys, counters,
 remembered replies) and a line-per-event file of telemetry refusals and
-pairings with their full reasons (`daemon.log`). `PumpDaemon` joins a `VirtualPump` to a
-`PumpEndpoint`: every frame goes through the endpoint, and only commands that
-pass all of its checks reach `dispatch`, which turns the telemetry command into
-a firmware command. Before each command the pump runs up to the present pump
-time, then a `TelemetrySession` is charged to the battery and the state is
-saved, so every answer, reads included, describes state that is already on
-disk (principle 6). A write is acknowledged only after `VirtualPump.command`
-saved the firmware state and the endpoint saved the reply; a crash in between
-leaves the command id pending, and a retry is answered "unknown" instead of
-being executed again (principle 5).
+pairings with their full reasons (`daemon.log`). `PumpDaemon` joins a
+`VirtualPump` to a `PumpEndpoint`: every frame goes through the endpoint, and
+only commands that pass all of its checks reach `dispatch`, which turns the
+telemetry command into a firmware command. Before each command the pump runs
+up to the present pump time, then a `TelemetrySession` is charged to the
+battery and the state is saved, so every answer, reads included, describes
+state that is already on disk (principle 6). A write is acknowledged only
+after `VirtualPump.command` saved the firmware state and the endpoint saved
+the reply; a crash in between leaves the command id pending, and a retry is
+answered "unknown" instead of being executed again (principle 5). Refused
+frames, pairings and revocations go into the pump's own event log too
+(`TelemetryRejected`, `PeerChanged`), without touching therapy.
 
 Pump time runs from where the saved state left off, at `accel` times real
 time: the pump is not running while the daemon is stopped, as a pump without
-power would not be.
+power would not be. See docs/daemon.md.
 """
 
 from __future__ import annotations
