@@ -37,8 +37,7 @@ from thecal.pump.core.nvm import encode_image
 from thecal.pump.daemon import PumpDaemon, init_state
 from thecal.telemetry.client import DEFAULT_ATTEMPTS
 from thecal.telemetry.commands import Command, Role, validate
-from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.device_files import device_identity_path, device_store_path
+from thecal.telemetry.device_files import DeviceFiles
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.errors import LinkLost
 from thecal.telemetry.frames import (
@@ -51,10 +50,7 @@ from thecal.telemetry.frames import (
     encode_reply,
 )
 from thecal.telemetry.frames import encode_request as encode_plain_request
-from thecal.telemetry.keys import DeviceIdentity, Keystore
 from thecal.telemetry.link import open_sealed, seal
-from thecal.telemetry.pairing import pair_with_pump
-from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.transport import InProcessTransport, LoopbackServer, TcpTransport, Transport
 
 ROUND_TRIPS = 200
@@ -106,11 +102,7 @@ def _secure_sender(session: ClientSession) -> Send:
 
 
 def _session(root: Path, role: str, transport: Transport, attempts: int = DEFAULT_ATTEMPTS) -> ClientSession:
-    device = root / "devices" / role
-    store = FileStore(device_store_path(device))
-    (pump,) = Keystore(store).peers()
-    identity = DeviceIdentity.load(device_identity_path(device))
-    return ClientSession(identity, pump, CounterStore(store), transport, attempts=attempts)
+    return DeviceFiles(root / "devices" / role, Role(role)).session(transport, attempts)
 
 
 def _pumped(root: Path) -> PumpDaemon:
@@ -119,10 +111,7 @@ def _pumped(root: Path) -> PumpDaemon:
     daemon = PumpDaemon(root)
     for role in ("clinician", "ptm"):
         daemon.proximity_detected()
-        device = root / "devices" / role
-        store = FileStore(device_store_path(device))
-        identity = DeviceIdentity.load(device_identity_path(device))
-        pair_with_pump(identity, InProcessTransport(daemon.receive), Keystore(store), CounterStore(store))
+        DeviceFiles(root / "devices" / role, Role(role)).pair(InProcessTransport(daemon.receive))
     clinician = _session(root, "clinician", InProcessTransport(daemon.receive))
     for name, args in (("refill_update", FILL), ("program_therapy", CONTINUOUS), ("ptm_settings", DEMAND)):
         assert clinician.request(name, **args).ok

@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from thecal.pump.daemon import PumpDaemon, StateLayout
+from thecal.telemetry.commands import Role
 from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.device_files import device_identity_path, device_store_path
+from thecal.telemetry.device_files import DeviceFiles
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.keys import DeviceIdentity, Keystore, PeerRecord
-from thecal.telemetry.pairing import pair_with_pump
-from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.transport import LoopbackServer, TcpTransport
 
 START_WALL_MS = 1_700_000_000_000  # a Tuesday, 22:13 UTC
@@ -57,23 +56,22 @@ class RunningPump:
         for server in (self.server, *self.extra_servers):
             server.close()
 
+    def files(self, role: str) -> DeviceFiles:
+        """The directory of a device made at init."""
+        return DeviceFiles(self.layout.device(role), Role(role))
+
     def device(self, role: str) -> tuple[DeviceIdentity, Keystore, CounterStore]:
         """A device made at init, loaded from its files as a fresh process would."""
-        directory = self.layout.device(role)
-        store = FileStore(device_store_path(directory))
-        return DeviceIdentity.load(device_identity_path(directory)), Keystore(store), CounterStore(store)
+        return self.files(role).open()
 
     def pair(self, role: str) -> PeerRecord:
         """Open the window with a proximity step and pair the device of this role."""
         self.daemon.proximity_detected()
-        identity, keystore, counters = self.device(role)
-        return pair_with_pump(identity, TcpTransport(self.port), keystore, counters, expected_pump_label="SN-0001")
+        return self.files(role).pair(TcpTransport(self.port), expected_pump_label="SN-0001")
 
     def session(self, role: str) -> ClientSession:
         """A client of an already paired device over TCP."""
-        identity, keystore, counters = self.device(role)
-        (pump,) = keystore.peers()
-        return ClientSession(identity, pump, counters, TcpTransport(self.port))
+        return self.files(role).session(TcpTransport(self.port))
 
 
 def start(layout: StateLayout, accel: float = 1440.0, fake_time: FakeTime | None = None) -> RunningPump:

@@ -22,16 +22,13 @@ from collections.abc import Iterator
 import pytest
 from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, continuous
 
+from thecal.programmer.client import ProgrammerClient
 from thecal.pump.daemon import StateLayout
 from thecal.telemetry.client import Reply
-from thecal.telemetry.commands import Command
-from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.device_files import device_identity_path, device_store_path
+from thecal.telemetry.commands import Command, Role
+from thecal.telemetry.device_files import DeviceFiles
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.frames import ReplyStatus
-from thecal.telemetry.keys import DeviceIdentity, Keystore
-from thecal.telemetry.pairing import pair_with_pump
-from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.transport import TcpTransport
 
 KILLS = 12
@@ -66,28 +63,16 @@ def serve(layout: StateLayout, spawned: list[subprocess.Popen[str]]) -> tuple[su
 
 def clinician(layout: StateLayout, port: int) -> ClientSession:
     """The clinician programmer, one attempt per frame so a kill shows as a lost link."""
-    directory = layout.device("clinician")
-    store = FileStore(device_store_path(directory))
-    identity, keystore, counters = (
-        DeviceIdentity.load(device_identity_path(directory)),
-        Keystore(store),
-        CounterStore(store),
-    )
-    pumps = keystore.peers()
-    pump = pumps[0] if pumps else pair_with_pump(identity, TcpTransport(port), keystore, counters)
-    return ClientSession(identity, pump, counters, TcpTransport(port, timeout_s=1.0), attempts=1)
+    device = DeviceFiles(layout.device("clinician"), Role.CLINICIAN)
+    _, keystore, _ = device.open()
+    if not keystore.peers():
+        device.pair(TcpTransport(port))
+    return device.session(TcpTransport(port, timeout_s=1.0), attempts=1)
 
 
 def read_whole_log(session: ClientSession) -> list[dict]:  # type: ignore[type-arg]
     """Every kept event-log entry, page by page."""
-    entries: list[dict] = []  # type: ignore[type-arg]
-    while True:
-        start = entries[-1]["seq"] + 1 if entries else 0
-        page = session.request("read_event_log", from_seq=start, max_entries=100)
-        assert page.ok, page.describe()
-        entries += page.result["entries"]  # type: ignore[arg-type]
-        if not entries or entries[-1]["seq"] + 1 >= page.result["next_seq"]:  # type: ignore[operator]
-            return entries
+    return ProgrammerClient(session).read_whole_log()
 
 
 class Stream:
