@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from daemon_rig import START_WALL_MS, RunningPump, start
 
-from thecal.pump.daemon import StateLayout, init_state
+from thecal.devices.daemon import StateLayout, init_state
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thecal.pump.daemon import PumpDaemon, StateLayout
+from thecal.devices.daemon import PumpDaemon, StateLayout
 from thecal.telemetry.commands import Role
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.device_files import DeviceFiles

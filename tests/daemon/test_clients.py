@@ -6,8 +6,8 @@ import pytest
 from daemon_rig import START_WALL_MS, RunningPump
 
 from thecal.errors import InputError
-from thecal.programmer.client import ProgrammerClient
-from thecal.ptm.client import TherapyManagerClient
+from thecal.devices.programmer import ProgrammerClient
+from thecal.devices.ptm import TherapyManagerClient
 from thecal.pump.core import DemandLimits, PeriodicBolusPlan, Step, WeekSchedule
 from thecal.telemetry.commands import PTM_STATUS_FIELDS
 from thecal.telemetry.frames import ReplyStatus

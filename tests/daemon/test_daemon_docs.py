@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from thecal.cli import build_parser
+from thecal.cli.main import build_parser
 from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
 
 DOC = (Path(__file__).parents[2] / "docs" / "daemon.md").read_text()

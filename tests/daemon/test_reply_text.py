@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thecal.pump.reply_text import format_value, log_entry_line, result_lines
+from thecal.cli.reply_text import format_value, log_entry_line, result_lines
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from thecal.errors import InputError, ThecalError
-from thecal.programmer.client import BOLUS_KINDS
+from thecal.devices.programmer import BOLUS_KINDS
 from thecal.telemetry.client import Reply
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import FixedLoss, LossModel, RangeLoss
@@ -119,13 +119,13 @@ def _device_dir(args: argparse.Namespace) -> Path:
         return Path(args.device)
     if args.state is None:
         raise InputError("--device", None, "no device given", "give --device DIR or --state DIR")
-    from thecal.pump.daemon import StateLayout
+    from thecal.devices.daemon import StateLayout
 
     return StateLayout(args.state).device(role)
 
 
 def _init(args: argparse.Namespace) -> int:
-    from thecal.pump.daemon import init_state
+    from thecal.devices.daemon import init_state
 
     layout = init_state(args.state, model=args.model, label=args.label)
     print(f"pump {args.label} ({args.model}) created in {layout.root}")
@@ -135,7 +135,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from thecal.pump.daemon import PumpDaemon
+    from thecal.devices.daemon import PumpDaemon
 
     loss = link_loss(args.distance, args.loss)
     daemon = PumpDaemon(args.state, accel=args.accel)
@@ -184,8 +184,8 @@ def _pair(args: argparse.Namespace) -> int:
 
 
 def _request(args: argparse.Namespace) -> int:
-    from thecal.programmer.client import ProgrammerClient
-    from thecal.ptm.client import TherapyManagerClient
+    from thecal.devices.programmer import ProgrammerClient
+    from thecal.devices.ptm import TherapyManagerClient
 
     client_type = ProgrammerClient if args.device_role == "clinician" else TherapyManagerClient
     client = client_type.connect(_device_dir(args), args.port)
@@ -214,7 +214,7 @@ def _print_reply(reply: Reply, as_json: bool) -> None:
         }
         print(json.dumps(data, sort_keys=True))
         return
-    from thecal.pump.reply_text import log_entry_line, result_lines
+    from thecal.cli.reply_text import log_entry_line, result_lines
 
     print(reply.describe())
     if reply.command.name == "read_event_log" and reply.ok:

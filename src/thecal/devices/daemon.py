@@ -63,7 +63,7 @@ from thecal.pump.core.commands import Command as FirmwareCommand
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.fluid import solution
 from thecal.pump.model import load_model
-from thecal.pump.nvm_file import FileMedium
+from thecal.devices.nvm_file import FileMedium
 from thecal.telemetry.commands import Command
 from thecal.telemetry.commands import Role as TelemetryRole
 from thecal.telemetry.counters import CounterStore

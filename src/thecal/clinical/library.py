@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from thecal.calc.result import limit_line
+from thecal.clinical.result import limit_line
 from thecal.drugs.loader import drug_names, get_drug
 from thecal.drugs.model import Drug
 

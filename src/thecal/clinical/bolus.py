@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from thecal.calc.flow import ComponentDose
-from thecal.calc.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.flow import ComponentDose
+from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.dosing import ceil, mass_ng
 from thecal.drugs.fill import Fill
 from thecal.drugs.limits import rule_finding

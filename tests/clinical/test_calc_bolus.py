@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thecal.calc import PUMP_20, CatheterSegment, bridge_bolus, priming_bolus
+from thecal.clinical import PUMP_20, CatheterSegment, bridge_bolus, priming_bolus
 from thecal.drugs import Fill, Tier
 from thecal.errors import InputError
 

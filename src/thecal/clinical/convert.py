@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.conversions import IDENTITY, ROUTE_WORDS, Factor, conversion_table, normal_route
 from thecal.drugs.dosing import ceil
 from thecal.drugs.loader import get_drug

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.calc.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_demand_bolus, demand_presses_per_day
 from thecal.drugs.dosing import dose_ng_per_day, mass_ng, volume_nl
 from thecal.drugs.fill import Fill

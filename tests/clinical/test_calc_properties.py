@@ -8,7 +8,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thecal.calc import convert_opioid, plan_refill, titration_plan
+from thecal.clinical import convert_opioid, plan_refill, titration_plan
 from thecal.drugs import Fill, drug_names, get_drug
 from thecal.units import BP_PER_ONE
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from thecal.calc import commands as handlers
-from thecal.calc.bolus import IMPLANT, REVISION
+from thecal.cli import calc_commands as handlers
+from thecal.clinical.bolus import IMPLANT, REVISION
 from thecal.drugs.loader import drug_names
 
 Handler = Callable[[argparse.Namespace], int]

@@ -5,15 +5,15 @@ internal volume) are explicit arguments through `PumpFacts`, with the figures of
 DESIGN.md as defaults.
 """
 
-from thecal.calc.bolus import BridgeResult, CatheterSegment, PrimingResult, bridge_bolus, priming_bolus
-from thecal.calc.convert import ConversionResult, Estimate, convert_opioid
-from thecal.calc.demand import DemandResult, demand_worst_case
-from thecal.calc.flow import ComponentDose, FlowResult, dose_for_flow, flow_for_dose
-from thecal.calc.pump import PUMP_20, PUMP_40, PumpFacts, refill_flag_nl
-from thecal.calc.refill import Reconciliation, RefillDate, RefillPlan, plan_refill, reconcile_refill
-from thecal.calc.result import Reasoning, Result
-from thecal.calc.titrate import PlanStep, TitrationPlan, titration_plan
-from thecal.calc.trial import TrialResult, trial_dose
+from thecal.clinical.bolus import BridgeResult, CatheterSegment, PrimingResult, bridge_bolus, priming_bolus
+from thecal.clinical.convert import ConversionResult, Estimate, convert_opioid
+from thecal.clinical.demand import DemandResult, demand_worst_case
+from thecal.clinical.flow import ComponentDose, FlowResult, dose_for_flow, flow_for_dose
+from thecal.clinical.pump import PUMP_20, PUMP_40, PumpFacts, refill_flag_nl
+from thecal.clinical.refill import Reconciliation, RefillDate, RefillPlan, plan_refill, reconcile_refill
+from thecal.clinical.result import Reasoning, Result
+from thecal.clinical.titrate import PlanStep, TitrationPlan, titration_plan
+from thecal.clinical.trial import TrialResult, trial_dose
 
 __all__ = [
     "PUMP_20",

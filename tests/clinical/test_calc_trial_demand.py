@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from thecal.calc import demand_worst_case, trial_dose
-from thecal.calc.trial import CONTINUOUS
+from thecal.clinical import demand_worst_case, trial_dose
+from thecal.clinical.trial import CONTINUOUS
 from thecal.drugs import Fill, Override, Tier
 from thecal.units import MS_PER_HOUR
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from thecal.calc import PUMP_20, flow_for_dose, plan_refill, reconcile_refill
+from thecal.clinical import PUMP_20, flow_for_dose, plan_refill, reconcile_refill
 from thecal.drugs import Fill, Override, Tier, check_titration_step, get_drug
 from thecal.errors import InputError
 from thecal.units import DOSE_RATE, MS_PER_DAY, NL_PER_ML, parse_typed_int

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 
-from thecal.calc.pump import PUMP_20, PumpFacts, flow_text, refill_flag_nl, reservoir_findings, volume_text
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.pump import PUMP_20, PumpFacts, flow_text, refill_flag_nl, reservoir_findings, volume_text
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_refill_interval
 from thecal.drugs.fill import Fill
 from thecal.drugs.limits import rule_finding

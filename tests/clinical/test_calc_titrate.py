@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from thecal.calc import titration_plan
+from thecal.clinical import titration_plan
 from thecal.drugs import Override, Tier
 from thecal.errors import InputError
 from thecal.units import MS_PER_HOUR

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from thecal.calc import PUMP_20, PUMP_40, plan_refill, reconcile_refill, refill_flag_nl
-from thecal.calc.refill import CONSISTENT, FLAGGED, OUTSIDE_ACCURACY
+from thecal.clinical import PUMP_20, PUMP_40, plan_refill, reconcile_refill, refill_flag_nl
+from thecal.clinical.refill import CONSISTENT, FLAGGED, OUTSIDE_ACCURACY
 from thecal.drugs import Fill, Override, Tier
 from thecal.errors import InputError
 from thecal.units import MS_PER_DAY, NL_PER_ML

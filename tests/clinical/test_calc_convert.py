@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from thecal.calc import convert_opioid
+from thecal.clinical import convert_opioid
 from thecal.errors import InputError
 
 

@@ -11,17 +11,17 @@ import argparse
 from dataclasses import replace
 from datetime import date
 
-from thecal.calc.bolus import CatheterSegment, bridge_bolus, priming_bolus
-from thecal.calc.convert import convert_opioid
-from thecal.calc.demand import demand_worst_case
-from thecal.calc.flow import dose_for_flow, flow_for_dose
-from thecal.calc.library import library_json, library_text
-from thecal.calc.pump import PUMP_20, PumpFacts
-from thecal.calc.refill import plan_refill, reconcile_refill
-from thecal.calc.render import result_text, results_json
-from thecal.calc.result import Result
-from thecal.calc.titrate import titration_plan
-from thecal.calc.trial import BOLUS, CONTINUOUS, trial_dose
+from thecal.clinical.bolus import CatheterSegment, bridge_bolus, priming_bolus
+from thecal.clinical.convert import convert_opioid
+from thecal.clinical.demand import demand_worst_case
+from thecal.clinical.flow import dose_for_flow, flow_for_dose
+from thecal.clinical.library import library_json, library_text
+from thecal.clinical.pump import PUMP_20, PumpFacts
+from thecal.clinical.refill import plan_refill, reconcile_refill
+from thecal.cli.calc_render import result_text, results_json
+from thecal.clinical.result import Result
+from thecal.clinical.titrate import titration_plan
+from thecal.clinical.trial import BOLUS, CONTINUOUS, trial_dose
 from thecal.drugs.fill import Fill
 from thecal.drugs.verdict import Override, Verdict
 from thecal.errors import InputError

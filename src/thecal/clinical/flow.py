@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.calc.pump import PUMP_20, PumpFacts, flow_findings, flow_text
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.dosing import exact_flow
 from thecal.drugs.fill import Fill
 from thecal.drugs.model import Drug

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from thecal.calc import PUMP_20, dose_for_flow, flow_for_dose
+from thecal.clinical import PUMP_20, dose_for_flow, flow_for_dose
 from thecal.drugs import Fill, Override, Tier
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.calc.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_concentration, check_start_dose, check_trial_bolus
 from thecal.drugs.dosing import flow_nl_per_day, volume_nl
 from thecal.drugs.loader import get_drug

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from thecal.calc.result import Result
+from thecal.clinical.result import Result
 from thecal.drugs.verdict import Tier
 
 

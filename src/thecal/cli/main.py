@@ -12,9 +12,9 @@ from thecal.errors import InputError
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    from thecal.calc import cli as calc_cli
-    from thecal.pump import cli as pump_cli
-    from thecal.sim import cli as sim_cli
+    from thecal.cli import calc as calc_cli
+    from thecal.cli import pump as pump_cli
+    from thecal.cli import simulate as sim_cli
 
     parser = argparse.ArgumentParser(
         prog="thecal",

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from thecal.calc.pump import PUMP_20, PumpFacts, flow_findings, flow_text
-from thecal.calc.result import Reasoning, Result, limit_line
+from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text
+from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_concentration, check_daily_dose, check_titration_step
 from thecal.drugs.dosing import flow_nl_per_day
 from thecal.drugs.loader import get_drug
