@@ -31,10 +31,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from thecal.devices.daemon import PumpDaemon, init_state
 from thecal.errors import ThecalError
 from thecal.pump.core import DemandLimits, Firmware, RequestDemandBolus, SetDemandLimits, TelemetrySession
 from thecal.pump.core.nvm import encode_image
-from thecal.devices.daemon import PumpDaemon, init_state
 from thecal.telemetry.client import DEFAULT_ATTEMPTS
 from thecal.telemetry.commands import Command, Role, validate
 from thecal.telemetry.device_files import DeviceFiles

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from daemon_rig import START_WALL_MS, RunningPump
 
-from thecal.errors import InputError
 from thecal.devices.programmer import ProgrammerClient
 from thecal.devices.ptm import TherapyManagerClient
+from thecal.errors import InputError
 from thecal.pump.core import DemandLimits, PeriodicBolusPlan, Step, WeekSchedule
 from thecal.telemetry.commands import PTM_STATUS_FIELDS
 from thecal.telemetry.frames import ReplyStatus

@@ -8,10 +8,10 @@ import pytest
 from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, RunningPump, continuous, start
 
 from thecal.cli import main
-from thecal.pump.core.nvm import TwoSlotStore
-from thecal.pump.core.state import PumpState
 from thecal.devices.daemon import StateLayout
 from thecal.devices.nvm_file import FileMedium
+from thecal.pump.core.nvm import TwoSlotStore
+from thecal.pump.core.state import PumpState
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import TcpTransport

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from daemon_rig import MORPHINE_FILL, START_WALL_MS, RunningPump, continuous, start
 
-from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
 from thecal.devices.daemon import StateLayout, init_state
+from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
 from thecal.telemetry import codec
 from thecal.telemetry.commands import Command
 from thecal.telemetry.device_files import device_store_path

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from daemon_rig import MORPHINE_FILL, RunningPump, continuous
 
-from thecal.errors import InputError
 from thecal.cli.pump import link_loss
 from thecal.devices.daemon import StateLayout
+from thecal.errors import InputError
 from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import Fate, FixedLoss, RangeLoss, ScriptedLoss, TcpTransport

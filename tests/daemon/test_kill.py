@@ -22,8 +22,8 @@ from collections.abc import Iterator
 import pytest
 from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, continuous
 
-from thecal.devices.programmer import ProgrammerClient
 from thecal.devices.daemon import StateLayout
+from thecal.devices.programmer import ProgrammerClient
 from thecal.telemetry.client import Reply
 from thecal.telemetry.commands import Command, Role
 from thecal.telemetry.device_files import DeviceFiles

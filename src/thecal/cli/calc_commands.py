@@ -11,6 +11,7 @@ import argparse
 from dataclasses import replace
 from datetime import date
 
+from thecal.cli.calc_render import result_text, results_json
 from thecal.clinical.bolus import CatheterSegment, bridge_bolus, priming_bolus
 from thecal.clinical.convert import convert_opioid
 from thecal.clinical.demand import demand_worst_case
@@ -18,7 +19,6 @@ from thecal.clinical.flow import dose_for_flow, flow_for_dose
 from thecal.clinical.library import library_json, library_text
 from thecal.clinical.pump import PUMP_20, PumpFacts
 from thecal.clinical.refill import plan_refill, reconcile_refill
-from thecal.cli.calc_render import result_text, results_json
 from thecal.clinical.result import Result
 from thecal.clinical.titrate import titration_plan
 from thecal.clinical.trial import BOLUS, CONTINUOUS, trial_dose

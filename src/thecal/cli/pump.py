@@ -9,8 +9,8 @@ import sys
 import threading
 from pathlib import Path
 
-from thecal.errors import InputError, ThecalError
 from thecal.devices.programmer import BOLUS_KINDS
+from thecal.errors import InputError, ThecalError
 from thecal.telemetry.client import Reply
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import FixedLoss, LossModel, RangeLoss

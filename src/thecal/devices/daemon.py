@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from thecal.devices.nvm_file import FileMedium
 from thecal.errors import InputError, ThecalError
 from thecal.pump.core import (
     Alarm,
@@ -63,7 +64,6 @@ from thecal.pump.core.commands import Command as FirmwareCommand
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.fluid import solution
 from thecal.pump.model import load_model
-from thecal.devices.nvm_file import FileMedium
 from thecal.telemetry.commands import Command
 from thecal.telemetry.commands import Role as TelemetryRole
 from thecal.telemetry.counters import CounterStore
