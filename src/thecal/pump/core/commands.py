@@ -1,7 +1,14 @@
 """What the firmware core accepts: commands from the programmer and PTM, and reports from the hardware.
 
-Every quantity is an integer in base units named in the field: nL, ng/mL,
-nL/day, ms. Wall-clock times are milliseconds since the Unix epoch.
+Every quantity is an integer in base units named in the field: ng, ng/day,
+nL, ng/mL, ms. Wall-clock times are milliseconds since the Unix epoch.
+
+Settings that are doses (the basal schedule, the clinician, periodic and
+demand boluses) are given as doses of the label's lead drug, never as
+volumes: the firmware turns them into volumes with the concentration on the
+label, and again whenever a fill changes it. Priming fills the tubing and
+catheter, so it is a volume; the bridge after a change of drug or
+concentration is part of the fill that makes it.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from thecal.pump.core.alarms import Alarm
-from thecal.pump.core.schedule import WeekSchedule
+from thecal.pump.core.schedule import DoseSchedule
 
 
 class BolusKind(StrEnum):
@@ -29,28 +36,41 @@ class BolusKind(StrEnum):
 
 
 class Role(StrEnum):
-    """Who sent a command."""
+    """Which kind of device sent a command: the clinician's programmer, the patient's PTM, or the pump itself."""
 
     CLINICIAN = "clinician"
-    PATIENT = "patient"
+    PTM = "ptm"
     PUMP = "pump"
 
 
 @dataclass(frozen=True)
 class Fill:
-    """The reservoir now holds `volume_nl` of `contents` (drug name, ng/mL); `aspirated_nl` was withdrawn."""
+    """The reservoir now holds `volume_nl` of `contents` (drug name, ng/mL; the lead drug first).
+
+    `aspirated_nl` was withdrawn before filling. With `bridge`, the drug still in
+    the tubing and catheter (the dead volume) is pushed through at the old flows,
+    so it reaches the patient at the old dose, before the new flows begin.
+    """
 
     volume_nl: int
     contents: tuple[tuple[str, int], ...]
     aspirated_nl: int | None = None
     low_reservoir_alarm_nl: int | None = None
+    bridge: bool = False
+
+
+@dataclass(frozen=True)
+class SetCatheter:
+    """The implanted catheter holds `volume_nl` (length × volume per length), set at implant or revision."""
+
+    volume_nl: int
 
 
 @dataclass(frozen=True)
 class Program:
-    """Deliver this basal schedule from now on."""
+    """Give this schedule of daily doses of the lead drug from now on."""
 
-    schedule: WeekSchedule
+    doses: DoseSchedule
 
 
 @dataclass(frozen=True)
@@ -61,10 +81,17 @@ class SetLowReservoirAlarm:
 
 
 @dataclass(frozen=True)
-class StartBolus:
-    """Deliver `volume_nl` over `duration_ms`."""
+class ClinicianBolus:
+    """Give `dose_ng` of the lead drug over `duration_ms`, on top of the basal flow."""
 
-    kind: BolusKind
+    dose_ng: int
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class PrimingBolus:
+    """Fill an empty catheter and pump tubing: move `volume_nl` over `duration_ms`, in place of the basal flow."""
+
     volume_nl: int
     duration_ms: int
 
@@ -76,9 +103,9 @@ class CancelBolus:
 
 @dataclass(frozen=True)
 class PeriodicBolusPlan:
-    """A bolus of `volume_nl` over `duration_ms`, every `interval_ms`, first at wall time `first_wall_ms`."""
+    """A bolus of `dose_ng` over `duration_ms`, every `interval_ms`, first at wall time `first_wall_ms`."""
 
-    volume_nl: int
+    dose_ng: int
     duration_ms: int
     interval_ms: int
     first_wall_ms: int
@@ -93,9 +120,9 @@ class SetPeriodicBolus:
 
 @dataclass(frozen=True)
 class DemandLimits:
-    """The physician's limits on patient-activated doses."""
+    """The physician's limits on patient-activated doses: each gives `dose_ng` of the lead drug."""
 
-    volume_nl: int
+    dose_ng: int
     duration_ms: int
     lockout_ms: int
     max_per_24h: int
@@ -188,9 +215,11 @@ class SetClock:
 
 Command = (
     Fill
+    | SetCatheter
     | Program
     | SetLowReservoirAlarm
-    | StartBolus
+    | ClinicianBolus
+    | PrimingBolus
     | CancelBolus
     | SetPeriodicBolus
     | SetDemandLimits

@@ -1,8 +1,12 @@
-"""The basal schedule: a week of flow steps by time of day, as flexible dosing programs it.
+"""The basal schedule: a week of steps by time of day, as flexible dosing programs it.
 
-A simple continuous rate is the special case of one step at 00:00 every day.
-Times of day follow the pump's wall clock (milliseconds since the Unix epoch,
-read as local time); the week starts on Monday.
+The prescription is a `DoseSchedule`: daily doses of the reservoir's lead drug
+(ng/day), as the physician wrote them. The motor follows a `WeekSchedule` of
+flows (nL/day) that the firmware derives from the doses and the concentration
+on the label, again whenever the concentration changes, so a dose stays the
+dose across refills. A simple continuous rate is the special case of one step
+at 00:00 every day. Times of day follow the pump's wall clock (milliseconds
+since the Unix epoch, read as local time); the week starts on Monday.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from thecal.units import MS_PER_DAY
+from thecal.units import MS_PER_DAY, NL_PER_ML
 
 MS_PER_WEEK = 7 * MS_PER_DAY
 # 1970-01-01 was a Thursday; the first Monday 00:00 after the epoch is 4 days later.
@@ -110,3 +114,54 @@ class WeekSchedule:
     def from_data(cls, data: list[list[list[int]]]) -> WeekSchedule:
         """Rebuild from `to_data`."""
         return cls(tuple(tuple(Step(int(a), int(b)) for a, b in day) for day in data))
+
+
+@dataclass(frozen=True)
+class DoseStep:
+    """From `start_ms` after midnight until the next step, give `dose_ng_per_day` of the lead drug."""
+
+    start_ms: int
+    dose_ng_per_day: int
+
+
+@dataclass(frozen=True)
+class DoseSchedule:
+    """The prescription: seven days of dose steps, Monday first; each day's first step starts at 00:00."""
+
+    days: tuple[tuple[DoseStep, ...], ...]
+
+    def __post_init__(self) -> None:
+        # The structure rules are those of the flow schedule; checking through it keeps them in one place.
+        self.flows(1_000_000)
+
+    @classmethod
+    def continuous(cls, dose_ng_per_day: int) -> DoseSchedule:
+        """One dose rate around the clock, every day."""
+        return cls(((DoseStep(0, dose_ng_per_day),),) * 7)
+
+    @classmethod
+    def daily(cls, steps: tuple[DoseStep, ...]) -> DoseSchedule:
+        """The same steps every day."""
+        return cls((steps,) * 7)
+
+    def flows(self, concentration_ng_per_ml: int) -> WeekSchedule:
+        """The flows that carry these doses at a concentration, each rounded down (never more than prescribed)."""
+        return WeekSchedule(
+            tuple(
+                tuple(Step(s.start_ms, s.dose_ng_per_day * NL_PER_ML // concentration_ng_per_ml) for s in day)
+                for day in self.days
+            )
+        )
+
+    def max_dose_ng_per_day(self) -> int:
+        """The highest dose rate anywhere in the week."""
+        return max(s.dose_ng_per_day for day in self.days for s in day)
+
+    def to_data(self) -> list[list[list[int]]]:
+        """Plain lists for storage: per day, [start_ms, dose_ng_per_day] pairs."""
+        return [[[s.start_ms, s.dose_ng_per_day] for s in day] for day in self.days]
+
+    @classmethod
+    def from_data(cls, data: list[list[list[int]]]) -> DoseSchedule:
+        """Rebuild from `to_data`."""
+        return cls(tuple(tuple(DoseStep(int(a), int(b)) for a, b in day) for day in data))
