@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint imports typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-test: $(STAMP) lint
+# The house's import contract (pyproject.toml, [tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports --no-cache --no-logo
+
+# mypy: strict for the firmware core and the therapy layer, the default level elsewhere (pyproject.toml).
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) lint imports typecheck
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

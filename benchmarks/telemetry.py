@@ -32,13 +32,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from thecal.devices.daemon import PumpDaemon, init_state
+from thecal.drugs import pump_formulary
 from thecal.errors import ThecalError
-from thecal.pump.core import DemandLimits, Firmware, RequestDemandBolus, SetDemandLimits, TelemetrySession
+from thecal.pump.core import (
+    DemandLimits,
+    Fill,
+    Firmware,
+    Program,
+    RequestDemandBolus,
+    SetClock,
+    SetDemandLimits,
+    TelemetrySession,
+)
+from thecal.pump.core.commands import Role
 from thecal.pump.core.nvm import encode_image
-from thecal.telemetry.client import DEFAULT_ATTEMPTS
-from thecal.telemetry.commands import Command, Role, validate
+from thecal.pump.core.schedule import DoseSchedule
+from thecal.telemetry.client import DEFAULT_ATTEMPTS, ClientSession
+from thecal.telemetry.commands import Command, validate
 from thecal.telemetry.device_files import DeviceFiles
-from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.errors import LinkLost
 from thecal.telemetry.frames import (
     FrameType,
@@ -59,8 +70,8 @@ IMAGE_ENCODES = 50
 DECISION_BLOCK = 20
 AEAD_FRAMES = 20_000
 FILL = {"volume_nl": 20_000_000, "contents": [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}]}
-CONTINUOUS = {"days": [[{"start_ms": 0, "flow_nl_per_day": 500_000}]] * 7}
-DEMAND = {"bolus_volume_nl": 10_000, "bolus_duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
+CONTINUOUS = {"days": [[{"start_ms": 0, "dose_ng_per_day": 5_000_000}]] * 7}
+DEMAND = {"dose_ng": 100_000, "duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
 
 Send = Callable[[str], None]
 
@@ -70,7 +81,7 @@ class PlainDoor:
 
     def __init__(self, daemon: PumpDaemon, role: Role):
         self._daemon = daemon
-        self._role = role.value
+        self._role = role
 
     def receive(self, request: bytes) -> bytes:
         """Execute one plain request and return the plain reply."""
@@ -170,8 +181,14 @@ def _percentile(values: list[float], p: int) -> float:
 def _firmware_decisions_per_second(count: int) -> float:
     from thecal.pump.model import load_model
 
-    fw = Firmware(load_model("programmable-20"))
-    fw.handle(SetDemandLimits(DemandLimits(10_000, 300_000, 3_600_000, 4)))
+    fw = Firmware(load_model("programmable-20"), pump_formulary())
+    for command in (
+        Fill(20_000_000, (("morphine", 10_000_000),)),
+        Program(DoseSchedule.continuous(5_000_000)),
+        SetDemandLimits(DemandLimits(100_000, 300_000, 3_600_000, 4)),
+    ):
+        assert fw.handle(command).accepted
+
     t0 = time.perf_counter()
     for _ in range(count):
         fw.handle(RequestDemandBolus())
@@ -191,7 +208,8 @@ def _fill_event_log(daemon: PumpDaemon) -> None:
     """A pump in service has a full event log, so every saved state is as large as it gets."""
     firmware = daemon.pump.firmware
     while len(firmware.state.log) < firmware.state.log.capacity:
-        firmware.handle(RequestDemandBolus())
+        # Setting the clock to the time it shows changes nothing but is always logged.
+        assert firmware.handle(SetClock(firmware.state.wall_ms)).accepted
     daemon.pump.command(TelemetrySession())  # saved, as after any command
 
 

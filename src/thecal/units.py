@@ -10,6 +10,7 @@ without a unit, or a unit of the wrong kind, is an error, never a guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -18,16 +19,17 @@ import pint
 
 from thecal.errors import InputError
 
-NL_PER_ML = 1_000_000
-NG_PER_MG = 1_000_000
-NG_PER_MCG = 1_000
-UM_PER_MM = 1_000
-MS_PER_S = 1_000
-MS_PER_MIN = 60_000
-MS_PER_HOUR = 3_600_000
-MS_PER_DAY = 86_400_000
+# The conversion factors have one home, beside the firmware that counts in them; re-exported here.
+from thecal.pump.core.integers import MS_PER_DAY as MS_PER_DAY
+from thecal.pump.core.integers import MS_PER_HOUR as MS_PER_HOUR
+from thecal.pump.core.integers import MS_PER_MIN as MS_PER_MIN
+from thecal.pump.core.integers import MS_PER_S as MS_PER_S
+from thecal.pump.core.integers import NG_PER_MCG as NG_PER_MCG
+from thecal.pump.core.integers import NG_PER_MG as NG_PER_MG
+from thecal.pump.core.integers import NL_PER_ML as NL_PER_ML
+from thecal.pump.core.integers import UM_PER_MM as UM_PER_MM
 
-_REGISTRY = pint.UnitRegistry(non_int_type=Fraction)
+_REGISTRY: pint.UnitRegistry = pint.UnitRegistry(non_int_type=Fraction)
 
 
 @dataclass(frozen=True)
@@ -196,23 +198,44 @@ def parse_typed_int(text: object, kind: Kind, field: str) -> int:
     return round(parse_typed(text, kind, field))
 
 
+def reader(kind: Kind) -> Callable[[object], int]:
+    """How a data-file schema reads a quantity of this kind: typed text to its integer in the base unit."""
+
+    def read(text: object) -> int:
+        # The field is left empty: the schema knows where the value sits and names it.
+        return parse_typed_int(text, kind, "")
+
+    return read
+
+
 _TYPED_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)")
-_PERCENT = re.compile(r"\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?:%|percent)\s*")
+# A sign may be typed as "+", "-" or the minus sign "−" that word processors put in.
+_PERCENT = re.compile(r"\s*(?P<sign>[+\-−]?)\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?:%|percent)\s*")
 BP_PER_PERCENT = 100
 BP_PER_ONE = 10_000
 
 
-def percent_bp(text: object, field: str) -> int:
-    """A percentage written with its % sign, in basis points (hundredths of a percent)."""
+def percent_fraction(text: object, field: str, *, signed: bool = False) -> Fraction:
+    """A percentage written with its % sign ("14.5 %", "+1 %", "-3.5 %") as an exact fraction of one."""
     match = _PERCENT.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise InputError(
             field,
             text,
             "not a percentage that can be read; a bare number could mean a fraction or a percent",
-            'write it with the percent sign, like "14.5 %" or "25 %"',
+            'write it with the percent sign, like "14.5 %", "+1 %" or "-3.5 %"',
         )
-    return round(Fraction(match["number"]) * BP_PER_PERCENT)
+    value = Fraction(match["number"]) / 100
+    if match["sign"] in ("-", "−"):
+        if not signed and value:
+            raise InputError(field, text, "this percentage cannot be negative", "enter zero or a positive percentage")
+        value = -value
+    return value
+
+
+def percent_bp(text: object, field: str, *, signed: bool = False) -> int:
+    """A percentage written with its % sign, in basis points (hundredths of a percent), rounded to the nearest."""
+    return round(percent_fraction(text, field, signed=signed) * BP_PER_ONE)
 
 
 def format_exact(value: int | Fraction, scale: int, unit: str, decimals: int = 6) -> str:

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from thecal.clinical import convert_opioid, plan_refill, titration_plan
 from thecal.drugs import Fill, drug_names, get_drug
+from thecal.pump.model import load_model
 from thecal.units import BP_PER_ONE
+
+PUMP_20 = load_model("programmable-20")
 
 routes = st.sampled_from(["oral", "iv", "epidural", "intrathecal"])
 morphine_doses = st.integers(min_value=1_000, max_value=500_000_000)
@@ -74,6 +77,7 @@ def test_the_next_refill_is_never_later_than_any_bound(flow: int, demand: int, d
         demand_volume_per_day_nl=demand,
         refill_date=start,
         clinic_date=start + timedelta(days=days),
+        pump=PUMP_20,
     )
     assert all(plan.next_refill.on <= bound.on for bound in plan.bounds)
     # The date if the pump runs fast is never later than the date the pump itself would alarm.

@@ -9,7 +9,10 @@ import pytest
 from thecal.clinical import titration_plan
 from thecal.drugs import Override, Tier
 from thecal.errors import InputError
+from thecal.pump.model import load_model
 from thecal.units import MS_PER_HOUR
+
+PUMP_20 = load_model("programmable-20")
 
 REASON = Override("physician", "tolerating well, no confusion at three visits")
 
@@ -32,7 +35,11 @@ def test_morphine_in_quarter_steps_rounded_to_readable_doses() -> None:
     # 25 % of 1 mg = 0.25 → 1.25; 25 % of 1.25 = 0.3125 → 1.5625, shown to 0.01 mg: 1.56;
     # 1.56 × 1.25 = 1.95; 1.95 × 1.25 = 2.4375 → 2.43; then 2.43 + 0.6075 > 3, so 3 (the target). Every 72 h.
     plan = titration_plan(
-        "morphine", current_ng_per_day=1_000_000, target_ng_per_day=3_000_000, concentration_ng_per_ml=10_000_000
+        "morphine",
+        current_ng_per_day=1_000_000,
+        target_ng_per_day=3_000_000,
+        concentration_ng_per_ml=10_000_000,
+        pump=PUMP_20,
     )
     assert _doses(plan) == [1_250_000, 1_560_000, 1_950_000, 2_430_000, 3_000_000]
     assert [s.after_ms // MS_PER_HOUR for s in plan.steps] == [0, 72, 144, 216, 288]
@@ -117,6 +124,10 @@ def test_bad_plan_input() -> None:
 
 def test_the_concentration_used_for_flows_is_checked() -> None:
     plan = titration_plan(
-        "morphine", current_ng_per_day=1_000_000, target_ng_per_day=1_200_000, concentration_ng_per_ml=30_000_000
+        "morphine",
+        current_ng_per_day=1_000_000,
+        target_ng_per_day=1_200_000,
+        concentration_ng_per_ml=30_000_000,
+        pump=PUMP_20,
     )
     assert ("concentration", Tier.HARD) in [(f.field, f.tier) for f in plan.verdict.findings]

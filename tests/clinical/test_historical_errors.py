@@ -6,10 +6,13 @@ from datetime import date
 
 import pytest
 
-from thecal.clinical import PUMP_20, flow_for_dose, plan_refill, reconcile_refill
+from thecal.clinical import flow_for_dose, plan_refill, reconcile_refill
 from thecal.drugs import Fill, Override, Tier, check_titration_step, get_drug
 from thecal.errors import InputError
+from thecal.pump.model import load_model
 from thecal.units import DOSE_RATE, MS_PER_DAY, NL_PER_ML, parse_typed_int
+
+PUMP_20 = load_model("programmable-20")
 
 REASON = Override("physician", "I have reviewed this and accept the risk")
 
@@ -17,7 +20,7 @@ REASON = Override("physician", "I have reviewed this and accept the risk")
 def test_per_hour_entered_as_per_day_is_refused() -> None:
     # The prescription is 1 mg/day; the nurse types "1 mg/h", which is 24 mg/day: above the hard 20 mg/day.
     typed = parse_typed_int("1 mg/h", DOSE_RATE, "dose")
-    result = flow_for_dose(Fill.parse("morphine 10 mg/mL"), typed, override=REASON, typed="1 mg/h")
+    result = flow_for_dose(Fill.parse("morphine 10 mg/mL"), typed, override=REASON, typed="1 mg/h", pump=PUMP_20)
     assert not result.verdict.allowed
     with pytest.raises(InputError) as raised:
         result.raise_if_refused()
@@ -48,6 +51,7 @@ def test_40_ml_entered_for_a_20_ml_pump_is_refused() -> None:
         elapsed_ms=30 * MS_PER_DAY,
         aspirated_nl=5 * NL_PER_ML,
         override=REASON,
+        pump=PUMP_20,
     )
     assert not reconciled.verdict.allowed
 
@@ -59,7 +63,7 @@ def test_concentration_mix_up_is_flagged() -> None:
     assert not verdict.allowed
     assert "0.4 times" in verdict.findings[0].message
     # And the flow worked out for 2 mg/day at 25 mg/mL (0.08 mL/day) would give only 0.8 mg/day of 10 mg/mL.
-    flow = flow_for_dose(programmed, 2_000_000, override=REASON).flow_nl_per_day
+    flow = flow_for_dose(programmed, 2_000_000, override=REASON, pump=PUMP_20).flow_nl_per_day
     assert flow == 80_000
     assert Fill.parse("morphine 10 mg/mL").doses_at_flow(flow)[0][1] == 800_000
 
@@ -72,6 +76,7 @@ def test_pocket_fill_is_flagged_at_refill_reconciliation() -> None:
         flow_nl_per_day=NL_PER_ML // 2,
         elapsed_ms=30 * MS_PER_DAY,
         aspirated_nl=3_200_000,
+        pump=PUMP_20,
     )
     assert result.status == "flagged"
     assert not result.verdict.allowed

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from thecal.errors import InputError
-from thecal.units import CONCENTRATION, DOSE_RATE, FLOW, parse_typed_int, percent_bp
+from thecal.units import CONCENTRATION, DOSE_RATE, FLOW, parse_typed_int, percent_bp, percent_fraction
 
 
 @pytest.mark.parametrize(
@@ -57,3 +59,34 @@ def test_percentages_need_their_sign() -> None:
     assert percent_bp("25%", "step") == 2_500
     with pytest.raises(InputError):
         percent_bp("14.5", "accuracy")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+1 %", Fraction(1, 100)),  # field data: +1 % at 6 months
+        ("-3.5 %", Fraction(-35, 1000)),
+        ("− 3.5 %", Fraction(-35, 1000)),  # the minus sign a word processor puts in
+        ("+0.5 percent", Fraction(5, 1000)),
+        ("-0 %", Fraction(0)),
+        ("14.5 %", Fraction(145, 1000)),
+    ],
+)
+def test_signed_percentages_are_read_exactly(text: str, expected: Fraction) -> None:
+    assert percent_fraction(text, "accuracy error", signed=True) == expected
+    assert percent_bp(text, "accuracy error", signed=True) == expected * 10_000
+
+
+def test_a_negative_percentage_is_refused_where_it_makes_no_sense() -> None:
+    # A step limit or a loss rate of "-25 %" is a typo, not a value: refused unless the field is signed.
+    assert percent_bp("+25 %", "step") == 2_500
+    with pytest.raises(InputError) as raised:
+        percent_bp("-25 %", "step")
+    assert raised.value.field == "step" and "negative" in raised.value.problem
+
+
+@pytest.mark.parametrize("text", ["+-1 %", "1 %%", "--1 %", "1.5", "%", "one %", "1e2 %", "1,5 %"])
+def test_unreadable_percentages_are_refused(text: str) -> None:
+    with pytest.raises(InputError) as raised:
+        percent_fraction(text, "accuracy error", signed=True)
+    assert "percent sign" in raised.value.action

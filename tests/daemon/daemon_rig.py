@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from thecal.devices.daemon import PumpDaemon, StateLayout
-from thecal.telemetry.commands import Role
+from thecal.pump.core.commands import Role
+from thecal.telemetry.client import ClientSession
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.device_files import DeviceFiles
-from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.keys import DeviceIdentity, Keystore, PeerRecord
 from thecal.telemetry.transport import LoopbackServer, TcpTransport
 
@@ -18,12 +18,13 @@ MORPHINE_FILL = {
     "volume_nl": 20_000_000,
     "contents": [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}],
 }
-DEMAND_LIMITS = {"bolus_volume_nl": 10_000, "bolus_duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
+# 0.1 mg of morphine a press, at most 4 a day, an hour apart: 10 uL at 10 mg/mL.
+DEMAND_LIMITS = {"dose_ng": 100_000, "duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
 
 
-def continuous(flow_nl_per_day: int) -> dict[str, object]:
-    """Arguments of program_therapy for one flow around the clock."""
-    return {"days": [[{"start_ms": 0, "flow_nl_per_day": flow_nl_per_day}]] * 7}
+def continuous(dose_ng_per_day: int) -> dict[str, object]:
+    """Arguments of program_therapy for one daily dose of the lead drug around the clock."""
+    return {"days": [[{"start_ms": 0, "dose_ng_per_day": dose_ng_per_day}]] * 7}
 
 
 class FakeTime:

@@ -12,7 +12,7 @@ from thecal.devices.daemon import StateLayout
 from thecal.devices.nvm_file import FileMedium
 from thecal.pump.core.nvm import TwoSlotStore
 from thecal.pump.core.state import PumpState
-from thecal.telemetry.endpoint import ClientSession
+from thecal.telemetry.client import ClientSession
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import TcpTransport
 
@@ -57,10 +57,11 @@ def test_file_medium_survives_a_torn_write(tmp_path):
 
 
 def _state_data() -> dict[str, object]:
+    from thecal.drugs import pump_formulary
     from thecal.pump.core import Firmware
     from thecal.pump.model import load_model
 
-    return Firmware(load_model("programmable-20")).state.to_data()
+    return Firmware(load_model("programmable-20"), pump_formulary()).state.to_data()
 
 
 def test_round_trip_then_restart_continues_therapy_and_counters(running: RunningPump):
@@ -68,7 +69,7 @@ def test_round_trip_then_restart_continues_therapy_and_counters(running: Running
     running.pair("ptm")
     clinician, ptm = running.session("clinician"), running.session("ptm")
     assert clinician.request("refill_update", **MORPHINE_FILL).ok
-    assert clinician.request("program_therapy", **continuous(500_000)).ok
+    assert clinician.request("program_therapy", **continuous(5_000_000)).ok  # 5 mg/day: 0.5 mL/day at 10 mg/mL
     assert clinician.request("ptm_settings", **DEMAND_LIMITS).ok
     recorder = Recorder(TcpTransport(running.port))
     ptm.transport = recorder
@@ -77,7 +78,8 @@ def test_round_trip_then_restart_continues_therapy_and_counters(running: Running
     before = clinician.request("interrogate_status").result
     assert before["mode"] == "running"
     assert before["basal_flow_nl_per_day"] == 500_000
-    assert before["bolus"] == {"kind": "demand", "volume_nl": 10_000, "delivered_nl": 0}
+    assert before["bolus"]["kind"] == "demand" and before["bolus"]["volume_nl"] == 10_000  # 0.1 mg at 10 mg/mL
+    assert before["demand_left_24h"] == 3
     running.time.now_s += 30  # half a pump day at 1440 times real time
     later = clinician.request("interrogate_status").result
     assert later["strokes_total"] > before["strokes_total"]
@@ -126,9 +128,10 @@ def test_clinician_commands_reach_the_firmware(running: RunningPump):
     running.pair("clinician")
     c = running.session("clinician")
     assert c.request("refill_update", **MORPHINE_FILL, aspirated_nl=0, low_reservoir_alarm_nl=3_000_000).ok
-    assert c.request("program_therapy", **continuous(500_000)).ok
-    bolus = c.request("clinician_bolus", volume_nl=50_000, duration_ms=600_000)
+    assert c.request("program_therapy", **continuous(5_000_000)).ok
+    bolus = c.request("clinician_bolus", dose_ng=500_000, duration_ms=600_000)
     assert bolus.ok and bolus.result["ends_ms"] == bolus.result["now_ms"] + 600_000
+    assert c.request("interrogate_status").result["bolus"]["volume_nl"] == 50_000  # 0.5 mg at 10 mg/mL
     assert c.request("bolus_cancel").ok
     assert c.request("therapy_stop").ok
     assert c.request("interrogate_status").result["mode"] == "minimum_rate"
@@ -137,13 +140,16 @@ def test_clinician_commands_reach_the_firmware(running: RunningPump):
     assert c.request("clock_set", wall_ms=1_800_000_000_000).ok
     assert c.request(
         "periodic_bolus_set",
-        volume_nl=20_000,
+        dose_ng=200_000,
         duration_ms=600_000,
         interval_ms=21_600_000,
         first_wall_ms=1_800_000_000_000,
     ).ok
     assert c.request("periodic_bolus_stop").ok
-    assert c.request("ptm_settings", **{**DEMAND_LIMITS, "max_per_24h": 0}).ok
+    assert c.request("ptm_settings", **DEMAND_LIMITS).ok
+    assert c.request("interrogate_status").result["demand"] == DEMAND_LIMITS
+    assert c.request("ptm_off").ok
+    assert c.request("catheter_set", volume_nl=120_000).ok
     cleared = c.request("alarm_clear", alarm="motor_stall")
     assert cleared.status is ReplyStatus.REFUSED and cleared.result["code"] == "not_active"
     unknown = c.request("alarm_clear", alarm="no_such_alarm")
@@ -164,14 +170,15 @@ def test_clinician_commands_reach_the_firmware(running: RunningPump):
     ):
         assert kind in kinds
     status = c.request("interrogate_status").result
-    assert status["low_reservoir_alarm_nl"] == 2_500_000 and status["demand_enabled"] is False
+    assert status["low_reservoir_alarm_nl"] == 2_500_000 and status["demand"] is None
+    assert status["catheter_volume_nl"] == 120_000
 
 
 def test_pump_time_runs_at_the_acceleration_factor(running: RunningPump):
     running.pair("clinician")
     c = running.session("clinician")
     c.request("refill_update", **MORPHINE_FILL)
-    c.request("program_therapy", **continuous(1_000_000))
+    c.request("program_therapy", **continuous(10_000_000))  # 10 mg/day: 1 mL/day at 10 mg/mL
     start_status = c.request("interrogate_status").result
     running.time.now_s += 60  # one minute real time = one pump day at 1440
     end_status = c.request("interrogate_status").result
@@ -189,7 +196,7 @@ def test_refusals_of_the_telemetry_layer_are_logged(running: RunningPump):
     with pytest.raises(Rejected):
         pair_with_pump(identity, TcpTransport(running.port), keystore, counters)
     running.pair("ptm")
-    reply = running.session("ptm").request("program_therapy", **continuous(500_000))
+    reply = running.session("ptm").request("program_therapy", **continuous(5_000_000))
     assert reply.status is ReplyStatus.REJECTED
     entries = daemon_log(running.layout)
     assert [e["code"] for e in entries if e["event"] == "rejected"] == ["pairing_closed", "not_permitted"]
@@ -205,21 +212,32 @@ def test_command_line_programs_and_reads_the_pump(running: RunningPump, capsys):
     assert main(["pump", "pair", "--state", state, "--role", "clinician", "--port", port]) == 0
     running.daemon.proximity_detected()
     assert main(["pump", "pair", "--state", state, "--role", "ptm", "--port", port]) == 0
-    fill = json.dumps(MORPHINE_FILL)
-    assert main(["pump", "send", "--state", state, "--port", port, "refill_update", fill]) == 0
-    assert main(["pump", "program", "--state", state, "--port", port, "--flow", "0.5 mL/day"]) == 0
-    limits = json.dumps(DEMAND_LIMITS)
-    assert main(["pump", "send", "--state", state, "--port", port, "ptm_settings", limits]) == 0
-    bolus = ["pump", "bolus", "--state", state, "--port", port, "--volume", "50 uL", "--duration", "10 min"]
-    assert main(bolus) == 0
+    send = ["pump", "send", "--state", state, "--port", port]
+    assert main([*send, "refill_update", json.dumps(MORPHINE_FILL)]) == 0
+    assert main([*send, "program_therapy", json.dumps(continuous(5_000_000))]) == 0
+    assert main([*send, "ptm_settings", json.dumps(DEMAND_LIMITS)]) == 0
+    assert main([*send, "clinician_bolus", json.dumps({"dose_ng": 500_000, "duration_ms": 600_000})]) == 0
     assert main(["ptm", "bolus", "--state", state, "--port", port]) == 1  # a clinician bolus is still running
     capsys.readouterr()
     assert main(["ptm", "status", "--state", state, "--port", port, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["result"]["demand_enabled"] is True and "reservoir_nl" not in status["result"]
+    assert status["result"]["demand"] == DEMAND_LIMITS and "reservoir_nl" not in status["result"]
     assert main(["pump", "interrogate", "--state", state, "--port", port, "--json"]) == 0
     full = json.loads(capsys.readouterr().out)["result"]
     assert full["basal_flow_nl_per_day"] == 500_000 and full["bolus"]["volume_nl"] == 50_000
     assert main(["pump", "log", "--state", state, "--port", port]) == 0
     out = capsys.readouterr().out
-    assert "program" in out and "refused code=bolus_running" in out
+    assert "program" in out and "refused" in out
+
+
+def test_init_tells_the_pump_its_catheter_so_it_knows_its_dead_volume(layout: StateLayout):
+    from thecal.devices.daemon import PumpDaemon
+
+    daemon = PumpDaemon(layout.root)
+    catheter_nl = json.loads(layout.config.read_text())["catheter_volume_nl"]
+
+    status = daemon.status()
+
+    assert status["catheter_volume_nl"] == catheter_nl > 0
+    assert status["dead_volume_nl"] == daemon.model.internal_volume_nl + catheter_nl
+    assert isinstance(status["battery_used_ppm"], int) and "battery_used_fraction" not in status

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from thecal.cli.main import build_parser
+from thecal.devices.daemon import PumpDaemon
 from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
 
 DOC = (Path(__file__).parents[2] / "docs" / "daemon.md").read_text()
@@ -53,3 +61,53 @@ def test_the_client_library_example_runs(running) -> None:
     reply = namespace["reply"]
     assert reply.ok, reply.describe()  # type: ignore[attr-defined]
     assert any(e["kind"] == "program" for e in namespace["entries"])  # type: ignore[attr-defined]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_first_run_works_when_pasted(tmp_path: Path) -> None:
+    section = DOC.split("## A first run", 1)[1]
+    script = section.split("```\n", 1)[1].split("```", 1)[0]
+    assert "4700" in script and "thecal pump serve" in script
+    port = str(_free_port())
+    # A machine slow to start the pump: its server listens only two seconds after `serve` is typed, so a script
+    # that pairs before the server listens fails here every time, not only on an unlucky day.
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    (slow / "thecal").write_text(
+        f'#!/bin/sh\nif [ "$2" = serve ]; then sleep 2; fi\nexec "{Path(sys.executable).parent / "thecal"}" "$@"\n'
+    )
+    (slow / "thecal").chmod(0o755)
+    env = {**os.environ, "PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
+    run = tmp_path / "run"
+    run.mkdir()
+    # Every line as written, stopped at the first that fails; the shell and the server it starts share a process
+    # group, so nothing is left running whatever happens.
+    shell = subprocess.Popen(
+        ["bash", "-e", "-c", script.replace("4700", port)],
+        cwd=run,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = shell.communicate(timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(shell.pid, signal.SIGKILL)
+    assert shell.returncode == 0, out
+    assert "listening on 127.0.0.1:" in (run / "serve.out").read_text()
+    daemon_log = [json.loads(line) for line in (run / "pump1" / "daemon.log").read_text().splitlines()]
+    assert sorted(e["role"] for e in daemon_log if e["event"] == "paired") == ["clinician", "ptm"]
+
+    status = PumpDaemon(run / "pump1").status()  # the state the script left on disk
+    assert status["label"] == [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}]
+    assert status["prescription"] == [[[0, 1_000_000]]] * 7
+    assert status["demand"] == {"dose_ng": 100_000, "duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4}
+    assert status["demand_left_24h"] == 3  # the patient's press was given

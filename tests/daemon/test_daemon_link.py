@@ -8,7 +8,7 @@ from daemon_rig import MORPHINE_FILL, RunningPump, continuous
 from thecal.cli.pump import link_loss
 from thecal.devices.daemon import StateLayout
 from thecal.errors import InputError
-from thecal.telemetry.endpoint import ClientSession
+from thecal.telemetry.client import ClientSession
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import Fate, FixedLoss, RangeLoss, ScriptedLoss, TcpTransport
 
@@ -31,20 +31,20 @@ def filled(running: RunningPump) -> RunningPump:
     running.pair("clinician")
     clinician = running.session("clinician")
     assert clinician.request("refill_update", **MORPHINE_FILL).ok
-    assert clinician.request("program_therapy", **continuous(500_000)).ok
+    assert clinician.request("program_therapy", **continuous(5_000_000)).ok
     return running
 
 
 def test_a_lost_reply_is_recovered_by_the_retry_without_a_second_bolus(filled: RunningPump) -> None:
     session = lossy_session(filled, [Fate.DROP_REPLY], attempts=4)
-    reply = session.request("clinician_bolus", volume_nl=50_000, duration_ms=600_000)
+    reply = session.request("clinician_bolus", dose_ng=500_000, duration_ms=600_000)
     assert reply.ok, reply.describe()
     assert bolus_starts(filled) == 1
 
 
 def test_a_lost_request_never_reaches_the_pump(filled: RunningPump) -> None:
     session = lossy_session(filled, [Fate.DROP_REQUEST], attempts=1)
-    reply = session.request("clinician_bolus", volume_nl=50_000, duration_ms=600_000)
+    reply = session.request("clinician_bolus", dose_ng=500_000, duration_ms=600_000)
     assert reply.status is ReplyStatus.UNKNOWN and reply.possibly_delivered
     assert bolus_starts(filled) == 0
     again = session.send(reply.command)  # the same command id, now through a clear link
@@ -53,7 +53,7 @@ def test_a_lost_request_never_reaches_the_pump(filled: RunningPump) -> None:
 
 def test_a_lost_reply_with_no_retry_left_reads_as_possibly_delivered(filled: RunningPump) -> None:
     session = lossy_session(filled, [Fate.DROP_REPLY], attempts=1)
-    reply = session.request("clinician_bolus", volume_nl=50_000, duration_ms=600_000)
+    reply = session.request("clinician_bolus", dose_ng=500_000, duration_ms=600_000)
     assert reply.status is ReplyStatus.UNKNOWN and reply.possibly_delivered
     assert bolus_starts(filled) == 1  # it was delivered: the client must not assume it failed
 

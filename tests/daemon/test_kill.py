@@ -24,13 +24,14 @@ from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, continuous
 
 from thecal.devices.daemon import StateLayout
 from thecal.devices.programmer import ProgrammerClient
-from thecal.telemetry.client import Reply
-from thecal.telemetry.commands import Command, Role
+from thecal.pump.core.commands import Role
+from thecal.telemetry.client import ClientSession, Reply
+from thecal.telemetry.commands import Command
 from thecal.telemetry.device_files import DeviceFiles
-from thecal.telemetry.endpoint import ClientSession
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import TcpTransport
 
+NG_PER_NL = 10  # morphine at 10 mg/mL: every dose of the stream is a whole, distinct number of nL
 KILLS = 12
 MAX_COMMANDS_PER_RUN = 400
 SERVE_OPTIONS = ("--port", "0", "--accel", "1440", "--pairing-window")
@@ -82,23 +83,23 @@ class Stream:
         self.count = 0
 
     def next(self) -> Command:
-        """The next command: program, bolus, cancel, program, ..."""
+        """The next command: program, bolus, cancel, program, ...; doses unique to each command."""
         i, self.count = self.count, self.count + 1
         if i % 3 == 0:
-            return Command.create("program_therapy", continuous(400_000 + i))
+            return Command.create("program_therapy", continuous(4_000_000 + 10 * i))  # about 4 mg/day
         if i % 3 == 1:
             # Ten pump minutes last 0.4 s at 1440 times real time, so the cancel that follows finds it running.
-            return Command.create("clinician_bolus", {"volume_nl": 10_000 + i, "duration_ms": 600_000})
+            return Command.create("clinician_bolus", {"dose_ng": 100_000 + 10 * i, "duration_ms": 600_000})
         return Command.create("bolus_cancel", {})
 
 
 def marker_in_log(command: Command, log: list[dict]) -> bool | None:  # type: ignore[type-arg]
     """Whether the command's effect is in the log; None for a command without a marker."""
     if command.name == "program_therapy":
-        flow = command.args["days"][0][0]["flow_nl_per_day"]  # type: ignore[index]
+        flow = command.args["days"][0][0]["dose_ng_per_day"] // NG_PER_NL  # type: ignore[index]
         return any(e["kind"] == "program" and e["detail"]["max_flow_nl_per_day"] == flow for e in log)
     if command.name == "clinician_bolus":
-        volume = command.args["volume_nl"]
+        volume = command.args["dose_ng"] // NG_PER_NL  # type: ignore[operator]
         return any(e["kind"] == "bolus_start" and e["detail"]["volume_nl"] == volume for e in log)
     return None
 

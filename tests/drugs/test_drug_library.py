@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from fractions import Fraction
 from importlib import resources
 from typing import Any
 
 import pytest
 
 from thecal.drugs import Drug, drug_names, get_drug
+from thecal.drugs.conversions import parse_conversions
 from thecal.drugs.loader import parse_drug
 from thecal.errors import InputError
 
@@ -159,3 +161,65 @@ def test_loader_refuses_a_broken_data_file(change: str) -> None:
     with pytest.raises(InputError) as raised:
         parse_drug(_broken(change), "morphine.toml")
     assert "morphine.toml" in raised.value.field
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "known"),
+    [
+        # A misspelt name was once skipped in silence; the schema names it and lists what it may be.
+        ("note", "morphine.toml: note", "notes"),
+        ("hard_sorce", "morphine.toml: limits.max_daily_dose.hard_sorce", "hard_source"),
+        ("dose_start", "morphine.toml: doses.dose_start", "trial_bolus"),
+    ],
+)
+def test_a_misspelt_name_is_refused_with_the_names_known_there(change: str, field: str, known: str) -> None:
+    data = copy.deepcopy(_morphine_data())
+    if change == "note":
+        data["note"] = data.pop("notes")
+    elif change == "hard_sorce":
+        data["limits"]["max_daily_dose"]["hard_sorce"] = data["limits"]["max_daily_dose"].pop("hard_source")
+    else:
+        data["doses"]["dose_start"] = data["doses"].pop("start")
+    with pytest.raises(InputError) as raised:
+        parse_drug(data, "morphine.toml")
+    assert raised.value.field == field
+    assert "known names" in raised.value.problem and known in raised.value.problem
+    assert raised.value.action == "correct the drug data file"
+
+
+def _conversions() -> dict[str, Any]:
+    text = resources.files("thecal.drugs.data").joinpath("conversions.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def test_the_conversion_file_is_read_by_its_schema() -> None:
+    table = parse_conversions(_conversions(), "conversions.toml")
+    assert table.routes == ("oral", "iv", "epidural", "intrathecal")
+    oral_iv = table.morphine_steps[("oral", "iv")]
+    assert (oral_iv.low, oral_iv.high) == (Fraction(1, 3), Fraction(1, 2))
+    assert oral_iv.steps == ("morphine oral to intravenous: 2:1 to 3:1",)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "problem"),
+    [
+        ("ratio", "conversions.toml: morphine_route.0.ratios.0", "a:b"),
+        ("no source", "conversions.toml: drug_ratio.1.source", "missing"),
+        ("misspelt", "conversions.toml: morphine_route.0.form", "known names: from, ratios, source, to"),
+        ("not neighbours", "conversions.toml: morphine_route oral to epidural", "neighbouring"),
+    ],
+)
+def test_a_broken_conversion_file_is_refused(change: str, field: str, problem: str) -> None:
+    data = _conversions()
+    if change == "ratio":
+        data["morphine_route"][0]["ratios"] = ["2-1"]
+    elif change == "no source":
+        del data["drug_ratio"][1]["source"]
+    elif change == "misspelt":
+        data["morphine_route"][0]["form"] = data["morphine_route"][0].pop("from")
+    else:
+        data["morphine_route"][0]["to"] = "epidural"
+    with pytest.raises(InputError) as raised:
+        parse_conversions(data, "conversions.toml")
+    assert raised.value.field == field
+    assert problem in raised.value.problem + raised.value.action

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from thecal.drugs import pump_formulary
 from thecal.pump.core import Fill, Firmware, RequestDemandBolus
 from thecal.pump.core.eventlog import GENESIS, EventLog, LogEntry
 from thecal.pump.core.nvm import decode_image, encode_image
@@ -144,7 +145,7 @@ def test_random_logs_verify_and_any_tampering_shows(
 def test_the_firmware_log_wraps_keeps_counting_and_survives_memory() -> None:
     """A pump with a small log keeps its newest entries, counts on, verifies, and round-trips through NVM."""
     model = dataclasses.replace(load_model("programmable-20"), event_log_entries=16)
-    fw = Firmware(model)
+    fw = Firmware(model, pump_formulary())
     fw.handle(Fill(20_000_000, (("morphine", 10_000_000),)))
     for _ in range(60):
         assert not fw.handle(RequestDemandBolus()).accepted  # demand is off: each refusal is logged
@@ -153,6 +154,6 @@ def test_the_firmware_log_wraps_keeps_counting_and_survives_memory() -> None:
     assert log.verify()
     _, restored = decode_image(encode_image(fw.state, 1))
     assert restored.log.verify() and restored.log.head() == log.head()
-    again = Firmware(model, restored)
+    again = Firmware(model, pump_formulary(), restored)
     again.handle(RequestDemandBolus())
     assert [e.seq for e in again.state.log][-1] == 62 and again.state.log.verify()

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import pytest
 
+from thecal.drugs import pump_formulary
 from thecal.pump.core import (
+    ClinicianBolus,
     DemandLimits,
+    DoseSchedule,
     Fill,
     Firmware,
+    Program,
     PumpState,
     RequestDemandBolus,
+    SetCatheter,
     SetDemandLimits,
-    StartBolus,
-    WeekSchedule,
 )
-from thecal.pump.core.commands import BolusKind, Program
 from thecal.pump.core.nvm import CorruptImage, TwoSlotStore, decode_image, encode_image
 from thecal.pump.model import load_model
 from thecal.units import MS_PER_DAY, MS_PER_HOUR
@@ -60,18 +62,21 @@ class CuttableMedium:
 
 def _states() -> list[PumpState]:
     """Three states of one pump, each later and with a longer log than the one before."""
-    fw = Firmware(MODEL, wall_ms=1_700_000_000_000)
+    fw = Firmware(MODEL, pump_formulary(), wall_ms=1_700_000_000_000)
     states = [PumpState.from_data(fw.state.to_data())]
-    fw.handle(Fill(20_000_000, MORPHINE))
-    fw.handle(Program(WeekSchedule.continuous(150_000)))
+    for command in (Fill(20_000_000, MORPHINE), SetCatheter(180_000), Program(DoseSchedule.continuous(1_500_000))):
+        assert fw.handle(command).accepted
     fw.advance(3 * MS_PER_DAY)
     states.append(PumpState.from_data(fw.state.to_data()))
-    fw.handle(SetDemandLimits(DemandLimits(20_000, 600_000, MS_PER_HOUR, 4)))
+    assert fw.handle(SetDemandLimits(DemandLimits(200_000, 600_000, MS_PER_HOUR, 4))).accepted
     for _ in range(5):
         fw.handle(RequestDemandBolus())
         fw.advance(fw.state.now_ms + 2 * MS_PER_HOUR)
-    fw.handle(StartBolus(BolusKind.CLINICIAN, 100_000, MS_PER_HOUR))
+    # A refill to a stronger solution with a bridge: the third state holds a label, a running bridge and a bolus.
+    assert fw.handle(Fill(20_000_000, (("morphine", 25_000_000),), bridge=True)).accepted
+    assert fw.handle(ClinicianBolus(500_000, MS_PER_HOUR)).accepted
     fw.advance(fw.state.now_ms + 1_234)
+    assert fw.state.bridge is not None and fw.state.bolus is not None
     states.append(PumpState.from_data(fw.state.to_data()))
     return states
 

@@ -14,30 +14,39 @@ import pytest
 
 from thecal.pump.core import (
     Alarm,
-    BolusKind,
     ClearAlarm,
+    ClinicianBolus,
     Delivery,
     DemandLimits,
+    DoseSchedule,
+    DoseStep,
     Fill,
     Firmware,
+    Formulary,
     Logged,
     MotorRecovered,
     MotorStalled,
+    PrimingBolus,
     Program,
     PumpState,
     ReportFault,
     RequestDemandBolus,
     Role,
+    SetCatheter,
     SetDemandLimits,
-    StartBolus,
-    Step,
     StopTherapy,
     Tone,
     ToneSounded,
-    WeekSchedule,
+)
+from thecal.pump.core.integers import (
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    MS_PER_MIN,
+    format_duration,
+    format_flow,
+    format_volume,
 )
 from thecal.pump.model import PumpModel
-from thecal.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, format_duration, format_flow, format_volume
 
 MORPHINE = (("morphine", 10_000_000),)
 MakePump = Callable[..., Firmware]
@@ -184,9 +193,9 @@ def test_end_of_service_comes_before_90_days_when_the_charge_runs_out(running_pu
     assert fw.state.battery_used_pc == 5_760_000_000_000_000
 
 
-def test_eri_and_end_of_service_of_an_idle_pump(model20: PumpModel) -> None:
+def test_eri_and_end_of_service_of_an_idle_pump(model20: PumpModel, formulary: Formulary) -> None:
     """A pump that never delivers reaches ERI on its baseline current alone, then stops 90 days later."""
-    fw = Firmware(model20)
+    fw = Firmware(model20, formulary)
     # 5 555 000 000 000 000 pC / 25 000 nA = 222 200 000 000 ms (2 571.76 days); 90 days more at
     # 25 000 nA use 194 400 000 000 000 pC < 205 C, so end of service is at 229 976 000 000 ms.
     fw.advance(222_200_000_000 - 1)
@@ -252,7 +261,7 @@ def _pump_with_every_clearable_alarm(make: MakePump) -> Firmware:
     return fw
 
 
-@pytest.mark.parametrize("role", [Role.PATIENT, Role.PUMP])
+@pytest.mark.parametrize("role", [Role.PTM, Role.PUMP])
 def test_only_a_clinician_clears_alarms(running_pump: MakePump, role: Role) -> None:
     """Neither the patient nor the pump itself may clear any alarm; each try is refused and changes nothing."""
     fw = _pump_with_every_clearable_alarm(running_pump)
@@ -283,7 +292,7 @@ def test_a_fault_halts_delivery_until_a_clinician_clears_it(running_pump: MakePu
     fw.handle(ReportFault(code))
     assert fw.mode() == "fault" and fw.next_stroke_ms() is None
     assert not [a for a in fw.advance(MS_PER_DAY) if isinstance(a, Delivery)]
-    assert fw.handle(ClearAlarm(Alarm.PUMP_FAULT, Role.PATIENT)).refusal.code == "not_clearable"
+    assert fw.handle(ClearAlarm(Alarm.PUMP_FAULT, Role.PTM)).refusal.code == "not_clearable"
     assert fw.handle(ClearAlarm(Alarm.PUMP_FAULT, Role.CLINICIAN)).accepted
     assert fw.mode() == "running" and fw.next_stroke_ms() is not None
 
@@ -302,12 +311,12 @@ def test_low_reservoir_and_empty_end_only_with_a_refill(running_pump: MakePump) 
     assert fw.state.alarms == {}
 
 
-def test_eri_and_end_of_service_are_never_cleared(model20: PumpModel) -> None:
+def test_eri_and_end_of_service_are_never_cleared(model20: PumpModel, formulary: Formulary) -> None:
     """Nobody clears ERI or end of service, and a refill does not either."""
-    fw = Firmware(model20)
+    fw = Firmware(model20, formulary)
     data = fw.state.to_data()
     data["battery_used_pc"] = model20.battery_capacity_pc - model20.eri_reserve_pc - 25_000  # 1 ms to ERI
-    fw = Firmware(model20, PumpState.from_data(data))
+    fw = Firmware(model20, formulary, PumpState.from_data(data))
     fw.advance(1)
     assert fw.state.eri_at_ms == 1
     fw.advance(1 + 90 * MS_PER_DAY)
@@ -317,7 +326,7 @@ def test_eri_and_end_of_service_are_never_cleared(model20: PumpModel) -> None:
             assert fw.handle(ClearAlarm(alarm, role)).refusal.code == "not_clearable"
     assert fw.handle(Fill(20_000_000, MORPHINE)).accepted
     assert set(fw.state.alarms) == {Alarm.ELECTIVE_REPLACEMENT, Alarm.END_OF_SERVICE}
-    assert fw.handle(Program(WeekSchedule.continuous(150_000))).refusal.code == "end_of_service"
+    assert fw.handle(Program(DoseSchedule.continuous(1_500_000))).refusal.code == "end_of_service"
 
 
 def test_clearing_an_alarm_that_is_not_active_is_refused(running_pump: MakePump) -> None:
@@ -335,12 +344,12 @@ def test_demand_refusals_say_why_and_until_when(running_pump: MakePump) -> None:
     fw = running_pump(flow_nl_per_day=150_000)
     out = fw.handle(RequestDemandBolus())
     assert out.refusal.code == "demand_off" and out.refusal.message
-    # 0.1 mL over 10 min: rate ⌈100 000 × 86 400 000 / 600 000⌉ = 14 400 000 nL/day, under the ceiling
-    # of 24 000 000 − 150 000 = 23 850 000 nL/day. Lockout 2 h, at most 3 in 24 h.
-    assert fw.handle(SetDemandLimits(DemandLimits(100_000, 10 * MS_PER_MIN, 2 * MS_PER_HOUR, 3))).accepted
+    # 0.5 mg at 10 mg/mL is 0.05 mL; over 10 min: rate ⌈50 000 × 86 400 000 / 600 000⌉ = 7 200 000 nL/day,
+    # under the ceiling of 24 000 000 − 150 000 = 23 850 000 nL/day. Lockout 2 h, at most 3 in 24 h.
+    assert fw.handle(SetDemandLimits(DemandLimits(500_000, 10 * MS_PER_MIN, 2 * MS_PER_HOUR, 3))).accepted
     out = fw.handle(RequestDemandBolus())
     assert out.accepted and out.info["ends_ms"] == 600_000 and out.info["used_in_24h"] == 1
-    assert _logged(out.actions, "bolus_start")[0].get("rate_nl_per_day") == 14_400_000
+    assert _logged(out.actions, "bolus_start")[0].get("rate_nl_per_day") == 7_200_000
 
     def press_at(t: int) -> object:
         fw.advance(t)
@@ -361,12 +370,12 @@ def test_demand_refusals_say_why_and_until_when(running_pump: MakePump) -> None:
     assert out.accepted and out.info["used_in_24h"] == 3
 
     # A lockout shorter than the dose: the next press meets the running bolus.
-    assert fw.handle(SetDemandLimits(DemandLimits(100_000, 10 * MS_PER_MIN, 5 * MS_PER_MIN, 10))).accepted
+    assert fw.handle(SetDemandLimits(DemandLimits(500_000, 10 * MS_PER_MIN, 5 * MS_PER_MIN, 10))).accepted
     start = MS_PER_DAY + 3 * MS_PER_HOUR
     assert press_at(start).accepted
     out = press_at(start + 6 * MS_PER_MIN)
-    # After 360 000 ms, 14 400 000 × 360 000 of the 8 640 000 000 000 nL·ms/day are done; the remaining
-    # 3 456 000 000 000 take 240 000 ms more: the bolus ends at start + 600 000 ms.
+    # After 360 000 ms, 7 200 000 × 360 000 of the 4 320 000 000 000 nL·ms/day are done; the remaining
+    # 1 728 000 000 000 take 240 000 ms more: the bolus ends at start + 600 000 ms.
     assert (out.refusal.code, out.refusal.until_ms) == ("bolus_running", start + 600_000)
 
     fw.advance(start + MS_PER_HOUR)
@@ -380,7 +389,7 @@ def test_demand_refusals_say_why_and_until_when(running_pump: MakePump) -> None:
 def test_a_lockout_longer_than_a_day_still_holds(running_pump: MakePump) -> None:
     """A 30 h lockout refuses a press 25 h after the last dose, even though that dose left the 24 h window."""
     fw = running_pump()
-    assert fw.handle(SetDemandLimits(DemandLimits(20_000, 10 * MS_PER_MIN, 30 * MS_PER_HOUR, 3))).accepted
+    assert fw.handle(SetDemandLimits(DemandLimits(200_000, 10 * MS_PER_MIN, 30 * MS_PER_HOUR, 3))).accepted
     assert fw.handle(RequestDemandBolus()).accepted
     fw.advance(25 * MS_PER_HOUR)
     out = fw.handle(RequestDemandBolus())
@@ -389,14 +398,19 @@ def test_a_lockout_longer_than_a_day_still_holds(running_pump: MakePump) -> None
     assert fw.handle(RequestDemandBolus()).accepted
 
 
-# ------------------------------------------------------------ hard limits
+# ------------------------------------------------------------ the pump's own limits
 
 
-def test_a_bolus_too_fast_is_refused_with_the_fastest_allowed_duration(running_pump: MakePump) -> None:
+def test_a_bolus_too_fast_is_refused_with_the_fastest_allowed_duration(
+    model20: PumpModel, formulary: Formulary
+) -> None:
     """1 mL in 30 min over a 0.15 mL/day basal is refused; the message names 1 h 00 min 22.642 s, which works."""
-    fw = running_pump(flow_nl_per_day=150_000)
+    # Morphine at 1 mg/mL: 0.15 mg/day is 0.15 mL/day, and a 1 mg bolus (the hard limit of one bolus) is 1 mL.
+    fw = Firmware(model20, formulary)
+    assert fw.handle(Fill(20_000_000, (("morphine", 1_000_000),))).accepted
+    assert fw.handle(Program(DoseSchedule.continuous(150_000))).accepted
     before = fw.state.to_data()
-    out = fw.handle(StartBolus(BolusKind.CLINICIAN, 1_000_000, 30 * MS_PER_MIN))
+    out = fw.handle(ClinicianBolus(1_000_000, 30 * MS_PER_MIN))
     # Rate ⌈1 000 000 × 86 400 000 / 1 800 000⌉ = 48 000 000 nL/day; the ceiling is 1 mL/h = 24 000 000
     # nL/day less the 150 000 basal = 23 850 000. Fastest: ⌈86 400 000 000 000 / 23 850 000⌉ = 3 622 642 ms.
     r = out.refusal
@@ -404,33 +418,36 @@ def test_a_bolus_too_fast_is_refused_with_the_fastest_allowed_duration(running_p
     assert format_duration(3_622_642) == "0 d 01:00:22.642" and "0 d 01:00:22.642" in r.message
     _unchanged_but_logged(fw, before)
     # One millisecond faster needs ⌈86 400 000 000 000 / 3 622 641⌉ = 23 850 004 nL/day: still too fast.
-    assert fw.handle(StartBolus(BolusKind.CLINICIAN, 1_000_000, 3_622_641)).refusal.code == "bolus_too_fast"
-    out = fw.handle(StartBolus(BolusKind.CLINICIAN, 1_000_000, 3_622_642))
-    assert out.accepted and out.info["ends_ms"] == 3_622_642
+    assert fw.handle(ClinicianBolus(1_000_000, 3_622_641)).refusal.code == "bolus_too_fast"
+    out = fw.handle(ClinicianBolus(1_000_000, 3_622_642))
+    assert out.accepted and out.info["ends_ms"] == 3_622_642 and out.info["volume_nl"] == 1_000_000
 
 
 def test_a_priming_bolus_may_use_the_whole_bolus_ceiling(running_pump: MakePump) -> None:
     """A priming bolus replaces the basal, so 1 mL in exactly 1 h (1 mL/h) is allowed and 1 ms less is not."""
     fw = running_pump(flow_nl_per_day=150_000)
-    assert fw.handle(StartBolus(BolusKind.PRIMING, 1_000_000, MS_PER_HOUR - 1)).refusal.code == "bolus_too_fast"
-    assert fw.handle(StartBolus(BolusKind.PRIMING, 1_000_000, MS_PER_HOUR)).accepted
+    assert fw.handle(SetCatheter(780_000)).accepted  # with the pump's 0.22 mL, a dead volume of 1 mL
+    assert fw.status()["dead_volume_nl"] == 1_000_000
+    assert fw.handle(PrimingBolus(1_000_000, MS_PER_HOUR - 1)).refusal.code == "bolus_too_fast"
+    assert fw.handle(PrimingBolus(1_000_000, MS_PER_HOUR)).accepted
     assert fw.status()["basal_flow_nl_per_day"] == 0 and fw.status()["bolus_flow_nl_per_day"] == 24_000_000
+    assert fw.mode() == "priming"
 
 
 def test_an_empty_pump_refuses_a_bolus_it_could_never_deliver(running_pump: MakePump) -> None:
     """With less than one stroke in the reservoir a bolus is refused, not left pending for ever."""
     fw = running_pump(volume_nl=200)  # 200 nL < one 250 nL stroke: the pump is empty
     assert fw.mode() == "empty"
-    out = fw.handle(StartBolus(BolusKind.CLINICIAN, 100, MS_PER_MIN))
-    assert not out.accepted
+    out = fw.handle(ClinicianBolus(1_000, MS_PER_MIN))  # 1 mcg at 10 mg/mL is 100 nL
+    assert not out.accepted and out.refusal.code == "reservoir"
     fw.advance(MS_PER_DAY)
     assert fw.state.bolus is None
-    assert fw.handle(Program(WeekSchedule.continuous(200_000))).accepted
+    assert fw.handle(Program(DoseSchedule.continuous(2_000_000))).accepted
 
 
-def test_forty_millilitres_into_a_twenty_millilitre_pump_is_refused(model20: PumpModel) -> None:
+def test_forty_millilitres_into_a_twenty_millilitre_pump_is_refused(model20: PumpModel, formulary: Formulary) -> None:
     """A 40 mL fill of the 20 mL pump is refused as over capacity and changes nothing."""
-    fw = Firmware(model20)
+    fw = Firmware(model20, formulary)
     before = fw.state.to_data()
     r = fw.handle(Fill(40_000_000, MORPHINE)).refusal
     assert (r.code, r.value, r.limit) == ("over_capacity", format_volume(40_000_000), "20.000 mL")
@@ -438,9 +455,9 @@ def test_forty_millilitres_into_a_twenty_millilitre_pump_is_refused(model20: Pum
     assert fw.handle(Fill(20_000_000, MORPHINE)).accepted
 
 
-def test_the_forty_millilitre_pump_takes_forty_millilitres(model40: PumpModel) -> None:
+def test_the_forty_millilitre_pump_takes_forty_millilitres(model40: PumpModel, formulary: Formulary) -> None:
     """The 40 mL pump accepts 40 mL and refuses one nanolitre more."""
-    fw = Firmware(model40)
+    fw = Firmware(model40, formulary)
     assert fw.handle(Fill(40_000_001, MORPHINE)).refusal.code == "over_capacity"
     assert fw.handle(Fill(40_000_000, MORPHINE)).accepted
 
@@ -454,23 +471,25 @@ def test_the_forty_millilitre_pump_takes_forty_millilitres(model40: PumpModel) -
         (24_000_001, "above_maximum_flow"),
     ],
 )
-def test_flow_limits(model20: PumpModel, flow_nl_per_day: int, code: str | None) -> None:
+def test_flow_limits(placebo_pump: MakePump, flow_nl_per_day: int, code: str | None) -> None:
     """Flows below 0.048 mL/day or above the pump's maximum are refused; the limits themselves are allowed."""
-    fw = Firmware(model20)
+    fw = placebo_pump()
     before = fw.state.to_data()
-    out = fw.handle(Program(WeekSchedule.continuous(flow_nl_per_day)))
+    out = fw.handle(Program(DoseSchedule.continuous(flow_nl_per_day)))  # placebo 1 mg/mL: d ng/day is d nL/day
     assert (None if out.accepted else out.refusal.code) == code
     if code is not None:
         _unchanged_but_logged(fw, before)
+    else:
+        assert fw.status()["basal_flow_nl_per_day"] == flow_nl_per_day
 
 
 @pytest.mark.parametrize(("steps", "accepted"), [(13, True), (14, False)])
-def test_at_most_thirteen_steps_a_day(model20: PumpModel, steps: int, accepted: bool) -> None:
+def test_at_most_thirteen_steps_a_day(placebo_pump: MakePump, steps: int, accepted: bool) -> None:
     """Flexible dosing allows 13 steps in a day; 14 are refused with the count and the limit."""
-    fw = Firmware(model20)
-    busy = tuple(Step(k * 100 * MS_PER_MIN, 100_000 + 1_000 * k) for k in range(steps))
-    quiet = (Step(0, 100_000),)
-    out = fw.handle(Program(WeekSchedule((quiet, quiet, busy, quiet, quiet, quiet, quiet))))
+    fw = placebo_pump()
+    busy = tuple(DoseStep(k * 100 * MS_PER_MIN, 100_000 + 1_000 * k) for k in range(steps))
+    quiet = (DoseStep(0, 100_000),)
+    out = fw.handle(Program(DoseSchedule((quiet, quiet, busy, quiet, quiet, quiet, quiet))))
     assert out.accepted is accepted
     if not accepted:
         r = out.refusal

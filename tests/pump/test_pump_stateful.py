@@ -2,13 +2,22 @@
 
 The reference below follows the pump from the outside: it sees the commands
 it sends and the actions the firmware returns, and keeps its own account of
-the reservoir, the flow integral, the battery charge, the running bolus, the
-alarms and the accepted demand doses. Every `Delivery` is checked against
-what the flow should be at that moment (basal from the programmed week, the
-minimum-rate flow when stopped, plus or instead of the running bolus, zero
-when stalled, faulted, empty or at end of service); every event the firmware
-owes (tone, periodic bolus, end of bolus, low reservoir, ERI, end of service)
-must happen at the exact millisecond it falls due, never before or after.
+the drug label, the prescription in doses and the flows it derives, the
+bridge after a change of solution, the reservoir, the flow integral, the
+battery charge, the running bolus, the alarms and the accepted demand doses.
+Every `Delivery` is checked against what the flow should be at that moment
+(basal from the programmed week, or from the old week while a bridge runs,
+the minimum-rate flow when stopped, plus or instead of the running bolus,
+zero when stalled, faulted, empty or at end of service); every event the
+firmware owes (tone, periodic bolus, end of bolus or bridge, low reservoir,
+ERI, end of service) must happen at the exact millisecond it falls due,
+never before or after.
+
+The machine's formulary is a test double whose daily and single-dose limits
+never bind, so that any dose the pump can deliver is explored; the label
+rules (known drug, concentration, partners, demand doses allowed) hold as in
+the real one. The drug's hard limits are proved with the real formulary in
+test_pump_hard_limits.py.
 """
 
 from __future__ import annotations
@@ -25,43 +34,107 @@ from thecal.pump.core import (
     BolusKind,
     CancelBolus,
     ClearAlarm,
+    ClinicianBolus,
     Delivery,
     DemandLimits,
+    DoseSchedule,
+    DoseStep,
+    DrugRule,
     Fill,
     Firmware,
+    Formulary,
     Logged,
     MotorRecovered,
     MotorStalled,
     PeriodicBolusPlan,
+    PrimingBolus,
     Program,
     PumpState,
     ReportFault,
     RequestDemandBolus,
     ResumeTherapy,
     Role,
+    SetCatheter,
     SetClock,
     SetDemandLimits,
     SetLowReservoirAlarm,
     SetPeriodicBolus,
-    StartBolus,
-    Step,
     StopTherapy,
     TelemetrySession,
     Tone,
     ToneSounded,
-    WeekSchedule,
 )
 from thecal.pump.core.eventlog import LogEntry
+from thecal.pump.core.integers import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, NL_PER_ML
 from thecal.pump.core.nvm import decode_image, encode_image
 from thecal.pump.model import PumpModel, load_model
-from thecal.units import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
 
+_NEVER_BINDS = 10**12  # ng and ng/day: a kilogram
+
+
+def _wide(drug: str, *, opioid: bool, max_concentration_ng_per_ml: int, demand: bool, partners: tuple) -> DrugRule:
+    return DrugRule(
+        drug, opioid, max_concentration_ng_per_ml, _NEVER_BINDS, _NEVER_BINDS, demand, _NEVER_BINDS, partners
+    )
+
+
+FORMULARY = Formulary(
+    [
+        _wide("morphine", opioid=True, max_concentration_ng_per_ml=50_000_000, demand=True, partners=("bupivacaine",)),
+        _wide("bupivacaine", opioid=False, max_concentration_ng_per_ml=30_000_000, demand=True, partners=("morphine",)),
+        _wide("hydromorphone", opioid=True, max_concentration_ng_per_ml=20_000_000, demand=True, partners=()),
+        _wide("ziconotide", opioid=False, max_concentration_ng_per_ml=1_000_000, demand=False, partners=()),
+    ]
+)
 MORPHINE = (("morphine", 10_000_000),)
+# Every concentration is a whole number of mg/mL, so that a flow f derives from the dose f × mg/mL exactly.
+CONTENTS = [
+    MORPHINE,
+    MORPHINE,
+    MORPHINE,
+    (("morphine", 20_000_000),),
+    (("morphine", 5_000_000),),
+    (("morphine", 10_000_000), ("bupivacaine", 5_000_000)),
+    (("hydromorphone", 2_000_000),),
+    (("ziconotide", 1_000_000),),
+    (),
+    (("morphine", 0),),
+    (("morphine", 60_000_000),),
+    (("heroin", 50_000_000),),
+    (("morphine", 10_000_000), ("ziconotide", 1_000_000)),
+    (("morphine", 10_000_000), ("hydromorphone", 2_000_000)),
+    (("morphine", 10_000_000), ("morphine", 20_000_000)),
+]
 # DESIGN.md alarm table: these sound the two-tone critical alarm.
 CRITICAL = {Alarm.EMPTY_RESERVOIR, Alarm.END_OF_SERVICE, Alarm.MOTOR_STALL, Alarm.PUMP_FAULT}
 REPLACES_BASAL = {BolusKind.PRIMING, BolusKind.BRIDGE}
 
 Days = tuple[tuple[tuple[int, int], ...], ...]
+
+
+def _flows(doses: Days, concentration_ng_per_ml: int) -> Days:
+    """The flows a week of doses derives at a concentration, each rounded down."""
+    return tuple(tuple((s, d * NL_PER_ML // concentration_ng_per_ml) for s, d in day) for day in doses)
+
+
+def _label_flaw(contents: tuple) -> str | None:
+    """The code the firmware gives a fill's contents under the machine's formulary, or None."""
+    seen = set()
+    for drug, conc in contents:
+        if drug not in FORMULARY:
+            return "unknown_drug"
+        if drug in seen:
+            return "drug_twice"
+        seen.add(drug)
+        if conc > FORMULARY[drug].max_concentration_ng_per_ml:
+            return "above_max_concentration"
+    if sum(FORMULARY[d].opioid for d, _ in contents) > 1:
+        return "two_opioids"
+    for i, (a, _) in enumerate(contents):
+        for b, _ in contents[i + 1 :]:
+            if b not in FORMULARY[a].partners or a not in FORMULARY[b].partners:
+                return "not_partners"
+    return None
 
 
 @cache
@@ -194,6 +267,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 st.integers(-MS_PER_DAY, MS_PER_DAY),
             ),
         ),
+        start_catheter=st.sampled_from([None, None, 0, 150_000, 400_000]),
     )
     def power_on(
         self,
@@ -205,11 +279,12 @@ class FirmwareMachine(RuleBasedStateMachine):
         start_lockout: int,
         start_max: int,
         start_periodic: tuple[int, int, int, int] | None,
+        start_catheter: int | None,
     ) -> None:
         m = _model(name)
         self.m = m
         self.unit = m.stroke_nl * MS_PER_DAY
-        fw = Firmware(m, wall_ms=wall)
+        fw = Firmware(m, FORMULARY, wall_ms=wall)
         if battery_left is not None:
             # A pump restored from memory late in its battery life: ERI, or the end of the charge,
             # is a few days of baseline current ahead.
@@ -217,7 +292,7 @@ class FirmwareMachine(RuleBasedStateMachine):
             data = fw.state.to_data()
             target = m.battery_capacity_pc - (m.eri_reserve_pc if until == "to_eri" else 0)
             data["battery_used_pc"] = target - m.baseline_current_na * ms
-            fw = Firmware(m, PumpState.from_data(data))
+            fw = Firmware(m, FORMULARY, PumpState.from_data(data))
         self.fw = fw
         # The reference's own account of the pump.
         self.now = 0
@@ -225,7 +300,12 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.reservoir = 0
         self.filled = False
         self.threshold = m.low_reservoir_alarm_default_nl
-        self.days: Days | None = None
+        self.label: tuple[tuple[str, int], ...] = ()
+        self.doses: Days | None = None  # the prescription, ng/day
+        self.days: Days | None = None  # the flows it derives, nL/day
+        self.bridge: list | None = None  # [old flows, total integral, done integral, old lead (drug, ng/mL)]
+        self.catheter = 0
+        self.expect_interrupt: str | None = None
         self.stopped = False
         self.stalled = False
         self.faulted = False
@@ -237,6 +317,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.periodic_next_wall: int | None = None
         self.limits: DemandLimits | None = None
         self.demands: list[tuple[int, int, int]] = []  # (time, lockout_ms, max_per_24h) of accepted doses
+        self.periodic_starts: list[int] = []
         self.integral = 0
         self.strokes = 0
         self.battery = fw.state.battery_used_pc
@@ -244,17 +325,55 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.raised_at: int | None = None
         self.tone_owed = False
         self.command_duration: int | None = None
+        self.command_volume: int | None = None
         self.seen_seq = fw.state.log.next_seq
         self.counters = self._counters()
+        if start_catheter is not None:
+            self.set_catheter(start_catheter)
         if start_flow is not None:
             # Most pumps under test are filled and running; the rules then take them anywhere.
-            self.fill(start_volume, MORPHINE, None, None)
+            self.fill(start_volume, MORPHINE, None, None, False)
             self.program((((0, start_flow),),) * 7)
             self.demand_limits(DemandLimits(20_000, 10 * MS_PER_MIN, start_lockout, start_max))
             if start_periodic is not None:
                 self.periodic(start_periodic)
 
     # ------------------------------------------------------ the reference
+
+    def _mg_per_ml(self) -> int:
+        """The lead drug's concentration in whole mg/mL (10 when there is no label)."""
+        return self.label[0][1] // NL_PER_ML if self.label else 10
+
+    def _dose_concentration(self) -> int | None:
+        """The concentration a dose is measured out with now: the stronger one while a bridge of the drug runs."""
+        if not self.label:
+            return None
+        lead = self.label[0]
+        if self.bridge is None:
+            return lead[1]
+        old = self.bridge[3]
+        return None if old[0] != lead[0] else max(old[1], lead[1])
+
+    def _volume(self, dose_ng: int) -> int | None:
+        conc = self._dose_concentration()
+        return None if conc is None else dose_ng * NL_PER_ML // conc
+
+    def _setting_volume(self, dose_ng: int) -> int:
+        """The volume the firmware checks a new periodic or demand dose with."""
+        conc = self.label[0][1]
+        if self.bridge is not None and self.bridge[3][0] == self.label[0][0]:
+            conc = max(conc, self.bridge[3][1])
+        return dose_ng * NL_PER_ML // conc
+
+    def _basal_days(self) -> Days | None:
+        return self.bridge[0] if self.bridge is not None else self.days
+
+    def _max_basal(self) -> int:
+        weeks = [w for w in (self.days, self.bridge[0] if self.bridge else None) if w is not None]
+        return max((f for w in weeks for d in w for _, f in d), default=0)
+
+    def _dead(self) -> int:
+        return self.m.internal_volume_nl + self.catheter
 
     def _rate(self) -> int:
         """What the flow should be now, in nL/day."""
@@ -264,12 +383,13 @@ class FirmwareMachine(RuleBasedStateMachine):
         b = self.bolus
         if b is not None and b[0] in REPLACES_BASAL:
             return b[2]
-        if self.days is None:
+        days = self._basal_days()
+        if days is None:
             basal = 0
         elif self.stopped:
             basal = m.minimum_rate_mode_flow_nl_per_day
         else:
-            basal = ref_flow(self.days, self.now + self.offset)
+            basal = ref_flow(days, self.now + self.offset)
         return basal + (b[2] if b is not None else 0)
 
     def _eri_target(self) -> int:
@@ -301,6 +421,8 @@ class FirmwareMachine(RuleBasedStateMachine):
         assert not self.tone_owed, f"an alarm raised at {self.now} ms sounded no tone"
         b = self.bolus
         assert b is None or b[3] < b[1] * MS_PER_DAY, f"bolus complete but still running at {self.now} ms"
+        g = self.bridge
+        assert g is None or g[2] < g[1], f"bridge complete but still running at {self.now} ms"
         assert b is None or not self.eos, "a bolus survived the end of service"
         if self.filled and self.reservoir <= self.threshold:
             assert Alarm.LOW_RESERVOIR in self.alarms, f"low reservoir not raised at {self.reservoir} nL"
@@ -357,9 +479,16 @@ class FirmwareMachine(RuleBasedStateMachine):
         assert times == sorted(set(times)) and all(d.start_ms < t <= d.end_ms for t in times)
         # The basal flow is constant over the whole delivery.
         b = self.bolus
-        if self.days is not None and not self.stopped and (b is None or b[0] not in REPLACES_BASAL):
-            change = ref_flow_changes_at(self.days, d.start_ms + self.offset)
+        days = self._basal_days()
+        if days is not None and not self.stopped and (b is None or b[0] not in REPLACES_BASAL):
+            change = ref_flow_changes_at(days, d.start_ms + self.offset)
             assert change is None or d.end_ms + self.offset <= change, "delivery runs across a schedule step"
+        # A bridge ends at the first millisecond the dead volume has been pushed, by whatever flow.
+        g = self.bridge
+        if g is not None:
+            g[2] += d.rate_nl_per_day * dt
+            if g[2] >= g[1]:
+                assert g[2] - d.rate_nl_per_day < g[1], "bridge completed before the end of its delivery"
         # A bolus ends at the first millisecond its volume is complete.
         if b is not None:
             total = b[1] * MS_PER_DAY
@@ -380,6 +509,9 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.strokes += d.strokes
         self._pass_time(d.end_ms, times)
 
+    def _periodic_recent(self) -> list[int]:
+        return [t for t in self.periodic_starts if t > self.now - MS_PER_DAY]
+
     def _periodic_fired(self, at_ms: int) -> None:
         assert self.plan is not None and self.periodic_next_wall is not None, "periodic bolus without a plan"
         assert at_ms + self.offset == self.periodic_next_wall, "periodic bolus at the wrong time"
@@ -389,23 +521,35 @@ class FirmwareMachine(RuleBasedStateMachine):
         m = self.m
         assert e.at_ms == self.now
         kind = e.kind
-        if kind == "bolus_start":
+        if kind == "bolus_start" and e.get("kind") == BolusKind.BRIDGE:
+            assert self.bridge is not None and self.bridge[2] == 0, "a bridge started without a fill that needs one"
+            assert e.get("volume_nl") * MS_PER_DAY == self.bridge[1]
+        elif kind == "bolus_end" and e.get("kind") == BolusKind.BRIDGE:
+            assert self.bridge is not None and self.bridge[2] >= self.bridge[1], "bridge ended before its volume"
+            self.bridge = None
+        elif kind == "bolus_start":
             assert self.bolus is None, "two boluses at once"
             bolus_kind = BolusKind(e.get("kind"))
             volume = e.get("volume_nl")
             if self.command_duration is not None:
                 duration = self.command_duration
+                assert volume == self.command_volume, f"bolus of {volume} nL, expected {self.command_volume} nL"
             elif bolus_kind is BolusKind.PERIODIC and self.plan is not None:
                 duration = self.plan.duration_ms
+                assert volume == self._volume(self.plan.dose_ng), "periodic bolus volume is not its dose"
             else:
                 raise AssertionError(f"a {bolus_kind} bolus started on its own at {e.at_ms} ms")
             if bolus_kind is BolusKind.PERIODIC and self.command_duration is None:
                 self._periodic_fired(e.at_ms)
+                assert len(self._periodic_recent()) < _ceil_div(MS_PER_DAY, self.plan.interval_ms), "too many in 24 h"
+                self.periodic_starts.append(e.at_ms)
             rate = e.get("rate_nl_per_day")
             assert rate == _ceil_div(volume * MS_PER_DAY, duration)
             self.bolus = [bolus_kind, volume, rate, 0]
         elif kind == "periodic_bolus_skipped":
             self._periodic_fired(e.at_ms)
+            full = len(self._periodic_recent()) >= _ceil_div(MS_PER_DAY, self.plan.interval_ms)
+            assert full == (e.get("reason") == "daily_maximum"), "periodic daily maximum misjudged"
         elif kind == "bolus_end":
             b = self.bolus
             assert b is not None and b[3] >= b[1] * MS_PER_DAY, "bolus ended before its volume was complete"
@@ -419,6 +563,8 @@ class FirmwareMachine(RuleBasedStateMachine):
                 "motor stall": self.stalled,
                 "reservoir empty": self.reservoir < m.stroke_nl,
                 "end of service": self._end_of_service_due(),
+                "the fill changed the drug": self.expect_interrupt == why,
+                "the fill changed the concentration": self.expect_interrupt == why,
             }
             assert allowed.get(why, why.startswith("fault ") and self.faulted), f"bolus interrupted: {why}"
             self.bolus = None
@@ -484,6 +630,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         self._move(until)
         self._nothing_overdue()
         self.command_duration = None
+        self.command_volume = None
 
     # ---------------------------------------------------------- commands
 
@@ -499,6 +646,7 @@ class FirmwareMachine(RuleBasedStateMachine):
             if until_ms is not None:
                 assert out.refusal.until_ms == until_ms
             self.command_duration = None
+            self.command_volume = None
             return out
         assert fw.state.now_ms == self.now, "a command moved time"
         if apply is not None:
@@ -540,7 +688,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         if volume > self.reservoir:
             return "reservoir", None
         rate = _ceil_div(volume * MS_PER_DAY, duration)
-        basal = 0 if kind in REPLACES_BASAL or self.days is None else max(f for d in self.days for _, f in d)
+        basal = 0 if kind in REPLACES_BASAL else self._max_basal()
         if rate > m.max_bolus_flow_nl_per_day - basal:
             return "bolus_too_fast", None
         if self.reservoir < m.stroke_nl:
@@ -551,15 +699,25 @@ class FirmwareMachine(RuleBasedStateMachine):
         volume=st.one_of(
             st.none(), st.none(), st.integers(0, 40_000_001), st.sampled_from([0, 100, 250, 2_000_000, 20_000_000])
         ),
-        contents=st.sampled_from([MORPHINE, MORPHINE, (), (("ziconotide", 100_000),), (("morphine", 0),)]),
+        contents=st.sampled_from(CONTENTS),
         aspirated=st.one_of(st.none(), st.integers(0, 20_000_000)),
         threshold=st.one_of(st.none(), st.integers(0, 6_000_000)),
+        bridge=st.booleans(),
     )
-    def fill(self, volume: int | None, contents: tuple, aspirated: int | None, threshold: int | None) -> None:
+    def fill(
+        self, volume: int | None, contents: tuple, aspirated: int | None, threshold: int | None, bridge: bool
+    ) -> None:
         m = self.m
         if volume is None:
             volume = m.reservoir_nl
         new_threshold = self.threshold if threshold is None else threshold
+        old = self.label
+        drug_changed = bool(old) and (not contents or old[0][0] != contents[0][0])
+        strength_changed = bool(old) and bool(contents) and not drug_changed and old[0][1] != contents[0][1]
+        change = drug_changed or strength_changed
+        programmed = self.doses is not None
+        stronger_old = bool(contents) and (drug_changed or (strength_changed and contents[0][1] < old[0][1]))
+        code: str | None = None
         if volume > m.reservoir_nl:
             code = "over_capacity"
         elif volume > 0 and not contents:
@@ -568,15 +726,50 @@ class FirmwareMachine(RuleBasedStateMachine):
             code = "bad_concentration"
         elif not m.low_reservoir_alarm_min_nl <= new_threshold <= m.low_reservoir_alarm_max_nl:
             code = "alarm_threshold"
-        else:
-            code = None
+        elif (flaw := _label_flaw(contents)) is not None:
+            code = flaw
+        elif contents and change and self.bridge is not None:
+            code = "bridge_running"
+        elif programmed and stronger_old and not bridge:
+            code = "bridge_needed"
+        elif programmed and contents and not drug_changed:
+            code = _first_schedule_flaw(m, _flows(self.doses, contents[0][1]))
 
         def apply() -> None:
+            if change and self.bolus is not None:
+                self.expect_interrupt = (
+                    "the fill changed the drug" if drug_changed else "the fill changed the concentration"
+                )
+            if bridge and contents and change and programmed:
+                self.bridge = [self.days, self._dead() * MS_PER_DAY, 0, old[0]]
+            self.label = contents
+            if drug_changed:
+                self.doses = None
+                self.plan = None
+                self.periodic_next_wall = None
+                self.limits = None
+            self.days = _flows(self.doses, contents[0][1]) if self.doses is not None and contents else None
             self.reservoir = volume
             self.filled = bool(contents)
             self.threshold = new_threshold
 
-        self._send(Fill(volume, contents, aspirated, threshold), code, apply)
+        self._send(Fill(volume, contents, aspirated, threshold, bridge), code, apply)
+        self.expect_interrupt = None
+
+    @rule(mg_per_ml=st.sampled_from([5, 10, 20]), dt=st.integers(1, 6 * MS_PER_DAY))
+    def refill_with_a_bridge(self, mg_per_ml: int, dt: int) -> None:
+        """A refill of morphine at another strength with a bridge, and time for the bridge to run or end."""
+        self.fill(None, (("morphine", mg_per_ml * NL_PER_ML),), None, None, True)
+        self.advance(dt)
+
+    @rule(volume=st.one_of(st.integers(0, 800_000), st.sampled_from([-1, 0, 20_000_000, 20_000_001, 40_000_001])))
+    def set_catheter(self, volume: int) -> None:
+        ok = 0 <= volume <= self.m.reservoir_nl
+
+        def apply() -> None:
+            self.catheter = volume
+
+        self._send(SetCatheter(volume), None if ok else "bad_catheter_volume", apply)
 
     @rule(threshold=st.integers(0, 6_000_000))
     def set_low_reservoir_alarm(self, threshold: int) -> None:
@@ -590,41 +783,69 @@ class FirmwareMachine(RuleBasedStateMachine):
 
     @rule(days=week_days())
     def program(self, days: Days) -> None:
+        """Program the doses that derive these flows at the label's concentration (a whole number of mg/mL)."""
         m = self.m
-        code = _first_schedule_flaw(m, days)
-        if code is None and self.bolus is not None and self.bolus[0] not in REPLACES_BASAL:
+        mg = self._mg_per_ml()
+        doses = tuple(tuple((s, f * mg) for s, f in day) for day in days)
+        if not self.label:
+            code: str | None = "no_label"
+        elif self.bolus is not None and self.bolus[0] not in REPLACES_BASAL:
             code = "bolus_running"
-        elif code is None and self.eos:
+        elif self.eos:
             code = "end_of_service"
-        schedule = WeekSchedule(tuple(tuple(Step(s, f) for s, f in day) for day in days))
+        else:
+            code = _first_schedule_flaw(m, days)
 
         def apply() -> None:
-            self.days = days
+            self.doses = doses
+            self.days = _flows(doses, self.label[0][1])
+            assert self.days == days
             self.stopped = False
 
+        schedule = DoseSchedule(tuple(tuple(DoseStep(s, d) for s, d in day) for day in doses))
         self._send(Program(schedule), code, apply)
 
     @rule(
-        kind=st.sampled_from(
-            [BolusKind.CLINICIAN, BolusKind.CLINICIAN, BolusKind.PRIMING, BolusKind.BRIDGE, BolusKind.DEMAND]
-        ),
+        kind=st.sampled_from([BolusKind.CLINICIAN, BolusKind.CLINICIAN, BolusKind.PRIMING, BolusKind.PRIMING]),
         dose=st.one_of(st.none(), st.tuples(bolus_volume, bolus_duration), feasible_bolus, feasible_bolus),
     )
     def bolus(self, kind: BolusKind, dose: tuple[int, int] | None) -> None:
+        """A clinician bolus of the dose this volume holds at the label's concentration, or a priming bolus."""
         if dose is None:
             self.cancel_bolus()
             return
         volume, duration = dose
-        if kind is BolusKind.DEMAND:
-            code: str | None = "demand_via_ptm"
-            until = None
+        until: int | None = None
+        expected: int | None = None
+        if kind is BolusKind.PRIMING:
+            command: object = PrimingBolus(volume, duration)
+            expected = volume
+            if volume > self._dead():
+                code: str | None = "above_dead_volume"
+            else:
+                code, until = self._blocker(kind, volume, duration)
         else:
-            code, until = self._blocker(kind, volume, duration)
+            dose_ng = volume * self._mg_per_ml()
+            command = ClinicianBolus(dose_ng, duration)
+            if not self.label:
+                code = "no_label"
+            elif dose_ng <= 0 or duration <= 0:
+                code = "bad_bolus"
+            else:
+                expected = self._volume(dose_ng)
+                if expected is None:
+                    code = "bridge_running"
+                elif expected <= 0:
+                    code = "dose_too_small"
+                else:
+                    code, until = self._blocker(kind, expected, duration)
         self.command_duration = duration
-        out = self._send(StartBolus(kind, volume, duration), code, until_ms=until)
+        self.command_volume = expected
+        out = self._send(command, code, until_ms=until)
         if out.accepted:
-            rate = _ceil_div(volume * MS_PER_DAY, duration)
-            assert out.info["ends_ms"] == self.now + _ceil_div(volume * MS_PER_DAY, rate)
+            assert expected is not None
+            rate = _ceil_div(expected * MS_PER_DAY, duration)
+            assert out.info["ends_ms"] == self.now + _ceil_div(expected * MS_PER_DAY, rate)
 
     def cancel_bolus(self) -> None:
         self._send(CancelBolus(), None if self.bolus is not None else "no_bolus")
@@ -658,14 +879,20 @@ class FirmwareMachine(RuleBasedStateMachine):
             self._send(SetPeriodicBolus(None), None, off)
             return
         volume, duration, interval, first_from_now = plan
-        new_plan = PeriodicBolusPlan(volume, duration, interval, wall + first_from_now)
-        basal = max(f for d in self.days for _, f in d) if self.days else 0
-        if interval < duration:
+        new_plan = PeriodicBolusPlan(volume * self._mg_per_ml(), duration, interval, wall + first_from_now)
+        code: str | None = None
+        if not self.label:
+            code = "no_label"
+        elif interval < duration:
             code = "periodic_overlap"
-        elif volume <= 0 or _ceil_div(volume * MS_PER_DAY, max(duration, 1)) > m.max_bolus_flow_nl_per_day - basal:
-            code = "bolus_too_fast"
+        elif new_plan.dose_ng <= 0 or duration <= 0:
+            code = "bad_bolus"
         else:
-            code = None
+            v = self._setting_volume(new_plan.dose_ng)
+            if v <= 0:
+                code = "dose_too_small"
+            elif _ceil_div(v * MS_PER_DAY, duration) > m.max_bolus_flow_nl_per_day - self._max_basal():
+                code = "bolus_too_fast"
 
         def on() -> None:
             self.plan = new_plan
@@ -697,20 +924,33 @@ class FirmwareMachine(RuleBasedStateMachine):
                 DemandLimits,
                 st.integers(1, 200_000),
                 st.integers(5 * MS_PER_MIN, MS_PER_HOUR),
-                st.integers(20 * MS_PER_HOUR, 30 * MS_PER_HOUR),
+                st.integers(20 * MS_PER_HOUR, 40 * MS_PER_HOUR),
                 st.integers(1, 8),
             ),
         )
     )
     def demand_limits(self, limits: DemandLimits | None) -> None:
-        ok = limits is None or (
-            limits.max_per_24h >= 1 and limits.lockout_ms >= 0 and limits.volume_nl > 0 and limits.duration_ms > 0
-        )
+        """Demand settings whose dose is what the drawn volume holds at the label's concentration."""
+        if limits is not None:
+            limits = DemandLimits(
+                limits.dose_ng * self._mg_per_ml(), limits.duration_ms, limits.lockout_ms, limits.max_per_24h
+            )
+        code: str | None = None
+        if limits is None:
+            pass
+        elif not (limits.max_per_24h >= 1 and limits.lockout_ms >= 0 and limits.dose_ng > 0 and limits.duration_ms > 0):
+            code = "bad_demand_limits"
+        elif not self.label:
+            code = "no_label"
+        elif not all(FORMULARY[drug].demand_allowed for drug, _ in self.label):
+            code = "demand_not_allowed"
+        elif self._setting_volume(limits.dose_ng) <= 0:
+            code = "dose_too_small"
 
         def apply() -> None:
             self.limits = limits
 
-        self._send(SetDemandLimits(limits), None if ok else "bad_demand_limits", apply)
+        self._send(SetDemandLimits(limits), code, apply)
 
     @rule()
     def demand_request(self) -> None:
@@ -718,17 +958,34 @@ class FirmwareMachine(RuleBasedStateMachine):
         now = self.now
         code: str | None = None
         until: int | None = None
+        status = self.fw.status()
         if limits is None:
             code = "demand_off"
+            assert status["demand_next_allowed_wall_ms"] is None and status["demand_left_24h"] is None
         else:
             previous = [t for t, _, _ in self.demands]
             recent = [t for t in previous if t > now - MS_PER_DAY]
-            if previous and now - previous[-1] < limits.lockout_ms:
-                code, until = "locked_out", previous[-1] + limits.lockout_ms
-            elif len(recent) >= limits.max_per_24h:
-                code, until = "daily_maximum", recent[-limits.max_per_24h] + MS_PER_DAY
+            locked = bool(previous) and now - previous[-1] < limits.lockout_ms
+            full = len(recent) >= limits.max_per_24h
+            allowed_at = max(
+                now,
+                previous[-1] + limits.lockout_ms if locked else now,
+                recent[-limits.max_per_24h] + MS_PER_DAY if full else now,
+            )
+            # The patient's view and the pump's decision come from one computation.
+            assert status["demand_next_allowed_wall_ms"] == allowed_at + self.offset
+            assert status["demand_left_24h"] == max(0, limits.max_per_24h - len(recent))
+            if locked:
+                code, until = "locked_out", allowed_at
+            elif full:
+                code, until = "daily_maximum", allowed_at
             else:
-                code, until = self._blocker(BolusKind.DEMAND, limits.volume_nl, limits.duration_ms)
+                volume = self._volume(limits.dose_ng)
+                if volume is None:
+                    code = "bridge_running"
+                else:
+                    code, until = self._blocker(BolusKind.DEMAND, volume, limits.duration_ms)
+                self.command_volume = volume
             self.command_duration = limits.duration_ms
         fw = self.fw
         before = fw.state.to_data() if code is not None else {}
@@ -750,6 +1007,7 @@ class FirmwareMachine(RuleBasedStateMachine):
             if until is not None:
                 assert out.refusal.until_ms == until
             self.command_duration = None
+            self.command_volume = None
 
     @rule(action=st.sampled_from(["stop", "resume", "resume"]))
     def therapy(self, action: str) -> None:
@@ -763,7 +1021,7 @@ class FirmwareMachine(RuleBasedStateMachine):
             return
         if not self.stopped:
             code = "not_stopped"
-        elif self.days is None:
+        elif self._basal_days() is None:
             code = "no_program"
         else:
             code = None
@@ -804,7 +1062,7 @@ class FirmwareMachine(RuleBasedStateMachine):
             self._send(ReportFault(detail), None, apply)
             assert self.bolus is None, "a bolus survived a fault"
 
-    @rule(pick=st.integers(0, 30), role=st.sampled_from([Role.CLINICIAN, Role.CLINICIAN, Role.PATIENT, Role.PUMP]))
+    @rule(pick=st.integers(0, 30), role=st.sampled_from([Role.CLINICIAN, Role.CLINICIAN, Role.PTM, Role.PUMP]))
     def clear_alarm(self, pick: int, role: Role) -> None:
         active = sorted(self.alarms)
         alarm = active[pick % len(active)] if active and pick < 24 else list(Alarm)[pick % len(Alarm)]
@@ -847,7 +1105,7 @@ class FirmwareMachine(RuleBasedStateMachine):
     def power_cycle(self) -> None:
         """The pump restarts from its non-volatile image and carries on."""
         _, state = decode_image(encode_image(self.fw.state, 7))
-        self.fw = Firmware(self.m, state)
+        self.fw = Firmware(self.m, FORMULARY, state)
 
     @rule(dt=time_step)
     def advance(self, dt: int) -> None:
@@ -905,6 +1163,14 @@ class FirmwareMachine(RuleBasedStateMachine):
         assert s.battery_used_pc == self.battery
         assert s.alarms == self.alarms
         assert s.eri_at_ms == self.eri_at and s.end_of_service == self.eos
+        assert tuple((e.drug, e.concentration_ng_per_ml) for e in s.label) == self.label
+        assert (None if s.prescription is None else s.prescription.to_data()) == (
+            None if self.doses is None else [[list(step) for step in day] for day in self.doses]
+        )
+        assert (s.bridge is None) == (self.bridge is None)
+        if s.bridge is not None:
+            assert (s.bridge.total, s.bridge.done) == (self.bridge[1], self.bridge[2])
+        assert s.periodic == self.plan and s.demand_limits == self.limits
         assert (s.bolus is None) == (self.bolus is None)
         if s.bolus is not None:
             assert (s.bolus.kind, s.bolus.volume_nl, s.bolus.rate_nl_per_day, s.bolus.done) == tuple(self.bolus)

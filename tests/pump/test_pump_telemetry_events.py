@@ -78,7 +78,7 @@ def test_the_refusal_budget_survives_a_power_loss(running_pump: Callable[..., Fi
     fw = running_pump()
     for _ in range(REJECTIONS_LOGGED_PER_DAY + 3):
         fw.handle(TelemetryRejected("replayed_counter"))
-    restored = Firmware(fw.model, PumpState.from_data(fw.state.to_data()))
+    restored = Firmware(fw.model, fw.formulary, PumpState.from_data(fw.state.to_data()))
     assert restored.handle(TelemetryRejected("replayed_counter")).info == {"logged": False}
     assert restored.status()["telemetry_rejections_unlogged"] == 4
 

@@ -25,6 +25,7 @@ volume = "{volume}"
 at = "0 d"
 action = "program"
 {rate}
+override_reason = "opioid-tolerant patient: the trial bolus was well tolerated"
 
 [run]
 duration = "10 d"
@@ -40,12 +41,12 @@ def scenario_text(
 
 @pytest.fixture
 def nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail the test if a virtual pump is ever built."""
+    """Fail the test if a result is ever produced: a refused entry stops the run before anything is written."""
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a pump was built although the input was bad")
+        raise AssertionError("a result was produced although the input was bad")
 
-    monkeypatch.setattr(runner, "VirtualPump", refuse)
+    monkeypatch.setattr(runner.Recorder, "finish", refuse)
 
 
 def refused(text: str) -> InputError:
@@ -71,9 +72,9 @@ def test_a_dose_without_unit_is_refused(nothing_runs: None) -> None:
 def test_per_hour_entered_for_per_day_is_refused(nothing_runs: None) -> None:
     """1.5 mg/h is 36 mg/day of morphine, 24 times the intended dose: beyond the hard limit."""
     error = refused(scenario_text(rate='dose = "1.5 mg/h"'))
-    assert error.field.endswith(".dose")
-    assert "36" in str(error.value)
-    assert error.limit
+    assert error.field == "timeline[1] (program): starting daily dose"
+    assert "36 mg/day" in str(error.value)
+    assert "hard limit" in error.limit
 
 
 def test_flow_below_the_pump_minimum_is_refused(nothing_runs: None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from telemetry_rig import Device, Rig
 
-from thecal.telemetry.commands import Role
+from thecal.pump.core.commands import Role
 
 
 @pytest.fixture

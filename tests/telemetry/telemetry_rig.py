@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thecal.telemetry.commands import Command, Role
+from thecal.pump.core.commands import Role
+from thecal.telemetry.client import ClientSession
+from thecal.telemetry.commands import Command
 from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.endpoint import ClientSession, PumpEndpoint, SecurityEvent
+from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
 from thecal.telemetry.errors import LinkLost, RejectCode, Rejection
 from thecal.telemetry.frames import FrameType, RejectMessage, decode_frame
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore, PeerRecord
@@ -18,16 +20,14 @@ from thecal.telemetry.transport import InProcessTransport, Transport
 
 FULL_STATUS: dict[str, object] = {
     "wall_ms": 1_700_000_000_000,
+    "mode": "running",
     "alarms": ["low_reservoir"],
-    "therapy_stopped": False,
-    "demand_enabled": True,
+    "demand": {"dose_ng": 100_000, "duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4},
     "demand_next_allowed_wall_ms": 1_700_000_600_000,
     "demand_left_24h": 3,
-    "elective_replacement": False,
-    "end_of_service": False,
     "reservoir_nl": 4_200_000,
-    "contents": [["morphine", 10_000_000]],
-    "schedule": [[[0, 500_000]]] * 7,
+    "label": [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}],
+    "prescription": [[[0, 5_000_000]]] * 7,
 }
 
 
@@ -136,7 +136,9 @@ SAMPLE_ARGS: dict[str, dict[str, object]] = {
     "interrogate_status": {},
     "read_event_log": {"from_seq": 0, "max_entries": 10},
     "program_therapy": {
-        "days": [[{"start_ms": 0, "flow_nl_per_day": 500_000}, {"start_ms": 28_800_000, "flow_nl_per_day": 700_000}]]
+        "days": [
+            [{"start_ms": 0, "dose_ng_per_day": 5_000_000}, {"start_ms": 28_800_000, "dose_ng_per_day": 7_000_000}]
+        ]
         * 7
     },
     "therapy_stop": {},
@@ -145,26 +147,23 @@ SAMPLE_ARGS: dict[str, dict[str, object]] = {
         "volume_nl": 20_000_000,
         "contents": [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}],
         "aspirated_nl": 2_100_000,
+        "bridge": True,
     },
+    "catheter_set": {"volume_nl": 99_000},
     "low_reservoir_alarm_set": {"threshold_nl": 2_000_000},
-    "clinician_bolus": {"volume_nl": 50_000, "duration_ms": 600_000},
+    "clinician_bolus": {"dose_ng": 500_000, "duration_ms": 600_000},
     "priming_bolus": {"volume_nl": 200_000, "duration_ms": 1_800_000},
-    "bridge_bolus": {"volume_nl": 180_000, "duration_ms": 86_400_000},
     "bolus_cancel": {},
     "periodic_bolus_set": {
-        "volume_nl": 20_000,
+        "dose_ng": 200_000,
         "duration_ms": 600_000,
         "interval_ms": 21_600_000,
         "first_wall_ms": 1_700_000_000_000,
     },
     "periodic_bolus_stop": {},
     "alarm_clear": {"alarm": "motor_stall"},
-    "ptm_settings": {
-        "bolus_volume_nl": 10_000,
-        "bolus_duration_ms": 300_000,
-        "lockout_ms": 3_600_000,
-        "max_per_24h": 4,
-    },
+    "ptm_settings": {"dose_ng": 100_000, "duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4},
+    "ptm_off": {},
     "demand_bolus": {},
     "clock_set": {"wall_ms": 1_700_000_000_000},
     "revoke_key": {"key_id": "00112233aabbccdd"},

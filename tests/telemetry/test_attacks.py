@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from telemetry_rig import SAMPLE_ARGS, Device, Recorder, Rig, rejection_of, unsent_frame
 
+from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
-from thecal.telemetry.commands import ROLE_PERMISSIONS, Command, Role
+from thecal.telemetry.commands import ROLE_PERMISSIONS, Command
 from thecal.telemetry.errors import RejectCode, Rejected
 from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame, encode_frame, encode_request
 from thecal.telemetry.keys import Keystore

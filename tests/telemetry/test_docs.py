@@ -6,19 +6,36 @@ from pathlib import Path
 
 import pytest
 
-from thecal.telemetry.commands import COMMANDS, PTM_STATUS_FIELDS
+from thecal.telemetry.commands import COMMANDS, MAX_STEPS_IN_A_MESSAGE, PTM_STATUS_FIELDS, Bool, Int
 from thecal.telemetry.errors import RejectCode
 from thecal.telemetry.frames import FrameType
 
 DOC = (Path(__file__).parents[2] / "docs" / "telemetry.md").read_text()
 
 
+COMMAND_TABLE = DOC.split("| command | arguments |", 1)[1].split("\n\n", 1)[0]
+
+
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_and_its_arguments_are_documented(name: str) -> None:
     row = next((line for line in DOC.splitlines() if line.startswith(f"| `{name}` |")), None)
     assert row is not None, f"{name} has no row in the command table"
-    for argument in (*COMMANDS[name].args.fields, *COMMANDS[name].args.optional):
+    schema = COMMANDS[name].args
+    for argument, kind in (*schema.fields.items(), *schema.optional.items()):
         assert f"`{argument}`" in row
+        if isinstance(kind, Int | Bool):  # a plain argument's type and bounds read as the table checks them
+            assert f"`{argument}`: {kind.describe()}" in row
+
+
+def test_the_command_table_has_no_row_for_a_command_that_is_gone() -> None:
+    rows = [line for line in COMMAND_TABLE.splitlines() if line.startswith("| `")]
+    documented = {row.split("`")[1] for row in rows}
+    assert documented == set(COMMANDS)
+
+
+def test_the_size_bound_on_steps_is_the_one_in_the_code() -> None:
+    row = next(line for line in DOC.splitlines() if line.startswith("| `program_therapy` |"))
+    assert f"1..{MAX_STEPS_IN_A_MESSAGE} ×" in row
 
 
 @pytest.mark.parametrize("code", sorted(RejectCode))

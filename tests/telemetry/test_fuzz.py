@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from telemetry_rig import Rig, unsent_frame
 
-from thecal.telemetry.commands import Role
+from thecal.pump.core.commands import Role
 from thecal.telemetry.errors import Rejected
 from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame
 
@@ -80,6 +80,6 @@ def test_a_client_treats_garbage_replies_as_lost_and_never_raises(replies: list[
         def send(self, frame: bytes) -> bytes:
             return self.replies.pop()
 
-    reply = RIG.session(CLINICIAN, Garbage()).request("clinician_bolus", volume_nl=1_000, duration_ms=1_000)
+    reply = RIG.session(CLINICIAN, Garbage()).request("clinician_bolus", dose_ng=10_000, duration_ms=1_000)
 
     assert reply.status is ReplyStatus.UNKNOWN and reply.possibly_delivered

@@ -8,8 +8,9 @@ import pytest
 from telemetry_rig import SAMPLE_ARGS, Device, Rig
 
 from thecal.errors import InputError
+from thecal.pump.core.commands import Role
 from thecal.telemetry.client import POSSIBLY_DELIVERED
-from thecal.telemetry.commands import COMMANDS, Command, Role
+from thecal.telemetry.commands import COMMANDS, Command
 from thecal.telemetry.errors import LinkLost, RejectCode
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.persistence import FileStore
@@ -134,26 +135,26 @@ def test_a_dispatcher_fault_is_unknown_and_never_retried_into_a_second_dose(rig:
 
 
 def test_a_refusal_by_the_pump_is_passed_on_in_words(rig: Rig, clinician: Device) -> None:
-    rig.pump.fail_with = InputError("volume_nl", 50_000, "exceeds the bolus limit", "lower the dose", "40000 nL")
+    rig.pump.fail_with = InputError("dose_ng", 5_000_000, "exceeds the bolus limit", "lower the dose", "1 mg")
 
     reply = rig.session(clinician).request("clinician_bolus", **SAMPLE_ARGS["clinician_bolus"])
 
     assert reply.status is ReplyStatus.REFUSED
     assert "exceeds the bolus limit" in reply.reason
-    assert reply.result["limit"] == "40000 nL"
+    assert reply.result["limit"] == "1 mg"
     assert rig.rejections == []
 
 
 def test_a_reused_id_for_a_different_command_is_refused(rig: Rig, clinician: Device) -> None:
     session = rig.session(clinician)
-    first = session.request("clinician_bolus", volume_nl=10_000, duration_ms=60_000)
-    reused = Command("clinician_bolus", {"volume_nl": 90_000, "duration_ms": 60_000}, first.command.command_id)
+    first = session.request("clinician_bolus", dose_ng=100_000, duration_ms=60_000)
+    reused = Command("clinician_bolus", {"dose_ng": 900_000, "duration_ms": 60_000}, first.command.command_id)
 
     reply = session.send(reused)
 
     assert reply.status is ReplyStatus.REJECTED and reply.code == RejectCode.COMMAND_ID_REUSED
     assert rig.codes() == [RejectCode.COMMAND_ID_REUSED]
-    assert [command.args["volume_nl"] for _, command in rig.pump.calls] == [10_000]
+    assert [command.args["dose_ng"] for _, command in rig.pump.calls] == [100_000]
 
 
 def test_reads_are_answered_afresh_on_retry(rig: Rig, clinician: Device) -> None:

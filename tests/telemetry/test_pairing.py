@@ -8,8 +8,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from telemetry_rig import SAMPLE_ARGS, Device, Recorder, Rig, rejection_of
 
+from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
-from thecal.telemetry.commands import Role
 from thecal.telemetry.errors import RejectCode, Rejected
 from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
@@ -47,6 +47,7 @@ def test_the_window_closes_after_its_duration(rig: Rig) -> None:
         pair(rig, device)
 
     assert refused.value.code == RejectCode.PAIRING_CLOSED
+    assert f"opens for {PAIRING_WINDOW_MS // 1000} s after a proximity step" in refused.value.reason
     assert not rig.endpoint.pairing_open
 
 
@@ -82,6 +83,7 @@ def test_one_proximity_step_admits_one_pairing(rig: Rig) -> None:
         pair(rig, second)
 
     assert refused.value.code == RejectCode.PAIRING_CLOSED
+    assert "already paired since the last proximity step" in refused.value.reason  # not "wait", which would not help
 
 
 def test_a_certificate_from_another_authority_is_refused(rig: Rig) -> None:

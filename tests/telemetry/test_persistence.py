@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thecal.errors import InputError
-from thecal.telemetry.commands import Role
+from thecal.pump.core.commands import Role
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.errors import RejectCode, Rejected, StoreDamaged
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore, PeerRecord

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from telemetry_rig import FULL_STATUS, Device, Rig
 
-from thecal.telemetry.commands import PTM_STATUS_FIELDS, Role
+from thecal.pump.core.commands import Role
+from thecal.telemetry.commands import PTM_STATUS_FIELDS
 from thecal.telemetry.errors import RejectCode
 from thecal.telemetry.frames import ReplyStatus
 
@@ -21,7 +22,7 @@ def test_a_ptm_reads_only_what_the_patient_needs(rig: Rig, ptm: Device, clinicia
     clinician_view = rig.session(clinician).request("interrogate_status")
 
     assert set(patient_view.result) == PTM_STATUS_FIELDS
-    assert "reservoir_nl" not in patient_view.result and "schedule" not in patient_view.result
+    assert not {"reservoir_nl", "label", "prescription"} & set(patient_view.result)
     assert clinician_view.result == FULL_STATUS
 
 
@@ -59,7 +60,7 @@ def test_a_replacement_programmer_can_revoke_a_stolen_one(rig: Rig, clinician: D
     rig.pair(replacement)
 
     assert rig.session(replacement).request("revoke_key", key_id=clinician.identity.key_id.hex()).ok
-    stolen = rig.session(clinician).request("clinician_bolus", volume_nl=1_000_000, duration_ms=1_000)
+    stolen = rig.session(clinician).request("clinician_bolus", dose_ng=10_000_000, duration_ms=1_000)
 
     assert stolen.code == RejectCode.KEY_REVOKED
     assert rig.pump.calls == []

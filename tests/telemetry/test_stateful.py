@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from telemetry_rig import SAMPLE_ARGS, Recorder, Rig
 
+from thecal.pump.core.commands import Role
 from thecal.telemetry.client import Reply
-from thecal.telemetry.commands import Role
 from thecal.telemetry.errors import RejectCode
 from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame
 from thecal.telemetry.transport import Fate, LossyLink, ScriptedLoss

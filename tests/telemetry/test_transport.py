@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from telemetry_rig import SAMPLE_ARGS, Rig
 
-from thecal.telemetry.commands import Role
+from thecal.pump.core.commands import Role
 from thecal.telemetry.errors import LinkLost
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import (

@@ -70,6 +70,11 @@ def _command(
     )
     parser.set_defaults(func=run)
     parser.add_argument("--json", action="store_true", help="print the result as JSON (values in nL, ng, ms)")
+    parser.add_argument(
+        "--pump-model",
+        help="the pump: a shipped model (programmable-20, programmable-40) or the path of a model file "
+        "(default programmable-20; for a refill, the shipped model with the --reservoir size)",
+    )
     return parser
 
 
@@ -137,7 +142,7 @@ def _refill_parser(commands: argparse._SubParsersAction) -> None:
         '--fill-volume "20 mL" --date 2025-03-01',
         handlers.run_refill,
     )
-    parser.add_argument("--reservoir", required=True, help='size of this pump\'s reservoir: "20 mL" or "40 mL"')
+    parser.add_argument("--reservoir", help='size of this pump\'s reservoir: "20 mL" or "40 mL" (or give --pump-model)')
     _contents_arguments(parser)
     parser.add_argument("--flow", help='programmed flow since the last refill, e.g. "0.5 mL/day"')
     parser.add_argument("--last-fill", help='volume in the reservoir after the last refill, e.g. "20 mL"')
@@ -152,7 +157,9 @@ def _refill_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--clinic-date", help="refill date the clinic would choose, YYYY-MM-DD")
     parser.add_argument("--alarm", help='low-reservoir alarm volume (default "2 mL")')
     parser.add_argument("--accuracy", help='pump accuracy (default "14.5 %%")')
-    parser.add_argument("--flag-threshold", help="discrepancy that stops the refill (default by reservoir size)")
+    parser.add_argument(
+        "--flag-threshold", help="discrepancy that stops the refill (default: the pump model's; only stricter)"
+    )
     parser.add_argument("--first-fill", action="store_true", help="first fill of a new pump (ziconotide: 14 days)")
     parser.add_argument("--undiluted", action="store_true", help="ziconotide used undiluted (84 days)")
     _override_arguments(parser)

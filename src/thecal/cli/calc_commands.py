@@ -17,7 +17,7 @@ from thecal.clinical.convert import convert_opioid
 from thecal.clinical.demand import demand_worst_case
 from thecal.clinical.flow import dose_for_flow, flow_for_dose
 from thecal.clinical.library import library_json, library_text
-from thecal.clinical.pump import PUMP_20, PumpFacts
+from thecal.clinical.pump import model_with_reservoir
 from thecal.clinical.refill import plan_refill, reconcile_refill
 from thecal.clinical.result import Result
 from thecal.clinical.titrate import titration_plan
@@ -25,6 +25,7 @@ from thecal.clinical.trial import BOLUS, CONTINUOUS, trial_dose
 from thecal.drugs.fill import Fill
 from thecal.drugs.verdict import Override, Verdict
 from thecal.errors import InputError
+from thecal.pump.model import PumpModel, load_model
 from thecal.units import (
     CONCENTRATION,
     DOSE_RATE,
@@ -37,10 +38,13 @@ from thecal.units import (
     VOLUME_PER_LENGTH,
     parse_typed_int,
     percent_bp,
+    percent_fraction,
 )
 
 # Refusals about these fields follow from the dose or flow as typed, so the typed text is repeated.
 TYPED_FIELDS = ("daily dose", "daily dose for an opioid-naïve patient", "flow")
+# Without --pump-model (or, for a refill, --reservoir) the calculators use the shipped 20 mL pump.
+DEFAULT_PUMP_MODEL = "programmable-20"
 
 
 def run_flow(args: argparse.Namespace) -> int:
@@ -48,7 +52,13 @@ def run_flow(args: argparse.Namespace) -> int:
     fill = _contents(args)
     dose = parse_typed_int(args.dose, DOSE_RATE, "dose")
     result = flow_for_dose(
-        fill, dose, drug=args.for_drug, opioid_naive=args.opioid_naive, override=_override(args), typed=args.dose
+        fill,
+        dose,
+        drug=args.for_drug,
+        opioid_naive=args.opioid_naive,
+        override=_override(args),
+        pump=_model(args),
+        typed=args.dose,
     )
     return _emit(args, [result], _vial_check(args, fill), typed=args.dose)
 
@@ -57,7 +67,9 @@ def run_dose(args: argparse.Namespace) -> int:
     """Print the daily doses at a flow, or refuse them."""
     fill = _contents(args)
     flow = parse_typed_int(args.flow, FLOW, "flow")
-    result = dose_for_flow(fill, flow, opioid_naive=args.opioid_naive, override=_override(args), typed=args.flow)
+    result = dose_for_flow(
+        fill, flow, opioid_naive=args.opioid_naive, override=_override(args), pump=_model(args), typed=args.flow
+    )
     return _emit(args, [result], _vial_check(args, fill), typed=args.flow)
 
 
@@ -109,7 +121,7 @@ def run_refill(args: argparse.Namespace) -> int:
 
 
 def _reconcile(
-    args: argparse.Namespace, pump: PumpFacts, flow: int | None, today: date, override: Override | None
+    args: argparse.Namespace, pump: PumpModel, flow: int | None, today: date, override: Override | None
 ) -> Result:
     if flow is None or args.last_fill is None:
         raise InputError(
@@ -144,7 +156,7 @@ def _reconcile(
 
 def run_prime(args: argparse.Namespace) -> int:
     """Print the priming bolus."""
-    pump = _pump_volume(args, PUMP_20)
+    pump = _pump_volume(args, _model(args))
     result = priming_bolus(
         segments=_segments(args),
         after=args.after,
@@ -166,7 +178,7 @@ def run_bridge(args: argparse.Namespace) -> int:
         old_dose_ng_per_day=parse_typed_int(args.old_dose, DOSE_RATE, "old dose"),
         new_fill=new,
         new_dose_ng_per_day=parse_typed_int(args.new_dose, DOSE_RATE, "new dose"),
-        pump=_pump_volume(args, PUMP_20),
+        pump=_pump_volume(args, _model(args)),
         opioid_naive=args.opioid_naive,
         override=_override(args),
     )
@@ -197,6 +209,7 @@ def run_titrate(args: argparse.Namespace) -> int:
         else None,
         opioid_naive=args.opioid_naive,
         override=_override(args),
+        pump=_model(args),
     )
     return _emit(args, [result])
 
@@ -216,6 +229,7 @@ def run_trial(args: argparse.Namespace) -> int:
         else None,
         opioid_naive=args.opioid_naive,
         override=_override(args),
+        pump=_model(args),
     )
     return _emit(args, [result])
 
@@ -230,6 +244,7 @@ def run_demand(args: argparse.Namespace) -> int:
         max_per_day=args.max_per_day,
         opioid_naive=args.opioid_naive,
         override=_override(args),
+        pump=_model(args),
     )
     return _emit(args, [result])
 
@@ -325,15 +340,30 @@ def _segments(args: argparse.Namespace) -> tuple[CatheterSegment, ...]:
     )
 
 
-def _pump(args: argparse.Namespace) -> PumpFacts:
-    reservoir = parse_typed_int(args.reservoir, VOLUME, "reservoir")
-    pump = PUMP_20.with_reservoir(reservoir)
+def _model(args: argparse.Namespace) -> PumpModel:
+    """The pump model named by --pump-model (a shipped model or a model file), else the shipped 20 mL pump."""
+    return load_model(args.pump_model or DEFAULT_PUMP_MODEL)
+
+
+def _pump(args: argparse.Namespace) -> PumpModel:
+    """The refill's pump: --pump-model, or the shipped model with the --reservoir size; --accuracy replaces its own."""
+    if args.pump_model:
+        pump = load_model(args.pump_model)
+    elif args.reservoir:
+        pump = model_with_reservoir(parse_typed_int(args.reservoir, VOLUME, "reservoir"))
+    else:
+        raise InputError(
+            "pump",
+            None,
+            "the refill needs to know the pump: its reservoir size or its model",
+            'give --reservoir "20 mL" or --pump-model programmable-40 (or the path of a model file)',
+        )
     if args.accuracy:
-        pump = replace(pump, accuracy_bp=percent_bp(args.accuracy, "accuracy"))
+        pump = replace(pump, accuracy=percent_fraction(args.accuracy, "accuracy"))
     return pump
 
 
-def _pump_volume(args: argparse.Namespace, pump: PumpFacts) -> PumpFacts:
+def _pump_volume(args: argparse.Namespace, pump: PumpModel) -> PumpModel:
     if not args.pump_volume:
         return pump
     return replace(pump, internal_volume_nl=parse_typed_int(args.pump_volume, VOLUME, "pump volume"))

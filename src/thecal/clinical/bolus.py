@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from thecal.clinical.flow import ComponentDose
-from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
+from thecal.clinical.pump import flow_findings, flow_text, volume_text
 from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.dosing import ceil, mass_ng
 from thecal.drugs.fill import Fill
@@ -25,6 +25,7 @@ from thecal.drugs.limits import rule_finding
 from thecal.drugs.model import Drug
 from thecal.drugs.verdict import Finding, Override, Verdict
 from thecal.errors import InputError
+from thecal.pump.model import PumpModel
 from thecal.units import MS_PER_DAY, MS_PER_MIN, format_exact
 
 UM_PER_CM = 10_000
@@ -33,6 +34,11 @@ REVISION = "revision"
 PRIMING_FORMULA = (
     "priming volume = catheter length × volume per cm (+ pump tubing volume after an implant); "
     "duration = priming volume ÷ bolus rate"
+)
+CATHETER_SOURCE = "catheter labeling (Medtronic intrathecal catheters): internal volume per cm of catheter length"
+BRIDGE_SOURCE = (
+    "Medtronic SynchroMed II clinician programming guide: a bridge bolus after a change of concentration delivers "
+    "the old drug in the pump tubing and catheter at the old dose rate"
 )
 BRIDGE_FORMULA = (
     "dead volume = catheter length × volume per cm + pump tubing volume; bridge runs at the old flow "
@@ -116,14 +122,14 @@ def priming_bolus(
     segments: tuple[CatheterSegment, ...],
     after: str = IMPLANT,
     fill: Fill | None = None,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel,
     rate_nl_per_day: int | None = None,
     override: Override | None = None,
 ) -> PrimingResult:
     """The priming bolus that fills an empty catheter (and, after an implant, the pump tubing)."""
     if after not in (IMPLANT, REVISION):
         raise InputError("after", after, f"must be {IMPLANT!r} or {REVISION!r}", "say why the catheter is empty")
-    rate = pump.bolus_rate_nl_per_day if rate_nl_per_day is None else rate_nl_per_day
+    rate = pump.max_bolus_flow_nl_per_day if rate_nl_per_day is None else rate_nl_per_day
     if rate <= 0:
         raise InputError("bolus rate", flow_text(rate), "must be above zero", 'enter the bolus rate, like "1 mL/h"')
     catheter = catheter_volume_nl(segments)
@@ -131,7 +137,7 @@ def priming_bolus(
     volume = catheter + tubing
     duration = ceil(Fraction(volume * MS_PER_DAY, rate))
     findings: list[Finding] = list(fill.check().findings) if fill else []
-    if rate > pump.bolus_rate_nl_per_day:
+    if rate > pump.max_bolus_flow_nl_per_day:
         findings.append(_rate_finding(rate, pump))
     amounts = (
         tuple(DrugAmount(c.drug, mass_ng(volume, c.concentration_ng_per_ml)) for c in fill.components) if fill else ()
@@ -164,8 +170,11 @@ def priming_bolus(
             ),
             formula=PRIMING_FORMULA,
             steps=tuple(steps),
-            limits=(f"bolus rate at most {flow_text(pump.bolus_rate_nl_per_day)} (assumption: pump model)",),
-            sources=("DESIGN.md: catheter dead volume = length × volume per cm plus the pump's internal tubing",),
+            limits=(
+                f"bolus rate at most {flow_text(pump.max_bolus_flow_nl_per_day)} "
+                f"(pump model {pump.name}: {pump.source('max_bolus_flow_nl_per_day')})",
+            ),
+            sources=(CATHETER_SOURCE, pump.source("internal_volume_nl")),
             notes=_priming_notes(amounts, duration),
         ),
         verdict=Verdict.of(findings, override),
@@ -185,7 +194,7 @@ def bridge_bolus(
     old_dose_ng_per_day: int,
     new_fill: Fill,
     new_dose_ng_per_day: int,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel,
     opioid_naive: bool = False,
     override: Override | None = None,
 ) -> BridgeResult:
@@ -255,7 +264,7 @@ def bridge_bolus(
             limits=tuple(
                 limit_line(c.drug, c.drug.max_daily_dose) for c in (*old_fill.components, *new_fill.components)
             ),
-            sources=("DESIGN.md: bridge bolus pushes the old drug through at the old dose rate",),
+            sources=(BRIDGE_SOURCE, CATHETER_SOURCE, pump.source("internal_volume_nl")),
             notes=_bridge_notes(old_fill, new_fill, new_flow, without, _hours(without_duration)),
         ),
         verdict=Verdict.of(verdict.findings, override),
@@ -308,15 +317,15 @@ def _bridge_notes(
     return tuple(notes)
 
 
-def _rate_finding(rate: int, pump: PumpFacts) -> Finding:
+def _rate_finding(rate: int, pump: PumpModel) -> Finding:
     return rule_finding(
         "bolus rate",
         flow_text(rate),
-        f"at most {flow_text(pump.bolus_rate_nl_per_day)}",
+        f"at most {flow_text(pump.max_bolus_flow_nl_per_day)}",
         f"The bolus rate {flow_text(rate)} is faster than the pump's bolus ceiling "
-        f"({flow_text(pump.bolus_rate_nl_per_day)}).",
+        f"({flow_text(pump.max_bolus_flow_nl_per_day)}).",
         "use the pump's bolus rate or slower",
-        "assumption: pump model bolus ceiling",
+        pump.source("max_bolus_flow_nl_per_day"),
     )
 
 

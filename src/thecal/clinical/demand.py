@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
+from thecal.clinical.pump import flow_findings, flow_text, volume_text
 from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_demand_bolus, demand_presses_per_day
 from thecal.drugs.dosing import dose_ng_per_day, mass_ng, volume_nl
@@ -18,6 +18,7 @@ from thecal.drugs.fill import Fill
 from thecal.drugs.model import Drug, duration_text
 from thecal.drugs.verdict import Override, Verdict
 from thecal.errors import InputError
+from thecal.pump.model import PumpModel
 from thecal.units import MS_PER_DAY
 
 FORMULA = (
@@ -57,7 +58,7 @@ def demand_worst_case(
     max_per_day: int,
     opioid_naive: bool = False,
     override: Override | None = None,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel,
 ) -> DemandResult:
     """The most the patient can get in 24 h with every demand bolus used, checked for every drug of the fill."""
     if lockout_ms <= 0:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text
+from thecal.clinical.pump import flow_findings, flow_range_line, flow_text
 from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.dosing import exact_flow
 from thecal.drugs.fill import Fill
 from thecal.drugs.model import Drug
 from thecal.drugs.verdict import Override, Verdict
+from thecal.pump.model import PumpModel
 from thecal.units import format_exact
 
 FLOW_FORMULA = "flow = daily dose ÷ concentration; each drug of the fill gets flow × its concentration"
@@ -50,7 +51,7 @@ def flow_for_dose(
     drug: Drug | str | None = None,
     opioid_naive: bool = False,
     override: Override | None = None,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel,
     typed: str | None = None,
 ) -> FlowResult:
     """The flow that gives one drug of the fill (the first by default) its daily dose, with every dose checked."""
@@ -90,7 +91,7 @@ def dose_for_flow(
     *,
     opioid_naive: bool = False,
     override: Override | None = None,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel,
     typed: str | None = None,
 ) -> FlowResult:
     """The daily dose of every drug of the fill at a flow, with every dose checked; `typed` as for flow_for_dose."""
@@ -120,7 +121,7 @@ def _build(
     steps: list[str],
     opioid_naive: bool,
     override: Override | None,
-    pump: PumpFacts,
+    pump: PumpModel,
     title: str,
 ) -> FlowResult:
     doses = tuple(
@@ -156,7 +157,7 @@ def _build(
     )
 
 
-def _limits(fill: Fill, opioid_naive: bool, pump: PumpFacts) -> tuple[str, ...]:
+def _limits(fill: Fill, opioid_naive: bool, pump: PumpModel) -> tuple[str, ...]:
     lines: list[str] = []
     for component in fill.components:
         drug = component.drug
@@ -166,10 +167,7 @@ def _limits(fill: Fill, opioid_naive: bool, pump: PumpFacts) -> tuple[str, ...]:
         if opioid_naive and drug.opioid and not drug.allowed_opioid_naive:
             lines.append(f"{drug.name}: opioid-tolerant patients only ({drug.opioid_naive_source})")
         lines.append(limit_line(drug, drug.max_concentration))
-    lines.append(
-        f"pump flow: {flow_text(pump.min_flow_nl_per_day)} to {flow_text(pump.max_flow_nl_per_day)} "
-        "(Medtronic specification; maximum is an assumption)"
-    )
+    lines.append(flow_range_line(pump))
     return tuple(lines)
 
 

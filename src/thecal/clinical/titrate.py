@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text
+from thecal.clinical.pump import flow_findings, flow_text, require_pump
 from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_concentration, check_daily_dose, check_titration_step
 from thecal.drugs.dosing import flow_nl_per_day
@@ -21,9 +21,11 @@ from thecal.drugs.loader import get_drug
 from thecal.drugs.model import Drug, duration_text
 from thecal.drugs.verdict import Override, Verdict
 from thecal.errors import InputError
+from thecal.pump.model import PumpModel
 from thecal.units import BP_PER_ONE, MS_PER_DAY, format_exact
 
 MAX_STEPS = 60
+FLOW_CHECK = "with a concentration, the flow of every step is checked against the pump's flow range"
 FORMULA = (
     "each step changes the dose by the smallest of: what is left to the target, and the step chosen or else the "
     "drug's usual largest step; steps are spaced by the interval; every step is checked as a dose change"
@@ -82,7 +84,7 @@ def titration_plan(
     concentration_ng_per_ml: int | None = None,
     opioid_naive: bool = False,
     override: Override | None = None,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel | None = None,
 ) -> TitrationPlan:
     """A plan of dose changes from the current daily dose to the target, each checked against the drug's rules."""
     drug = drug if isinstance(drug, Drug) else get_drug(drug)
@@ -101,6 +103,7 @@ def titration_plan(
     steps: list[PlanStep] = []
     verdict = target_verdict
     if concentration_ng_per_ml is not None:
+        require_pump(pump, FLOW_CHECK)
         verdict = verdict.combine(check_concentration(drug, concentration_ng_per_ml))
     previous = current_ng_per_day
     for number, dose in enumerate(doses, start=1):
@@ -115,7 +118,7 @@ def titration_plan(
         flow = None
         if concentration_ng_per_ml is not None:
             flow = flow_nl_per_day(dose, concentration_ng_per_ml)
-            verdict = verdict.combine(Verdict(tuple(flow_findings(flow, pump))))
+            verdict = verdict.combine(Verdict(tuple(flow_findings(flow, require_pump(pump, FLOW_CHECK)))))
         on = start_date + timedelta(milliseconds=after) if start_date is not None else None
         steps.append(PlanStep(number, after, on, dose, dose - previous, flow))
         previous = dose
@@ -257,6 +260,6 @@ def _validate(current: int, target: int, step: int | None, step_bp: int | None, 
             raise InputError(name, value, "cannot be negative", "enter zero or a positive dose")
     if step is not None and step_bp is not None:
         raise InputError("step", "both an amount and a percentage", "give one kind of step", "choose one")
-    for name, value in (("step", step), ("step", step_bp), ("interval", interval)):
-        if value is not None and value <= 0:
-            raise InputError(name, value, "must be above zero", "enter a positive step and interval")
+    for name, given in (("step", step), ("step", step_bp), ("interval", interval)):
+        if given is not None and given <= 0:
+            raise InputError(name, given, "must be above zero", "enter a positive step and interval")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thecal.clinical.pump import PUMP_20, PumpFacts, flow_findings, flow_text, volume_text
+from thecal.clinical.pump import flow_findings, flow_text, require_pump, volume_text
 from thecal.clinical.result import Reasoning, Result, limit_line
 from thecal.drugs.checks import check_concentration, check_start_dose, check_trial_bolus
 from thecal.drugs.dosing import flow_nl_per_day, volume_nl
@@ -19,10 +19,12 @@ from thecal.drugs.loader import get_drug
 from thecal.drugs.model import Drug
 from thecal.drugs.verdict import Override, Verdict
 from thecal.errors import InputError
+from thecal.pump.model import PumpModel
 from thecal.units import NL_PER_ML
 
 BOLUS = "bolus"
 CONTINUOUS = "continuous"
+FLOW_CHECK = "the flow of a continuous trial is checked against the pump's flow range"
 # Below about 0.1 mL a syringe cannot be read accurately (assumption); dilute instead.
 SMALLEST_MEASURABLE_NL = NL_PER_ML // 10
 OBSERVE_OPIOID = (
@@ -54,7 +56,7 @@ def trial_dose(
     concentration_ng_per_ml: int | None = None,
     opioid_naive: bool = False,
     override: Override | None = None,
-    pump: PumpFacts = PUMP_20,
+    pump: PumpModel | None = None,
 ) -> TrialResult:
     """The screening-trial dose (ng for a bolus, ng/day for a continuous trial), checked, with its volume or flow."""
     drug = drug if isinstance(drug, Drug) else get_drug(drug)
@@ -63,6 +65,7 @@ def trial_dose(
     published = drug.trial_bolus if mode == BOLUS else drug.start_dose
     chosen = published.low if dose is None else dose
     show = drug.mass_text if mode == BOLUS else drug.dose_text
+    limits: tuple[str, ...]
     if mode == BOLUS:
         verdict = check_trial_bolus(drug, chosen, opioid_naive=opioid_naive)
         limits = (limit_line(drug, drug.require_limit("max_trial_bolus")),)
@@ -91,7 +94,7 @@ def trial_dose(
             steps.append(
                 f"flow = {show(chosen)} ÷ {drug.concentration_text(concentration_ng_per_ml)} = {flow_text(flow)}"
             )
-            verdict = verdict.combine(Verdict(tuple(flow_findings(flow, pump))))
+            verdict = verdict.combine(Verdict(tuple(flow_findings(flow, require_pump(pump, FLOW_CHECK)))))
     summary = [
         ("published range", f"{show(published.low)} to {show(published.high)}"),
         ("trial dose", show(chosen)),

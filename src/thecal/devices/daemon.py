@@ -7,7 +7,11 @@ remembered replies) and a line-per-event file of telemetry refusals and
 pairings with their full reasons (`daemon.log`). `PumpDaemon` joins a
 `VirtualPump` to a `PumpEndpoint`: every frame goes through the endpoint, and
 only commands that pass all of its checks reach `dispatch`, which turns the
-telemetry command into a firmware command. Before each command the pump runs
+telemetry command into a firmware command with the one mapping
+(`thecal.telemetry.pump_commands`). The pump holds the formulary of the drug
+library (`thecal.drugs.pump_formulary`), so it refuses what passes a drug's
+hard limit whoever sent it. An interrogation is the firmware's own status,
+the demand window included. Before each command the pump runs
 up to the present pump time, then a `TelemetrySession` is charged to the
 battery and the state is saved, so every answer, reads included, describes
 state that is already on disk (principle 6). A write is acknowledged only
@@ -32,40 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thecal.devices.nvm_file import FileMedium
-from thecal.errors import InputError, ThecalError
-from thecal.pump.core import (
-    Alarm,
-    BolusKind,
-    CancelBolus,
-    ClearAlarm,
-    DemandLimits,
-    Fill,
-    Logged,
-    Outcome,
-    PeerChanged,
-    PeriodicBolusPlan,
-    Program,
-    Refusal,
-    RequestDemandBolus,
-    ResumeTherapy,
-    Role,
-    SetClock,
-    SetDemandLimits,
-    SetLowReservoirAlarm,
-    SetPeriodicBolus,
-    StartBolus,
-    Step,
-    StopTherapy,
-    TelemetryRejected,
-    TelemetrySession,
-    WeekSchedule,
-)
-from thecal.pump.core.commands import Command as FirmwareCommand
+from thecal.drugs import pump_formulary
+from thecal.errors import InputError
+from thecal.pump.core import Fill, Logged, Outcome, PeerChanged, TelemetryRejected, TelemetrySession
+from thecal.pump.core.commands import Role, SetCatheter
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.fluid import solution
 from thecal.pump.model import load_model
 from thecal.telemetry.commands import Command
-from thecal.telemetry.commands import Role as TelemetryRole
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.device_files import device_identity_path
 from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
@@ -73,21 +51,14 @@ from thecal.telemetry.errors import Rejection
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
 from thecal.telemetry.pairing import PAIRING_WINDOW_MS, monotonic_ms
 from thecal.telemetry.persistence import FileStore
+from thecal.telemetry.pump_commands import PumpRefused, from_telemetry
 from thecal.telemetry.replies import ReplyCache
 from thecal.telemetry.transport import LoopbackServer, LossModel, LossyHandler
-from thecal.units import MS_PER_DAY
 
 DEFAULT_MODEL = "programmable-20"
 DEFAULT_LABEL = "SN-0001"
 DEFAULT_CATHETER_VOLUME_NL = 99_000  # 45 cm at 2.2 uL/cm, the scenario default
-DEVICE_ROLES = (TelemetryRole.CLINICIAN, TelemetryRole.PTM)
-
-_BOLUS_KINDS = {
-    "clinician_bolus": BolusKind.CLINICIAN,
-    "priming_bolus": BolusKind.PRIMING,
-    "bridge_bolus": BolusKind.BRIDGE,
-}
-_FIRMWARE_ROLES = {"clinician": Role.CLINICIAN, "ptm": Role.PATIENT}
+DEVICE_ROLES = (Role.CLINICIAN, Role.PTM)
 
 
 @dataclass(frozen=True)
@@ -140,7 +111,10 @@ def init_state(
     wall_ms: int | None = None,
     seed: int = 0,
 ) -> StateLayout:
-    """Create a pump state directory: authority, pump identity, a clinician and a PTM identity, first state."""
+    """Create a pump state directory: authority, pump identity, a clinician and a PTM identity, first state.
+
+    The pump is told the implanted catheter's volume, so it knows its dead volume from the first command.
+    """
     layout = StateLayout(Path(root))
     if layout.config.exists():
         raise InputError("--state", str(root), "already holds a pump", "choose an empty directory")
@@ -148,17 +122,22 @@ def init_state(
     layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     authority = Authority.generate()
     authority.save(layout.authority_key)
-    DeviceIdentity.create(authority, TelemetryRole.PUMP, label).save(layout.pump_key)
+    DeviceIdentity.create(authority, Role.PUMP, label).save(layout.pump_key)
     for role in DEVICE_ROLES:
         device = layout.device(role.value)
         device.mkdir(mode=0o700, parents=True, exist_ok=True)
         DeviceIdentity.create(authority, role, f"{role.value}-1").save(device_identity_path(device))
     start_wall = int(time.time() * 1000) if wall_ms is None else wall_ms
     pump = VirtualPump(
-        pump_model, catheter_volume_nl=catheter_volume_nl, seed=seed, wall_ms=start_wall, medium=FileMedium(layout.nvm)
+        pump_model,
+        formulary=pump_formulary(),
+        catheter_volume_nl=catheter_volume_nl,
+        seed=seed,
+        wall_ms=start_wall,
+        medium=FileMedium(layout.nvm),
     )
-    assert pump.store is not None
-    pump.store.save(pump.firmware.state)  # the power-on entry and the wall clock survive the first restart
+    # Saved with the command: the power-on entry, the wall clock and the catheter survive the first restart.
+    _result(pump.command(SetCatheter(catheter_volume_nl)), pump.now_ms)
     config = {"model": model, "catheter_volume_nl": catheter_volume_nl, "seed": seed}
     layout.config.write_text(json.dumps(config, indent=1) + "\n")
     return layout
@@ -180,24 +159,6 @@ class PumpClock:
         return self._start_ms + int((self._source() - self._anchor) * self._accel * 1000)
 
 
-class PumpRefused(ThecalError):
-    """The firmware refused a command; carries the refusal's code and words to the reply."""
-
-    def __init__(self, refusal: Refusal):
-        self.refusal = refusal
-        words = refusal.message
-        if refusal.field:
-            words += f" ({refusal.field}"
-            words += f" = {refusal.value}" if refusal.value else ""
-            words += f", limit {refusal.limit})" if refusal.limit else ")"
-        super().__init__(words)
-
-    def to_dict(self) -> dict[str, object]:
-        """The refusal as reply fields."""
-        r = self.refusal
-        return {"code": r.code, "field": r.field, "value": r.value, "limit": r.limit, "until_ms": r.until_ms}
-
-
 class PumpDaemon:
     """One pump from a state directory, answering telemetry frames."""
 
@@ -217,14 +178,19 @@ class PumpDaemon:
         self.model = load_model(str(config["model"]))
         self.pump = VirtualPump(
             self.model,
+            formulary=pump_formulary(),
             catheter_volume_nl=int(config["catheter_volume_nl"]),
             seed=int(config["seed"]),
             medium=FileMedium(self.layout.nvm),
         )
-        state = self.pump.firmware.state
-        # The hardware's reservoir is not in the saved state; the calculated one is the best estimate of it.
-        if state.contents:
-            self.pump.reservoir = solution(state.reservoir_nl, state.contents)
+        # The hardware's reservoir is not in the saved state; the calculated one, of what the label says, is the
+        # best estimate of it.
+        status = self.pump.firmware.status()
+        label = status["label"]
+        reservoir_nl = status["reservoir_nl"]
+        if isinstance(label, list) and label and isinstance(reservoir_nl, int):
+            contents = tuple((str(e["drug"]), int(e["concentration_ng_per_ml"])) for e in label)
+            self.pump.reservoir = solution(reservoir_nl, contents)
         self.clock = PumpClock(self.pump.now_ms, accel, time_source)
         self._lock = threading.Lock()
         store = FileStore(self.layout.telemetry)
@@ -303,7 +269,7 @@ class PumpDaemon:
 
     # ------------------------------------------------------------- dispatch
 
-    def dispatch(self, role: str, command: Command) -> dict[str, object]:
+    def dispatch(self, role: Role, command: Command) -> dict[str, object]:
         """Execute a telemetry command on the pump; raise PumpRefused when the firmware refuses it."""
         self.pump.advance(max(self.clock.now_ms(), self.pump.now_ms))
         # Charging the exchange also saves the state, so a read never reports what a restart could undo.
@@ -313,38 +279,20 @@ class PumpDaemon:
             return self.status()
         if name == "read_event_log":
             return self.event_log(_int(args, "from_seq"), _int(args, "max_entries"))
-        if name == "refill_update":
-            _, outcome = self.pump.refill(_fill(args))
+        firmware_command = from_telemetry(name, args, role)
+        if isinstance(firmware_command, Fill):
+            _, outcome = self.pump.refill(firmware_command)
         else:
-            outcome = self.pump.command(_firmware_command(role, name, args))
+            outcome = self.pump.command(firmware_command)
         return _result(outcome, self.pump.now_ms)
 
     def status(self) -> dict[str, object]:
-        """The interrogation answer: the firmware's status with the patient's view added, integers only."""
+        """The interrogation answer: the firmware's status, with the battery as an integer."""
         firmware = self.pump.firmware
-        s = firmware.state
         result = firmware.status()
         # The telemetry encoding carries no floats, so the battery goes as parts per million.
-        del result["battery_used_fraction"]
-        result["battery_used_ppm"] = s.battery_used_pc * 1_000_000 // self.model.battery_capacity_pc
-        limits = s.demand_limits
-        recent = [t for t in s.demand_history_ms if t > s.now_ms - MS_PER_DAY]
-        next_allowed = s.now_ms
-        left = 0
-        if limits is not None:
-            left = max(limits.max_per_24h - len(recent), 0)
-            if recent:
-                next_allowed = max(next_allowed, recent[-1] + limits.lockout_ms)
-            if len(recent) >= limits.max_per_24h:
-                next_allowed = max(next_allowed, recent[-limits.max_per_24h] + MS_PER_DAY)
-        result.update(
-            therapy_stopped=s.stopped,
-            demand_enabled=limits is not None,
-            demand_next_allowed_wall_ms=next_allowed + s.wall_offset_ms,
-            demand_left_24h=left,
-            elective_replacement=s.eri_at_ms is not None,
-            end_of_service=s.end_of_service,
-        )
+        result.pop("battery_used_fraction", None)
+        result["battery_used_ppm"] = firmware.state.battery_used_pc * 1_000_000 // self.model.battery_capacity_pc
         return result
 
     def event_log(self, from_seq: int, max_entries: int) -> dict[str, object]:
@@ -359,82 +307,16 @@ class PumpDaemon:
 
 def _int(args: dict[str, object], key: str) -> int:
     value = args[key]
-    assert type(value) is int, f"the command table guarantees {key} is an int"
+    if type(value) is not int:  # the command table lets only integers through; anything else is a fault here
+        raise TypeError(f"{key} must be an integer after the command table, got {type(value).__name__}")
     return value
-
-
-def _fill(args: dict[str, object]) -> Fill:
-    contents = args["contents"]
-    assert isinstance(contents, list)
-    aspirated = args.get("aspirated_nl")
-    threshold = args.get("low_reservoir_alarm_nl")
-    return Fill(
-        _int(args, "volume_nl"),
-        tuple((str(c["drug"]), int(c["concentration_ng_per_ml"])) for c in contents),
-        aspirated if type(aspirated) is int else None,
-        threshold if type(threshold) is int else None,
-    )
-
-
-def _schedule(args: dict[str, object]) -> WeekSchedule:
-    days = args["days"]
-    assert isinstance(days, list)
-    try:
-        return WeekSchedule(
-            tuple(tuple(Step(int(s["start_ms"]), int(s["flow_nl_per_day"])) for s in day) for day in days)
-        )
-    except ValueError as exc:
-        raise PumpRefused(Refusal("bad_schedule", str(exc), "days")) from None
-
-
-def _firmware_command(role: str, name: str, args: dict[str, object]) -> FirmwareCommand:
-    """The firmware command for a telemetry command that changes the pump or delivers drug."""
-    if name in _BOLUS_KINDS:
-        return StartBolus(_BOLUS_KINDS[name], _int(args, "volume_nl"), _int(args, "duration_ms"))
-    if name == "program_therapy":
-        return Program(_schedule(args))
-    if name == "therapy_stop":
-        return StopTherapy()
-    if name == "therapy_resume":
-        return ResumeTherapy()
-    if name == "low_reservoir_alarm_set":
-        return SetLowReservoirAlarm(_int(args, "threshold_nl"))
-    if name == "bolus_cancel":
-        return CancelBolus()
-    if name == "periodic_bolus_set":
-        plan = PeriodicBolusPlan(
-            _int(args, "volume_nl"), _int(args, "duration_ms"), _int(args, "interval_ms"), _int(args, "first_wall_ms")
-        )
-        return SetPeriodicBolus(plan)
-    if name == "periodic_bolus_stop":
-        return SetPeriodicBolus(None)
-    if name == "alarm_clear":
-        alarm = str(args["alarm"])
-        if alarm not in {a.value for a in Alarm}:
-            known = ", ".join(a.value for a in Alarm)
-            raise PumpRefused(Refusal("unknown_alarm", f"there is no alarm {alarm!r}; alarms: {known}", "alarm", alarm))
-        return ClearAlarm(Alarm(alarm), _FIRMWARE_ROLES[role])
-    if name == "ptm_settings":
-        if _int(args, "max_per_24h") == 0:
-            return SetDemandLimits(None)
-        limits = DemandLimits(
-            _int(args, "bolus_volume_nl"),
-            _int(args, "bolus_duration_ms"),
-            _int(args, "lockout_ms"),
-            _int(args, "max_per_24h"),
-        )
-        return SetDemandLimits(limits)
-    if name == "demand_bolus":
-        return RequestDemandBolus()
-    if name == "clock_set":
-        return SetClock(_int(args, "wall_ms"))
-    raise ValueError(f"no firmware command for telemetry command {name!r}")
 
 
 def _result(outcome: Outcome, now_ms: int) -> dict[str, object]:
     """The reply result of an accepted command; PumpRefused for a refused one."""
     if not outcome.accepted:
-        assert outcome.refusal is not None
+        if outcome.refusal is None:
+            raise RuntimeError("the firmware refused a command without saying why")
         raise PumpRefused(outcome.refusal)
     logged = [action.entry.seq for action in outcome.actions if isinstance(action, Logged)]
     return {**outcome.info, "now_ms": now_ms, "log_seqs": logged}

@@ -1,11 +1,18 @@
 """The clinician programmer's client library: one method per pump command, base units in, `Reply` out.
 
-Every method sends one command through a `ClientSession`, which retries a
-lost exchange with the same command id. A `Reply` is returned whatever the
-pump decided: `ok`, refused with a code and words, or unknown — and an
-unknown drug delivery is `possibly_delivered`, to be counted as delivered.
-Arguments are integers in the base units their names carry (nL, ng/mL,
-nL/day, ms); a person's typed quantities are parsed by `thecal.units` first.
+Every method builds the firmware command it asks for and sends it through the
+one mapping to telemetry (`thecal.telemetry.pump_commands.to_telemetry`) in a
+`ClientSession`, which retries a lost exchange with the same command id. A
+`Reply` is returned whatever the pump decided: `ok`, refused with a code and
+words, or unknown — and an unknown drug delivery is `possibly_delivered`, to
+be counted as delivered. Doses are doses of the lead drug on the pump's label
+(ng, ng/day), never volumes: the pump derives the volumes from the
+concentration it holds. Arguments are integers in the base units their names
+carry; a person's typed quantities are parsed by `thecal.units` first.
+
+This library checks no clinical limit: the therapy layer (`thecal.therapy`)
+does before it sends, and the pump refuses what passes a hard limit of the
+drug on its label, whoever sent it.
 """
 
 from __future__ import annotations
@@ -13,13 +20,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from thecal.pump.core import DemandLimits, PeriodicBolusPlan, WeekSchedule
+from thecal.pump.core.alarms import Alarm
+from thecal.pump.core.commands import (
+    CancelBolus,
+    ClearAlarm,
+    ClinicianBolus,
+    DemandLimits,
+    Fill,
+    PeriodicBolusPlan,
+    PrimingBolus,
+    Program,
+    ResumeTherapy,
+    Role,
+    SetCatheter,
+    SetClock,
+    SetDemandLimits,
+    SetLowReservoirAlarm,
+    SetPeriodicBolus,
+    StopTherapy,
+)
+from thecal.pump.core.schedule import DoseSchedule
 from thecal.telemetry.client import DEFAULT_ATTEMPTS, ClientSession, Reply
-from thecal.telemetry.commands import Role
 from thecal.telemetry.device_files import DeviceFiles
+from thecal.telemetry.pump_commands import TelemetryCommand, to_telemetry
 from thecal.telemetry.transport import TcpTransport, Transport
-
-BOLUS_KINDS = ("clinician", "priming", "bridge")
 
 
 class ProgrammerClient:
@@ -42,6 +66,11 @@ class ProgrammerClient:
         """Any command of the command table, by name (see docs/telemetry.md)."""
         return self.session.request(name, **args)
 
+    def execute(self, command: TelemetryCommand) -> Reply:
+        """Send one firmware programming command (as the therapy layer builds them)."""
+        name, args = to_telemetry(command)
+        return self.send(name, **args)
+
     # ------------------------------------------------------------ reading
 
     def interrogate(self) -> Reply:
@@ -61,21 +90,21 @@ class ProgrammerClient:
             if not page.ok:
                 raise RuntimeError(f"reading the event log stopped at entry {start}: {page.describe()}")
             batch = page.result["entries"]
-            assert isinstance(batch, list)
+            if not isinstance(batch, list):
+                raise RuntimeError(f"the pump answered entry {start} with no list of entries: {page.result}")
             entries += batch
             if not batch or int(entries[-1]["seq"]) + 1 >= int(page.result["next_seq"]):  # type: ignore[call-overload]
                 return entries
 
     # ---------------------------------------------------------- therapy
 
-    def program(self, schedule: WeekSchedule) -> Reply:
-        """Deliver this week schedule from now on."""
-        days = [[{"start_ms": s.start_ms, "flow_nl_per_day": s.flow_nl_per_day} for s in day] for day in schedule.days]
-        return self.send("program_therapy", days=days)
+    def program(self, doses: DoseSchedule) -> Reply:
+        """Give this prescription (daily doses of the lead drug by time of day) from now on."""
+        return self.execute(Program(doses))
 
-    def program_continuous(self, flow_nl_per_day: int) -> Reply:
-        """One flow around the clock, every day."""
-        return self.program(WeekSchedule.continuous(flow_nl_per_day))
+    def program_continuous(self, *, dose_ng_per_day: int) -> Reply:
+        """One daily dose of the lead drug around the clock, every day."""
+        return self.program(DoseSchedule.continuous(dose_ng_per_day))
 
     def refill(
         self,
@@ -84,73 +113,57 @@ class ProgrammerClient:
         *,
         aspirated_nl: int | None = None,
         low_reservoir_alarm_nl: int | None = None,
+        bridge: bool = False,
     ) -> Reply:
-        """The reservoir now holds `volume_nl` of `contents` (drug, ng/mL); `aspirated_nl` was withdrawn."""
-        args: dict[str, object] = {
-            "volume_nl": volume_nl,
-            "contents": [{"drug": drug, "concentration_ng_per_ml": conc} for drug, conc in contents],
-        }
-        if aspirated_nl is not None:
-            args["aspirated_nl"] = aspirated_nl
-        if low_reservoir_alarm_nl is not None:
-            args["low_reservoir_alarm_nl"] = low_reservoir_alarm_nl
-        return self.send("refill_update", **args)
+        """The reservoir now holds `volume_nl` of `contents` (drug, ng/mL; lead first); `aspirated_nl` was withdrawn."""
+        return self.execute(Fill(volume_nl, tuple(contents), aspirated_nl, low_reservoir_alarm_nl, bridge))
 
-    def bolus(self, volume_nl: int, duration_ms: int, kind: str = "clinician") -> Reply:
-        """A clinician, priming or bridge bolus of `volume_nl` over `duration_ms`."""
-        if kind not in BOLUS_KINDS:
-            raise ValueError(f"a programmer bolus is one of {BOLUS_KINDS}, not {kind!r}")
-        return self.send(f"{kind}_bolus", volume_nl=volume_nl, duration_ms=duration_ms)
+    def set_catheter(self, volume_nl: int) -> Reply:
+        """The implanted catheter holds `volume_nl`, set at implant or revision."""
+        return self.execute(SetCatheter(volume_nl))
+
+    def clinician_bolus(self, *, dose_ng: int, duration_ms: int) -> Reply:
+        """Give `dose_ng` of the lead drug over `duration_ms`, on top of the basal flow."""
+        return self.execute(ClinicianBolus(dose_ng, duration_ms))
+
+    def priming_bolus(self, *, volume_nl: int, duration_ms: int) -> Reply:
+        """Fill the empty catheter and pump tubing with `volume_nl` over `duration_ms`, in place of the basal flow."""
+        return self.execute(PrimingBolus(volume_nl, duration_ms))
 
     def cancel_bolus(self) -> Reply:
         """Stop the running bolus."""
-        return self.send("bolus_cancel")
+        return self.execute(CancelBolus())
 
     def stop_therapy(self) -> Reply:
         """Go to minimum-rate mode."""
-        return self.send("therapy_stop")
+        return self.execute(StopTherapy())
 
     def resume_therapy(self) -> Reply:
-        """Deliver the programmed schedule again."""
-        return self.send("therapy_resume")
+        """Deliver the prescription again."""
+        return self.execute(ResumeTherapy())
 
     def set_low_reservoir_alarm(self, threshold_nl: int) -> Reply:
         """Raise the low-reservoir alarm at this calculated volume."""
-        return self.send("low_reservoir_alarm_set", threshold_nl=threshold_nl)
+        return self.execute(SetLowReservoirAlarm(threshold_nl))
 
     def set_periodic_bolus(self, plan: PeriodicBolusPlan | None) -> Reply:
         """Start or change the periodic bolus, or end it with None."""
-        if plan is None:
-            return self.send("periodic_bolus_stop")
-        return self.send(
-            "periodic_bolus_set",
-            volume_nl=plan.volume_nl,
-            duration_ms=plan.duration_ms,
-            interval_ms=plan.interval_ms,
-            first_wall_ms=plan.first_wall_ms,
-        )
+        return self.execute(SetPeriodicBolus(plan))
 
     def set_demand_limits(self, limits: DemandLimits | None) -> Reply:
-        """The physician's limits on the patient's demand boluses; None turns demand boluses off."""
-        if limits is None:
-            # max_per_24h 0 turns demand boluses off; the command table still wants a positive duration.
-            off = {"bolus_volume_nl": 0, "bolus_duration_ms": 1, "lockout_ms": 0, "max_per_24h": 0}
-            return self.send("ptm_settings", **off)
-        return self.send(
-            "ptm_settings",
-            bolus_volume_nl=limits.volume_nl,
-            bolus_duration_ms=limits.duration_ms,
-            lockout_ms=limits.lockout_ms,
-            max_per_24h=limits.max_per_24h,
-        )
+        """The physician's limits on the patient's demand doses; None turns demand doses off."""
+        return self.execute(SetDemandLimits(limits))
 
     def clear_alarm(self, alarm: str) -> Reply:
-        """Clear an alarm the clinician may clear."""
-        return self.send("alarm_clear", alarm=alarm)
+        """Clear an alarm the clinician may clear; the pump refuses a name it does not know."""
+        known = {a.value for a in Alarm}
+        if alarm in known:
+            return self.execute(ClearAlarm(Alarm(alarm), Role.CLINICIAN))
+        return self.send("alarm_clear", alarm=alarm)  # the pump's refusal names the alarms it has
 
     def set_clock(self, wall_ms: int) -> Reply:
         """Set the pump's wall clock (local time as ms since the Unix epoch)."""
-        return self.send("clock_set", wall_ms=wall_ms)
+        return self.execute(SetClock(wall_ms))
 
     # --------------------------------------------------------------- keys
 

@@ -1,19 +1,22 @@
-"""The patient therapy manager's client library: ask for a demand bolus, read the patient's view.
+"""The patient therapy manager's client library: ask for a demand dose, read the patient's view.
 
-The pump alone decides whether a demand bolus is given: the physician's
-limits live in the pump, not here. A request whose reply is lost comes back
-`possibly_delivered`; the patient app must count it as delivered and show
-the next time a dose is allowed from a fresh `status()`, never offer another
-dose on the strength of a missing answer.
+The pump alone decides whether a demand dose is given: the physician's
+limits and the drug's hard limits live in the pump, not here, and the next
+time a dose is allowed is the pump's own computation (`status()`:
+`demand_next_allowed_wall_ms`, `demand_left_24h`). A request whose reply is
+lost comes back `possibly_delivered`; the patient app must count it as
+delivered and show the next time a dose is allowed from a fresh `status()`,
+never offer another dose on the strength of a missing answer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from thecal.pump.core.commands import RequestDemandBolus, Role
 from thecal.telemetry.client import DEFAULT_ATTEMPTS, ClientSession, Reply
-from thecal.telemetry.commands import Role
 from thecal.telemetry.device_files import DeviceFiles
+from thecal.telemetry.pump_commands import to_telemetry
 from thecal.telemetry.transport import TcpTransport, Transport
 
 
@@ -34,9 +37,10 @@ class TherapyManagerClient:
         return cls.open(device_dir, TcpTransport(port))
 
     def request_bolus(self) -> Reply:
-        """Ask for a demand bolus; the pump refuses it with a reason outside the physician's limits."""
-        return self.session.request("demand_bolus")
+        """Ask for a demand dose; the pump refuses it with a reason outside the physician's limits."""
+        name, args = to_telemetry(RequestDemandBolus())
+        return self.session.request(name, **args)
 
     def status(self) -> Reply:
-        """What the patient may see: alarms, whether a dose is allowed and when, battery replacement."""
+        """The patient's view: time, mode, alarms, the demand settings, when the next dose is allowed, doses left."""
         return self.session.request("interrogate_status")

@@ -19,6 +19,7 @@ from thecal.drugs.checks import (
     refill_interval_limit,
 )
 from thecal.drugs.fill import Admixture, Component, Fill
+from thecal.drugs.formulary import pump_formulary
 from thecal.drugs.loader import drug_names, get_drug
 from thecal.drugs.model import Direction, DoseRange, Drug, Limit, Measure
 from thecal.drugs.verdict import PHYSICIAN, Finding, Override, Tier, Verdict
@@ -48,5 +49,6 @@ __all__ = [
     "demand_presses_per_day",
     "drug_names",
     "get_drug",
+    "pump_formulary",
     "refill_interval_limit",
 ]

@@ -214,7 +214,7 @@ def check_fill_matches_program(drug: Drug, programmed_ng_per_ml: int, filled_ng_
         f"{drug.concentration_text(filled_ng_per_ml)}: every dose would be {format_exact(factor, 1, 'times')} "
         f"the programmed dose, {effect}.",
         "program the concentration printed on the vial label, then recalculate the flow",
-        "DESIGN.md: concentration mix-ups are a known cause of harm",
+        "ISMP safety alerts: a concentration mixed up or defaulted in pump programming gave tenfold overdoses",
     )
     return Verdict((finding,))
 

@@ -143,7 +143,7 @@ class Fill:
                 f"must match the reservoir contents {vial.text()}",
                 f"The pump is programmed for {self.text()} but the reservoir holds {vial.text()}.",
                 "program exactly the drugs printed on the vial labels, then recalculate the flow",
-                "DESIGN.md: concentration mix-ups are a known cause of harm",
+                "ISMP safety alerts: a concentration mixed up or defaulted in pump programming gave tenfold overdoses",
             )
             return Verdict((finding,))
         verdict = Verdict()

@@ -1,16 +1,23 @@
-"""Turning one two-tier limit and one value into findings, in words a nurse understands.
+"""The shape of "beyond a limit": findings from the drug library's two-tier limits and from the pump.
 
 This is the only place that decides soft versus hard: a value beyond the hard
 tier gives one hard finding (the soft finding is then moot); a value beyond only
-the soft tier gives one soft finding; anything else gives none.
+the soft tier gives one soft finding; anything else gives none. A pump's refusal
+becomes a finding here too, so every door shows one shape whoever drew the line.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from thecal.drugs.model import Direction, Drug, Limit
 from thecal.drugs.verdict import Finding, Tier
+
+if TYPE_CHECKING:  # the converter only reads a refusal's fields; the drug library does not load the firmware
+    from thecal.pump.core.actions import Refusal
+
+PUMP_FIRMWARE = "pump firmware"
 
 
 def limit_findings(
@@ -50,13 +57,32 @@ def limit_findings(
             message=message,
             action=_action(spec.direction, spec.field, bound_text),
             source=source,
+            code=limit.key,
         )
     ]
 
 
-def rule_finding(field: str, value: str, limit: str, message: str, action: str, source: str) -> Finding:
+def rule_finding(
+    field: str, value: str, limit: str, message: str, action: str, source: str, *, code: str = ""
+) -> Finding:
     """A hard finding for a rule that is not a number, such as 'not for opioid-naïve patients'."""
-    return Finding(Tier.HARD, field, value, limit, message, action, source)
+    return Finding(Tier.HARD, field, value, limit, message, action, source, code=code)
+
+
+def refusal_finding(refusal: Refusal, *, source: str = PUMP_FIRMWARE) -> Finding:
+    """A pump's refusal as the finding every door shows: hard, since nothing a person says passes the pump."""
+    code = str(refusal.code)
+    words = refusal.message.strip().rstrip(".")
+    return Finding(
+        tier=Tier.HARD,
+        field=refusal.field or code,
+        value=refusal.value,
+        limit=refusal.limit,
+        message=f"The pump refused this: {words}." if words else "The pump refused this.",
+        action="change what the pump refused, then plan again",
+        source=source,
+        code=code,
+    )
 
 
 def _action(direction: Direction, field: str, bound_text: str) -> str:

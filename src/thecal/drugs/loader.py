@@ -1,9 +1,11 @@
 """Reads the drug data files into `Drug` values and refuses any file that breaks the library's rules.
 
-A data file that is wrong is a safety problem, so the loader is strict: every
+A data file that is wrong is a safety problem, so the loader is strict: the
+file's shape is a schema (pydantic) that knows every table and field, every
 required limit must be present, every figure must carry its source, a soft tier
 may never be looser than its hard tier, and quantities must carry units of the
-right kind. Files are read once and cached.
+right kind. A refusal names the file, the field, the value and what to do.
+Files are read once and cached.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, create_model
+from pydantic import model_validator as after_checks
 
 from thecal.drugs.model import (
     DEMAND_LIMITS,
@@ -22,20 +27,14 @@ from thecal.drugs.model import (
     Limit,
     LimitSpec,
     Measure,
+    quantity_text,
 )
-from thecal.errors import InputError
-from thecal.units import BP_PER_ONE, CONCENTRATION, DOSE_RATE, DURATION, MASS, Kind, parse_typed_int, percent_bp
+from thecal.errors import InputError, schema_error
+from thecal.units import BP_PER_ONE, CONCENTRATION, DOSE_RATE, DURATION, MASS, percent_bp, reader
 
 DATA_PACKAGE = "thecal.drugs.data"
 CONVERSIONS_FILE = "conversions.toml"
-MASS_UNITS = ("mg", "mcg")
-
-_KINDS = {
-    Measure.DOSE_RATE: DOSE_RATE,
-    Measure.CONCENTRATION: CONCENTRATION,
-    Measure.MASS: MASS,
-    Measure.DURATION: DURATION,
-}
+FIX = "correct the drug data file"
 
 
 def get_drug(name: str) -> Drug:
@@ -60,56 +59,244 @@ def drug_names() -> list[str]:
 
 def parse_drug(data: dict[str, Any], origin: str) -> Drug:
     """Build a Drug from the contents of one data file, refusing anything incomplete or inconsistent."""
-    where = origin
-    name = _text(data, "name", where).lower()
-    mass_unit = _text(data, "mass_unit", where)
-    if mass_unit not in MASS_UNITS:
-        raise _file_error(where, "mass_unit", mass_unit, f"must be one of {', '.join(MASS_UNITS)}")
-    opioid = _flag(data, "opioid", where)
-    approval = _table(data, "approval", where)
-    naive = _table(data, "opioid_naive", where)
-    demand = _table(data, "demand_bolus", where)
-    concentrations = _table(data, "concentrations", where)
-    admixture = _table(data, "admixture", where)
-    doses = _table(data, "doses", where)
-    limits = _limits(_table(data, "limits", where), f"{where} [limits]")
-    demand_allowed = _flag(demand, "allowed", f"{where} [demand_bolus]")
-    naive_allowed = _flag(naive, "allowed", f"{where} [opioid_naive]")
-    _require_limits(limits, opioid=opioid, naive_allowed=naive_allowed, demand_allowed=demand_allowed, where=where)
-    available = tuple(
-        parse_typed_int(text, CONCENTRATION, f"{where} concentrations")
-        for text in _list(concentrations, "available", where)
+    try:
+        return DrugFile.model_validate(data).to_drug()
+    except ValidationError as exc:
+        raise schema_error(origin, exc, FIX, DrugFile) from None
+
+
+class Table(BaseModel):
+    """A table of a data file: no unknown names, no silent conversion of one type into another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# Every figure carries its source, so source texts may not be blank.
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+# The value of a limit, read by the kind of quantity it measures.
+DoseRateText = Annotated[int, BeforeValidator(reader(DOSE_RATE))]
+ConcentrationText = Annotated[int, BeforeValidator(reader(CONCENTRATION))]
+MassText = Annotated[int, BeforeValidator(reader(MASS))]
+DurationText = Annotated[int, BeforeValidator(reader(DURATION))]
+PercentText = Annotated[int, BeforeValidator(lambda text: percent_bp(text, ""))]
+# A count is a bare whole number; "6" in quotes or true are refused by the schema's strict int.
+Count = Annotated[int, Field(ge=0)]
+_VALUES: dict[Measure, Any] = {
+    Measure.DOSE_RATE: DoseRateText,
+    Measure.CONCENTRATION: ConcentrationText,
+    Measure.MASS: MassText,
+    Measure.DURATION: DurationText,
+    Measure.PERCENT: PercentText,
+    Measure.COUNT: Count,
+}
+
+
+def _limit_table(measure: Measure) -> type[Table]:
+    value = _VALUES[measure]
+    return create_model(
+        f"Limit{measure.name.title().replace('_', '')}",
+        __base__=Table,
+        __doc__=f"One two-tier limit measured as {measure.value}, with the sources of both tiers and why it exists.",
+        soft=(value, ...),
+        hard=(value, ...),
+        soft_source=(Text, ...),
+        hard_source=(Text, ...),
+        why=(Text, ...),
     )
-    if not available or any(value <= 0 for value in available):
-        raise _file_error(where, "concentrations.available", available, "must list at least one positive strength")
-    drug = Drug(
-        name=name,
-        description=_text(data, "description", where),
-        aliases=tuple(alias.lower() for alias in _list(data, "aliases", where)),
-        mass_unit=mass_unit,
-        opioid=opioid,
-        approved_for_pump=_flag(approval, "approved_for_pump", f"{where} [approval]"),
-        approved_source=_text(approval, "source", f"{where} [approval]"),
-        allowed_opioid_naive=naive_allowed if opioid else True,
-        opioid_naive_source=_text(naive, "source", f"{where} [opioid_naive]"),
-        demand_bolus_allowed=demand_allowed,
-        demand_bolus_source=_text(demand, "source", f"{where} [demand_bolus]"),
-        concentrations_ng_per_ml=tuple(sorted(available)),
-        concentrations_source=_text(concentrations, "source", f"{where} [concentrations]"),
-        start_dose=_range(doses, "start", DOSE_RATE, where),
-        usual_dose=_range(doses, "usual", DOSE_RATE, where),
-        trial_bolus=_range(doses, "trial_bolus", MASS, where),
-        limits=limits,
-        admixture_partners=tuple(p.lower() for p in _list(admixture, "partners", where)),
-        admixture_source=_text(admixture, "source", f"{where} [admixture]"),
-        notes=tuple(_list(data, "notes", where)),
+
+
+_LIMIT_TABLES = {measure: _limit_table(measure) for measure in Measure}
+
+
+def _check_tiers(limits: BaseModel) -> BaseModel:
+    for key, spec in LIMIT_SPECS.items():
+        entry = _entry(limits, key)
+        if entry is not None:
+            _check_tier(spec, entry.soft, entry.hard)
+    return limits
+
+
+def _check_tier(spec: LimitSpec, soft: int, hard: int) -> None:
+    # The soft tier warns before the hard tier refuses; a soft tier beyond the hard one would never be seen.
+    looser = soft > hard if spec.direction is Direction.MAX else soft < hard
+    if looser:
+        shown = _shown(spec.measure, hard)
+        raise InputError(
+            f"{spec.key}.soft", _shown(spec.measure, soft), f"the soft tier is beyond the hard tier {shown}", FIX
+        )
+    if spec.key == "max_step_down" and hard > BP_PER_ONE:
+        raise InputError(f"{spec.key}.hard", _shown(spec.measure, hard), "a decrease cannot be more than 100 %", FIX)
+
+
+def _shown(measure: Measure, value: int) -> str:
+    """A limit value in its base unit, for an error about a file (the drug's display unit is not known yet)."""
+    return (
+        quantity_text(measure, value)
+        if measure in (Measure.PERCENT, Measure.COUNT, Measure.DURATION)
+        else f"{value} {measure.value}"
     )
-    for available_strength in drug.concentrations_ng_per_ml:
-        if drug.max_concentration.hard_exceeded(available_strength):
-            raise _file_error(
-                where, "concentrations.available", available_strength, "a listed strength is above the hard limit"
+
+
+Limits: type[Table] = create_model(  # type: ignore[call-overload]
+    "Limits",
+    __base__=Table,
+    __doc__="The drug's limits, one optional table per limit the library knows (thecal.drugs.model.LIMIT_SPECS).",
+    __validators__={"tiers": after_checks(mode="after")(_check_tiers)},
+    **{key: (_LIMIT_TABLES[spec.measure] | None, None) for key, spec in LIMIT_SPECS.items()},
+)
+
+
+class Approval(Table):
+    """Whether the pump's labeling approves the drug."""
+
+    approved_for_pump: bool
+    source: Text
+
+
+class Permission(Table):
+    """A yes-or-no rule (opioid-naïve patients, demand boluses) and its source."""
+
+    allowed: bool
+    source: Text
+
+
+class Concentrations(Table):
+    """The strengths the drug comes in."""
+
+    available: Annotated[list[ConcentrationText], Field(min_length=1)]
+    source: Text
+
+
+class Admixture(Table):
+    """The drugs it may share a fill with."""
+
+    partners: list[Text]
+    source: Text
+
+
+class DoseRateRange(Table):
+    """A published range of daily doses."""
+
+    low: DoseRateText
+    high: DoseRateText
+    source: Text
+
+    @after_checks(mode="after")
+    def _ordered(self) -> DoseRateRange:
+        if self.low > self.high:
+            raise InputError("low", f"{self.low} ng/day", f"low is above high ({self.high} ng/day)", FIX)
+        return self
+
+
+class MassRange(Table):
+    """A published range of single doses."""
+
+    low: MassText
+    high: MassText
+    source: Text
+
+    @after_checks(mode="after")
+    def _ordered(self) -> MassRange:
+        if self.low > self.high:
+            raise InputError("low", f"{self.low} ng", f"low is above high ({self.high} ng)", FIX)
+        return self
+
+
+class Doses(Table):
+    """The published dose ranges: starting, usual, and the trial bolus."""
+
+    start: DoseRateRange
+    usual: DoseRateRange
+    trial_bolus: MassRange
+
+
+class DrugFile(Table):
+    """One drug data file, as written (docs/drugs.md describes every field)."""
+
+    name: Text
+    description: Text
+    aliases: list[Text]
+    mass_unit: Literal["mg", "mcg"]
+    opioid: bool
+    notes: list[Text]
+    approval: Approval
+    opioid_naive: Permission
+    demand_bolus: Permission
+    concentrations: Concentrations
+    admixture: Admixture
+    doses: Doses
+    limits: Limits
+
+    @after_checks(mode="after")
+    def _complete(self) -> DrugFile:
+        required = [key for key, spec in LIMIT_SPECS.items() if spec.required]
+        if self.opioid and self.opioid_naive.allowed:
+            required.append("max_daily_dose_opioid_naive")
+        if self.demand_bolus.allowed:
+            required.extend(DEMAND_LIMITS)
+        missing = [key for key in required if _entry(self.limits, key) is None]
+        if _entry(self.limits, "max_step_up") is None and _entry(self.limits, "max_step_up_amount") is None:
+            missing.append("max_step_up or max_step_up_amount")
+        if missing:
+            raise InputError("limits", ", ".join(missing), "required limits are missing", FIX)
+        hard = _entry(self.limits, "max_concentration").hard
+        for strength in self.concentrations.available:
+            if strength > hard:
+                raise InputError(
+                    "concentrations.available",
+                    f"{strength} ng/mL",
+                    f"a listed strength is above the hard concentration limit ({hard} ng/mL)",
+                    FIX,
+                )
+        return self
+
+    def to_drug(self) -> Drug:
+        """The library's view of the file: integers in base units, limits keyed by name."""
+        limits = {
+            key: Limit(
+                spec=spec,
+                soft=entry.soft,
+                hard=entry.hard,
+                soft_source=entry.soft_source,
+                hard_source=entry.hard_source,
+                why=entry.why,
             )
-    return drug
+            for key, spec in LIMIT_SPECS.items()
+            if (entry := _entry(self.limits, key)) is not None
+        }
+        return Drug(
+            name=self.name.lower(),
+            description=self.description,
+            aliases=tuple(alias.lower() for alias in self.aliases),
+            mass_unit=self.mass_unit,
+            opioid=self.opioid,
+            approved_for_pump=self.approval.approved_for_pump,
+            approved_source=self.approval.source,
+            allowed_opioid_naive=self.opioid_naive.allowed if self.opioid else True,
+            opioid_naive_source=self.opioid_naive.source,
+            demand_bolus_allowed=self.demand_bolus.allowed,
+            demand_bolus_source=self.demand_bolus.source,
+            concentrations_ng_per_ml=tuple(sorted(self.concentrations.available)),
+            concentrations_source=self.concentrations.source,
+            start_dose=_range(self.doses.start),
+            usual_dose=_range(self.doses.usual),
+            trial_bolus=_range(self.doses.trial_bolus),
+            limits=limits,
+            admixture_partners=tuple(p.lower() for p in self.admixture.partners),
+            admixture_source=self.admixture.source,
+            notes=tuple(self.notes),
+        )
+
+
+def _entry(limits: BaseModel, key: str) -> Any:
+    """One limit's table of a drug file, or None; the Limits table is built from LIMIT_SPECS, so by name."""
+    return getattr(limits, key)
+
+
+def _range(entry: DoseRateRange | MassRange) -> DoseRange:
+    return DoseRange(entry.low, entry.high, entry.source)
 
 
 @lru_cache(maxsize=1)
@@ -131,98 +318,5 @@ def _library() -> dict[str, Drug]:
     return drugs
 
 
-def _limits(table: dict[str, Any], where: str) -> dict[str, Limit]:
-    limits: dict[str, Limit] = {}
-    for key, entry in table.items():
-        spec = LIMIT_SPECS.get(key)
-        if spec is None:
-            raise _file_error(where, key, key, f"unknown limit; known limits: {', '.join(LIMIT_SPECS)}")
-        limits[key] = _limit(spec, entry, f"{where}.{key}")
-    return limits
-
-
-def _limit(spec: LimitSpec, entry: dict[str, Any], where: str) -> Limit:
-    soft = _quantity(spec.measure, entry.get("soft"), f"{where}.soft")
-    hard = _quantity(spec.measure, entry.get("hard"), f"{where}.hard")
-    # The soft tier warns before the hard tier refuses; a soft tier beyond the hard one would never be seen.
-    looser = soft > hard if spec.direction is Direction.MAX else soft < hard
-    if looser:
-        raise _file_error(
-            where, "soft", entry.get("soft"), f"the soft tier is beyond the hard tier {entry.get('hard')}"
-        )
-    if spec.key == "max_step_down" and hard > BP_PER_ONE:
-        raise _file_error(where, "hard", entry.get("hard"), "a decrease cannot be more than 100 %")
-    return Limit(
-        spec=spec,
-        soft=soft,
-        hard=hard,
-        soft_source=_text(entry, "soft_source", where),
-        hard_source=_text(entry, "hard_source", where),
-        why=_text(entry, "why", where),
-    )
-
-
-def _quantity(measure: Measure, value: object, where: str) -> int:
-    if measure is Measure.COUNT:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise _file_error(where, "value", value, "must be a whole number of zero or more")
-        return value
-    if measure is Measure.PERCENT:
-        return percent_bp(value, where)
-    return parse_typed_int(value, _KINDS[measure], where)
-
-
-def _require_limits(
-    limits: dict[str, Limit], *, opioid: bool, naive_allowed: bool, demand_allowed: bool, where: str
-) -> None:
-    required = [key for key, spec in LIMIT_SPECS.items() if spec.required]
-    if opioid and naive_allowed:
-        required.append("max_daily_dose_opioid_naive")
-    if demand_allowed:
-        required.extend(DEMAND_LIMITS)
-    missing = [key for key in required if key not in limits]
-    if "max_step_up" not in limits and "max_step_up_amount" not in limits:
-        missing.append("max_step_up or max_step_up_amount")
-    if missing:
-        raise _file_error(where, "limits", ", ".join(missing), "required limits are missing")
-
-
-def _range(table: dict[str, Any], key: str, kind: Kind, where: str) -> DoseRange:
-    entry = _table(table, key, f"{where} [doses]")
-    low = parse_typed_int(entry.get("low"), kind, f"{where} doses.{key}.low")
-    high = parse_typed_int(entry.get("high"), kind, f"{where} doses.{key}.high")
-    if low > high:
-        raise _file_error(where, f"doses.{key}", entry, "low is above high")
-    return DoseRange(low, high, _text(entry, "source", f"{where} doses.{key}"))
-
-
-def _table(data: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = data.get(key)
-    if not isinstance(value, dict):
-        raise _file_error(where, key, value, "a table is required here")
-    return value
-
-
-def _list(data: dict[str, Any], key: str, where: str) -> list[str]:
-    value = data.get(key)
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise _file_error(where, key, value, "a list of text is required here")
-    return value
-
-
-def _text(data: dict[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise _file_error(where, key, value, "text is required here (every figure carries its source)")
-    return value.strip()
-
-
-def _flag(data: dict[str, Any], key: str, where: str) -> bool:
-    value = data.get(key)
-    if not isinstance(value, bool):
-        raise _file_error(where, key, value, "true or false is required here")
-    return value
-
-
 def _file_error(where: str, key: str, value: object, problem: str) -> InputError:
-    return InputError(f"{where}: {key}", value, problem, "correct the drug data file")
+    return InputError(f"{where}: {key}", value, problem, FIX)

@@ -10,12 +10,43 @@ add refusals, never remove one.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import Enum, StrEnum
 
 from thecal.errors import InputError
 
-PHYSICIAN = "physician"
 MIN_REASON_CHARS = 10
+
+
+class StaffRole(StrEnum):
+    """Who acts on a patient's therapy: the one list of people's roles, whatever the door.
+
+    A physician may pass a soft limit with a written reason; a nurse may not; the
+    patient only asks for a demand dose. Nobody passes a hard limit. (Which kind of
+    device sent a command is another matter: `thecal.pump.core.Role`.)
+    """
+
+    PHYSICIAN = "physician"
+    NURSE = "nurse"
+    PATIENT = "patient"
+
+    @classmethod
+    def parse(cls, text: object, field: str = "role") -> StaffRole:
+        """The role a person typed, in any case; an unknown word is an error that names the roles."""
+        if isinstance(text, StaffRole):
+            return text
+        word = str(text).strip().lower()
+        for role in cls:
+            if role.value == word:
+                return role
+        raise InputError(field, text, "is not a role", f"use one of: {', '.join(r.value for r in cls)}")
+
+    @property
+    def may_pass_soft_limits(self) -> bool:
+        """Whether this role may pass a soft limit by giving a written reason."""
+        return self is StaffRole.PHYSICIAN
+
+
+PHYSICIAN = StaffRole.PHYSICIAN
 
 
 class Tier(Enum):
@@ -29,15 +60,17 @@ class Tier(Enum):
 class Override:
     """A physician's written decision to pass the soft limits of one check."""
 
-    role: str
+    role: StaffRole
     reason: str
     by: str = ""
 
     def __post_init__(self) -> None:
-        if self.role.strip().lower() != PHYSICIAN:
+        # A role typed at a command line arrives as text; it is read here, once, into the one enum.
+        object.__setattr__(self, "role", StaffRole.parse(self.role, "override role"))
+        if not self.role.may_pass_soft_limits:
             raise InputError(
                 "override role",
-                self.role,
+                self.role.value,
                 "only a physician may pass a soft limit",
                 "ask the prescribing physician to review and give the reason",
             )
@@ -51,12 +84,18 @@ class Override:
 
     def to_dict(self) -> dict[str, str]:
         """The override as stable JSON-ready fields."""
-        return {"role": PHYSICIAN, "reason": self.reason.strip(), "by": self.by}
+        return {"role": self.role.value, "reason": self.reason.strip(), "by": self.by}
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One limit that a value reached beyond, told in words a nurse understands."""
+    """One limit that a value reached beyond, told in words a nurse understands.
+
+    This is the one shape of "beyond a limit" that every door shows, whether the
+    drug library, the pump model or the pump's firmware drew the line. `code`
+    names the rule for machines (a limit key such as "max_daily_dose", or the
+    pump's refusal code); `source` says where the line comes from.
+    """
 
     tier: Tier
     field: str
@@ -66,6 +105,7 @@ class Finding:
     action: str
     source: str
     overridden: bool = False
+    code: str = ""
 
     @property
     def blocking(self) -> bool:
@@ -83,6 +123,7 @@ class Finding:
             "action": self.action,
             "source": self.source,
             "overridden": self.overridden,
+            "code": self.code,
         }
 
 

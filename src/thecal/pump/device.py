@@ -9,12 +9,23 @@ saved to non-volatile memory before any command is acknowledged.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from thecal.pump.core import Delivery, Firmware, Logged, MotorRecovered, MotorStalled, Outcome, ToneSounded
+from thecal.pump.core import (
+    Action,
+    Delivery,
+    Firmware,
+    Formulary,
+    Logged,
+    MotorRecovered,
+    MotorStalled,
+    Outcome,
+    ToneSounded,
+)
 from thecal.pump.core.commands import Command, Fill
 from thecal.pump.core.eventlog import LogEntry
 from thecal.pump.core.nvm import Medium, TwoSlotStore
@@ -65,6 +76,7 @@ class VirtualPump:
         self,
         model: PumpModel,
         *,
+        formulary: Formulary,
         catheter_volume_nl: int,
         seed: int = 0,
         wall_ms: int = 0,
@@ -83,7 +95,7 @@ class VirtualPump:
         # power need not pay for saving state after every command.
         self.store = TwoSlotStore(medium) if medium is not None else None
         restored = self.store.load() if self.store is not None else None
-        self.firmware = Firmware(model, restored, wall_ms=wall_ms)
+        self.firmware = Firmware(model, formulary, restored, wall_ms=wall_ms)
         self.on_delivery = on_delivery
         self.pocket = Parcel()
         self._agenda: list[_HardwareEvent] = []
@@ -115,7 +127,7 @@ class VirtualPump:
         if to_ms > self.now_ms:
             self._execute(self.firmware.advance(to_ms))
 
-    def _execute(self, actions: list | tuple) -> None:  # type: ignore[type-arg]
+    def _execute(self, actions: Iterable[Action]) -> None:
         for action in actions:
             if isinstance(action, Delivery):
                 self._drive_motor(action)
@@ -169,11 +181,7 @@ class VirtualPump:
             self.pocket.add(injected)
         else:
             self.reservoir.add(injected)
-        told = (
-            fill
-            if fill.aspirated_nl is not None
-            else Fill(fill.volume_nl, fill.contents, round(drawn), fill.low_reservoir_alarm_nl)
-        )
+        told = fill if fill.aspirated_nl is not None else dataclasses.replace(fill, aspirated_nl=round(drawn))
         return drawn, self.command(told)
 
     # ------------------------------------------------------------ hardware

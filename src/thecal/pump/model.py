@@ -1,23 +1,35 @@
-"""Pump models as data: the figures of a pump type, read from a TOML file with units."""
+"""Pump models as data: the figures of a pump type, read from a TOML file in which every figure has its source.
+
+A model file (src/thecal/pump/models/*.toml) holds sections of figures, each
+written as `{ value = "20 mL", source = "..." }`. The schema below refuses an
+unknown name, a figure without a source, a unit of the wrong kind and figures
+that contradict each other, naming the file, the field and the value. Every
+other part of thecal (firmware, hardware, calculators, therapy) takes its pump
+figures from a `PumpModel`, never from a copy of its own.
+"""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Generic, TypeVar
 
-from thecal.errors import InputError
-from thecal.units import DURATION, FLOW, VOLUME, Kind, parse_int
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from thecal.errors import InputError, schema_error
+from thecal.units import DURATION, FLOW, VOLUME, Kind, percent_fraction, reader
 
 CHARGE = Kind("charge", "picocoulomb", '"1.6 A*h", "60 uC"')
 CURRENT = Kind("current", "nanoampere", '"25 uA"')
+FIX = "correct the pump model file"
 
 
 @dataclass(frozen=True)
 class PumpModel:
-    """Everything the firmware and the virtual hardware need to know about one pump type."""
+    """Everything the firmware, the virtual hardware and the calculators need to know about one pump type."""
 
     name: str
     description: str
@@ -45,82 +57,36 @@ class PumpModel:
     event_log_entries: int
     max_steps_per_day: int
     septum_punctures: int
+    # The source of every figure, by field name, as the model file gives it.
+    sources: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_toml(cls, text: str, source: str = "<model>") -> PumpModel:
-        """Build a model from the text of a model file."""
-        data = tomllib.loads(text)
+        """Build a model from the text of a model file; `source` names the file in errors."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(source, None, f"not a TOML file that can be read ({exc})", FIX) from None
+        try:
+            figures = ModelFile.model_validate(data)
+        except ValidationError as exc:
+            raise schema_error(source, exc, FIX, ModelFile) from None
+        return figures.to_model()
 
-        def get(section: str, key: str) -> object:
-            try:
-                return data[section][key] if section else data[key]
-            except KeyError:
-                raise InputError(
-                    f"{source}: {section}.{key}" if section else f"{source}: {key}",
-                    None,
-                    "missing from the pump model file",
-                    "add it with its unit and its source",
-                ) from None
+    def source(self, field: str) -> str:
+        """Where a figure of this model comes from, by its field name (such as "refill_discrepancy_flag_nl")."""
+        for name, text in self.sources:
+            if name == field:
+                return text
+        known = {f.name for f in fields(self)}
+        if field not in known:
+            raise KeyError(field)
+        return f"pump model {self.name} (no source recorded)"
 
-        def q(section: str, key: str, kind: Kind) -> int:
-            return parse_int(get(section, key), kind, f"{source}: {section}.{key}")
-
-        accuracy_text = get("flow", "accuracy")
-        if not isinstance(accuracy_text, str) or not accuracy_text.strip().endswith("%"):
-            raise InputError(f"{source}: flow.accuracy", accuracy_text, "must be a percentage", 'write "14.5 %"')
-        accuracy = Fraction(accuracy_text.strip()[:-1].strip()) / 100
-        model = cls(
-            name=str(get("", "name")),
-            description=str(get("", "description")),
-            reservoir_nl=q("reservoir", "capacity", VOLUME),
-            dead_space_nl=q("reservoir", "dead_space", VOLUME),
-            low_reservoir_alarm_default_nl=q("reservoir", "low_reservoir_alarm_default", VOLUME),
-            low_reservoir_alarm_min_nl=q("reservoir", "low_reservoir_alarm_min", VOLUME),
-            low_reservoir_alarm_max_nl=q("reservoir", "low_reservoir_alarm_max", VOLUME),
-            refill_discrepancy_flag_nl=q("reservoir", "refill_discrepancy_flag", VOLUME),
-            min_programmable_flow_nl_per_day=q("flow", "min_programmable", FLOW),
-            minimum_rate_mode_flow_nl_per_day=q("flow", "minimum_rate_mode", FLOW),
-            max_continuous_flow_nl_per_day=q("flow", "max_continuous", FLOW),
-            max_bolus_flow_nl_per_day=q("flow", "max_bolus", FLOW),
-            stroke_nl=q("flow", "stroke_volume", VOLUME),
-            accuracy=accuracy,
-            internal_volume_nl=q("flow", "internal_volume", VOLUME),
-            battery_capacity_pc=q("battery", "capacity", CHARGE),
-            baseline_current_na=q("battery", "baseline_current", CURRENT),
-            stroke_charge_pc=q("battery", "stroke_charge", CHARGE),
-            telemetry_session_charge_pc=q("battery", "telemetry_session_charge", CHARGE),
-            eri_reserve_pc=q("battery", "eri_reserve", CHARGE),
-            end_of_service_after_eri_ms=q("battery", "end_of_service_after_eri", DURATION),
-            noncritical_tone_interval_ms=q("alarms", "noncritical_tone_interval", DURATION),
-            critical_tone_interval_ms=q("alarms", "critical_tone_interval", DURATION),
-            event_log_entries=int(get("memory", "event_log_entries")),  # type: ignore[call-overload]
-            max_steps_per_day=int(get("therapy", "max_steps_per_day")),  # type: ignore[call-overload]
-            septum_punctures=int(get("therapy", "septum_punctures")),  # type: ignore[call-overload]
-        )
-        model._check(source)
-        return model
-
-    def _check(self, source: str) -> None:
-        if self.stroke_nl <= 0:
-            raise InputError(f"{source}: flow.stroke_volume", self.stroke_nl, "must be positive", "fix the file")
-        if (
-            not self.low_reservoir_alarm_min_nl
-            <= self.low_reservoir_alarm_default_nl
-            <= (self.low_reservoir_alarm_max_nl)
-        ):
-            raise InputError(
-                f"{source}: reservoir.low_reservoir_alarm_default",
-                self.low_reservoir_alarm_default_nl,
-                "must lie inside the programmable range",
-                "fix the file",
-            )
-        if self.eri_reserve_pc >= self.battery_capacity_pc:
-            raise InputError(
-                f"{source}: battery.eri_reserve",
-                self.eri_reserve_pc,
-                "must be below the capacity",
-                "fix the file",
-            )
+    @property
+    def accuracy_bp(self) -> int:
+        """The labeled accuracy in basis points (hundredths of a percent)."""
+        return round(self.accuracy * 10_000)
 
     @property
     def dead_volume_nl(self) -> int:
@@ -138,7 +104,7 @@ def load_model(name_or_path: str) -> PumpModel:
     """Load a shipped model by name, or a model file by path."""
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
-        return PumpModel.from_toml(path.read_text(), str(path))
+        return PumpModel.from_toml(path.read_text(encoding="utf-8"), str(path))
     if name_or_path not in model_names():
         raise InputError(
             "pump.model",
@@ -146,5 +112,194 @@ def load_model(name_or_path: str) -> PumpModel:
             "unknown pump model",
             f"use one of: {', '.join(model_names())}, or the path of a model file",
         )
-    text = (resources.files("thecal.pump") / "models" / f"{name_or_path}.toml").read_text()
-    return PumpModel.from_toml(text, name_or_path)
+    text = (resources.files("thecal.pump") / "models" / f"{name_or_path}.toml").read_text(encoding="utf-8")
+    return PumpModel.from_toml(text, f"{name_or_path}.toml")
+
+
+def shipped_models() -> list[PumpModel]:
+    """Every pump model shipped with thecal."""
+    return [load_model(name) for name in model_names()]
+
+
+# The schema of a model file.
+
+V = TypeVar("V")
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Volume = Annotated[int, BeforeValidator(reader(VOLUME))]
+Flow = Annotated[int, BeforeValidator(reader(FLOW))]
+Duration = Annotated[int, BeforeValidator(reader(DURATION))]
+Charge = Annotated[int, BeforeValidator(reader(CHARGE))]
+Current = Annotated[int, BeforeValidator(reader(CURRENT))]
+Percent = Annotated[Fraction, BeforeValidator(lambda text: percent_fraction(text, ""))]
+Count = Annotated[int, Field(ge=1)]
+
+
+class Table(BaseModel):
+    """A table of a model file: no unknown names, no silent conversion of one type into another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Figure(Table, Generic[V]):
+    """One figure: its value (with its unit, where it has one) and where it comes from."""
+
+    value: V
+    source: Text
+
+
+class Reservoir(Table):
+    """The drug reservoir and its alarms."""
+
+    capacity: Figure[Volume]
+    dead_space: Figure[Volume]
+    low_reservoir_alarm_default: Figure[Volume]
+    low_reservoir_alarm_min: Figure[Volume]
+    low_reservoir_alarm_max: Figure[Volume]
+    refill_discrepancy_flag: Figure[Volume]
+
+
+class Flows(Table):
+    """The pumping mechanism: flows it can run, its stroke, accuracy and tubing."""
+
+    min_programmable: Figure[Flow]
+    minimum_rate_mode: Figure[Flow]
+    max_continuous: Figure[Flow]
+    max_bolus: Figure[Flow]
+    stroke_volume: Figure[Volume]
+    accuracy: Figure[Percent]
+    internal_volume: Figure[Volume]
+
+
+class Battery(Table):
+    """The battery's charge budget."""
+
+    capacity: Figure[Charge]
+    baseline_current: Figure[Current]
+    stroke_charge: Figure[Charge]
+    telemetry_session_charge: Figure[Charge]
+    eri_reserve: Figure[Charge]
+    end_of_service_after_eri: Figure[Duration]
+
+
+class Alarms(Table):
+    """How often alarm tones repeat."""
+
+    noncritical_tone_interval: Figure[Duration]
+    critical_tone_interval: Figure[Duration]
+
+
+class Memory(Table):
+    """The pump's memory."""
+
+    event_log_entries: Figure[Count]
+
+
+class Therapy(Table):
+    """Limits of programming and refilling."""
+
+    max_steps_per_day: Figure[Count]
+    septum_punctures: Figure[Count]
+
+
+# Where each PumpModel field is written in a model file: one table, read both ways.
+FIELDS: dict[str, tuple[str, str]] = {
+    "reservoir_nl": ("reservoir", "capacity"),
+    "dead_space_nl": ("reservoir", "dead_space"),
+    "low_reservoir_alarm_default_nl": ("reservoir", "low_reservoir_alarm_default"),
+    "low_reservoir_alarm_min_nl": ("reservoir", "low_reservoir_alarm_min"),
+    "low_reservoir_alarm_max_nl": ("reservoir", "low_reservoir_alarm_max"),
+    "refill_discrepancy_flag_nl": ("reservoir", "refill_discrepancy_flag"),
+    "min_programmable_flow_nl_per_day": ("flow", "min_programmable"),
+    "minimum_rate_mode_flow_nl_per_day": ("flow", "minimum_rate_mode"),
+    "max_continuous_flow_nl_per_day": ("flow", "max_continuous"),
+    "max_bolus_flow_nl_per_day": ("flow", "max_bolus"),
+    "stroke_nl": ("flow", "stroke_volume"),
+    "accuracy": ("flow", "accuracy"),
+    "internal_volume_nl": ("flow", "internal_volume"),
+    "battery_capacity_pc": ("battery", "capacity"),
+    "baseline_current_na": ("battery", "baseline_current"),
+    "stroke_charge_pc": ("battery", "stroke_charge"),
+    "telemetry_session_charge_pc": ("battery", "telemetry_session_charge"),
+    "eri_reserve_pc": ("battery", "eri_reserve"),
+    "end_of_service_after_eri_ms": ("battery", "end_of_service_after_eri"),
+    "noncritical_tone_interval_ms": ("alarms", "noncritical_tone_interval"),
+    "critical_tone_interval_ms": ("alarms", "critical_tone_interval"),
+    "event_log_entries": ("memory", "event_log_entries"),
+    "max_steps_per_day": ("therapy", "max_steps_per_day"),
+    "septum_punctures": ("therapy", "septum_punctures"),
+}
+
+
+class ModelFile(Table):
+    """A pump model file, as written."""
+
+    name: Text
+    description: Text
+    reservoir: Reservoir
+    flow: Flows
+    battery: Battery
+    alarms: Alarms
+    memory: Memory
+    therapy: Therapy
+
+    def figure(self, field: str) -> Figure[object]:
+        """The figure behind a PumpModel field."""
+        section, key = FIELDS[field]
+        figure: Figure[object] = getattr(getattr(self, section), key)
+        return figure
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelFile:
+        reservoir, flow, battery = self.reservoir, self.flow, self.battery
+        for section, key, figure in (
+            ("reservoir", "capacity", reservoir.capacity),
+            ("reservoir", "refill_discrepancy_flag", reservoir.refill_discrepancy_flag),
+            ("flow", "min_programmable", flow.min_programmable),
+            ("flow", "max_bolus", flow.max_bolus),
+            ("flow", "stroke_volume", flow.stroke_volume),
+            ("battery", "capacity", battery.capacity),
+        ):
+            if figure.value <= 0:
+                raise InputError(f"{section}.{key}", figure.value, "must be above zero", FIX)
+        alarms = (
+            reservoir.low_reservoir_alarm_min,
+            reservoir.low_reservoir_alarm_default,
+            reservoir.low_reservoir_alarm_max,
+            reservoir.capacity,
+        )
+        if [a.value for a in alarms] != sorted(a.value for a in alarms):
+            raise InputError(
+                "reservoir.low_reservoir_alarm_default",
+                f"{reservoir.low_reservoir_alarm_default.value} nL",
+                "the low-reservoir alarm must satisfy min <= default <= max <= capacity",
+                FIX,
+            )
+        if reservoir.refill_discrepancy_flag.value >= reservoir.capacity.value:
+            raise InputError(
+                "reservoir.refill_discrepancy_flag",
+                f"{reservoir.refill_discrepancy_flag.value} nL",
+                "must be below the reservoir capacity",
+                FIX,
+            )
+        if flow.min_programmable.value > flow.max_continuous.value:
+            raise InputError(
+                "flow.min_programmable",
+                f"{flow.min_programmable.value} nL/day",
+                f"is above the maximum continuous flow ({flow.max_continuous.value} nL/day)",
+                FIX,
+            )
+        if battery.eri_reserve.value >= battery.capacity.value:
+            raise InputError(
+                "battery.eri_reserve", f"{battery.eri_reserve.value} pC", "must be below the capacity", FIX
+            )
+        return self
+
+    def to_model(self) -> PumpModel:
+        """The figures as a PumpModel, integers in base units, with their sources."""
+        values = {field: self.figure(field).value for field in FIELDS}
+        return PumpModel(
+            name=self.name,
+            description=self.description,
+            sources=tuple((field, self.figure(field).source) for field in FIELDS),
+            **values,  # type: ignore[arg-type]
+        )

@@ -7,18 +7,21 @@ The JSON layout is documented in docs/scenario.md and versioned by its
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from thecal.pump.core import Outcome
+from thecal.drugs.verdict import Finding
 from thecal.pump.core.alarms import RULES, Alarm
 from thecal.pump.device import DeliveryRecord, VirtualPump
 from thecal.pump.model import PumpModel
 from thecal.sim.scenario import Event, Scenario, timeline_time
+from thecal.therapy import Execution, Plan
 from thecal.units import NL_PER_ML, format_duration, format_mass, format_volume
 
-RESULT_FORMAT = "thecal.simulation/1"
+RESULT_FORMAT = "thecal.simulation/2"
+# Warnings every plan of a kind carries; the JSON keeps them, the summary leaves them out.
+QUIET_WARNINGS = frozenset({"refill_due", "worst_case_24h", "nothing_to_send", "bridge", "prime", "priming", "discrepancy_acknowledged"})
 
 
 @dataclass
@@ -71,6 +74,7 @@ class SimulationResult:
             lines += ["", "Refills (expected vs aspirated):"]
             for f in d["refills"]:
                 flag = f"  FLAG: {f['flag']}" if f["flag"] else ""
+                flag += "" if f["done"] else "  (refill stopped)"
                 lines.append(
                     f"  {f['at']:>14}  expected {format_volume(f['expected_nl'])}, aspirated "
                     f"{format_volume(f['aspirated_nl'])}, difference {format_volume(f['difference_nl'])}{flag}"
@@ -79,12 +83,23 @@ class SimulationResult:
         if ptm["presses"]:
             refused = ", ".join(f"{k} {v}" for k, v in sorted(ptm["refused"].items())) or "none"
             lines += ["", f"Patient presses: {ptm['presses']}, doses given {ptm['given']}, refused: {refused}"]
+            for drug, doses in ptm["doses_ng"].items():
+                given = ", ".join(f"{n} × {format_mass(row['dose_ng'])}" for row in doses for n in [row["given"]])
+                total = sum(row["dose_ng"] * row["given"] for row in doses)
+                lines.append(f"  demand doses of {drug}: {given} ({format_mass(total)} in all)")
         if d["refusals"]:
             lines += ["", "Commands the pump refused:"]
             for r in d["refusals"][:20]:
                 lines.append(f"  {r['at']:>14}  {r['action']}: {r['message']} ({r['code']})")
             if len(d["refusals"]) > 20:
                 lines.append(f"  … and {len(d['refusals']) - 20} more")
+        shown = [w for w in d["warnings"] if w["code"] not in QUIET_WARNINGS]
+        if shown:
+            lines += ["", "Warnings when the entries were planned:"]
+            for w in shown[:20]:
+                lines.append(f"  {w['at']:>14}  {w['action']}: {w['message']}")
+            if len(shown) > 20:
+                lines.append(f"  … and {len(shown) - 20} more")
         tones = d["tones"]
         lines += ["", f"Alarm tones sounded: {tones.get('single', 0)} single, {tones.get('two-tone', 0)} two-tone"]
         return "\n".join(lines)
@@ -102,10 +117,12 @@ class Recorder:
     lost: Counter[str] = field(default_factory=Counter)
     series: dict[str, list[Any]] = field(default_factory=dict)
     refusals: list[dict[str, Any]] = field(default_factory=list)
+    plan_warnings: list[dict[str, Any]] = field(default_factory=list)
     refills: list[dict[str, Any]] = field(default_factory=list)
     presses: int = 0
     given: int = 0
     refused_presses: Counter[str] = field(default_factory=Counter)
+    demand_doses_ng: defaultdict[str, Counter[int]] = field(default_factory=lambda: defaultdict(Counter))
     _pump: VirtualPump | None = None
 
     def at_text(self, at_ms: int) -> str:
@@ -120,8 +137,8 @@ class Recorder:
     def delivery(self, record: DeliveryRecord) -> None:
         """Account one stretch of motor work, per drug."""
         assert self._pump is not None
-        for drug, conc in self._pump.firmware.state.contents:
-            self.pump_calculated[drug] += record.commanded_nl * conc / NL_PER_ML
+        for entry in self._pump.firmware.state.label:
+            self.pump_calculated[entry.drug] += record.commanded_nl * entry.concentration_ng_per_ml / NL_PER_ML
         self.pump_actual.update(record.moved.drugs_ng)
         self.tip.update(record.at_tip.drugs_ng)
         self.lost.update(record.lost.drugs_ng)
@@ -139,56 +156,66 @@ class Recorder:
             column = self.series.setdefault(f"pump_cumulative_ng:{drug}", [0] * (len(self.series["t_ms"]) - 1))
             column.append(round(self.pump_calculated.get(drug, 0)))
 
-    def outcome(self, event: Event, outcome: Outcome) -> None:
-        """Keep a refused command with its reason."""
-        if outcome.accepted or outcome.refusal is None or event.action == "ptm_press":
+    def stopped(self, event: Event, at_ms: int, finding: Finding) -> None:
+        """Keep an entry the pump's state stopped (not a patient's press), with the reason."""
+        if event.action == "ptm_press":
             return
-        assert self._pump is not None
-        r = outcome.refusal
         self.refusals.append(
             {
-                "at_ms": self._pump.now_ms,
-                "at": self.at_text(self._pump.now_ms),
+                "at_ms": at_ms,
+                "at": self.at_text(at_ms),
                 "action": event.action,
                 "timeline_index": event.index,
-                "code": r.code,
-                "message": r.message,
-                "field": r.field,
-                "value": r.value,
-                "limit": r.limit,
+                "code": finding.code,
+                "message": finding.message,
+                "field": finding.field,
+                "value": finding.value,
+                "limit": finding.limit,
             }
         )
 
-    def press(self, now_ms: int, outcome: Outcome) -> None:
-        """Count one press of the patient's therapy manager."""
-        self.presses += 1
-        if outcome.accepted:
-            self.given += 1
-        elif outcome.refusal is not None:
-            self.refused_presses[outcome.refusal.code] += 1
+    def warnings(self, event: Event, at_ms: int, plan: Plan) -> None:
+        """Keep what the therapy layer warned of when it planned an entry."""
+        for warning in plan.warnings:
+            self.plan_warnings.append(
+                {
+                    "at_ms": at_ms,
+                    "at": self.at_text(at_ms),
+                    "action": event.action,
+                    "timeline_index": event.index,
+                    "code": warning.code,
+                    "message": warning.message,
+                }
+            )
 
-    def refill(self, pump: VirtualPump, event: Event, outcome: Outcome, aspirated_nl: float) -> None:
-        """Reconcile a refill: expected calculated volume against what was aspirated."""
-        if not outcome.accepted:
-            return
-        entry = next(a.entry for a in outcome.actions if hasattr(a, "entry") and a.entry.kind == "fill")
-        expected = int(entry.get("expected_nl", 0))  # type: ignore[arg-type]
-        difference = round(aspirated_nl) - expected
-        limit = self.model.refill_discrepancy_flag_nl
-        flag = ""
-        if difference < -limit:
-            flag = "less drug than expected: over-infusion, a leak, or a previous pocket fill"
-        elif difference > limit:
-            flag = "more drug than expected: under-infusion, occlusion or motor stall"
+    def dose_given(self, drug: str, dose_ng: int) -> None:
+        """Count one demand dose the pump gave, as a dose of the lead drug."""
+        self.presses += 1
+        self.given += 1
+        self.demand_doses_ng[drug][dose_ng] += 1
+
+    def press_refused(self, code: str) -> None:
+        """Count one press that gave no dose, by its reason."""
+        self.presses += 1
+        self.refused_presses[code] += 1
+
+    def refill(
+        self, event: Event, at_ms: int, expected_nl: int, aspirated_nl: int, plan: Plan, execution: Execution | None
+    ) -> None:
+        """Keep a refill: the pump's calculated volume against what was aspirated, and the therapy layer's flag."""
+        flagged = [f.message for f in plan.findings if f.code == "refill_discrepancy"]
+        acknowledged = [w.message for w in plan.warnings if w.code == "discrepancy_acknowledged"]
         self.refills.append(
             {
-                "at_ms": pump.now_ms,
-                "at": self.at_text(pump.now_ms),
-                "expected_nl": expected,
-                "aspirated_nl": round(aspirated_nl),
-                "difference_nl": difference,
-                "flag_limit_nl": limit,
-                "flag": flag,
+                "at_ms": at_ms,
+                "at": self.at_text(at_ms),
+                "expected_nl": expected_nl,
+                "aspirated_nl": aspirated_nl,
+                "difference_nl": aspirated_nl - expected_nl,
+                "flag_limit_nl": self.model.refill_discrepancy_flag_nl,
+                "flag": " ".join(flagged or acknowledged),
+                "acknowledged": bool(acknowledged),
+                "done": execution is not None and execution.refusal is None,
                 "pocket_fill": bool(event.params.get("pocket_fill")),
             }
         )
@@ -260,8 +287,13 @@ class Recorder:
                 "presses": self.presses,
                 "given": self.given,
                 "refused": dict(sorted(self.refused_presses.items())),
+                "doses_ng": {
+                    drug: [{"dose_ng": dose, "given": n} for dose, n in sorted(doses.items())]
+                    for drug, doses in sorted(self.demand_doses_ng.items())
+                },
             },
             "refusals": self.refusals,
+            "warnings": self.plan_warnings,
             "events": events,
             "series": self.series,
         }

@@ -1,11 +1,17 @@
-"""The scenario runner: turns a checked scenario into commands and drives a virtual pump through it.
+"""The scenario runner: a timeline played out on a virtual pump through the therapy layer.
 
-Running has two stages. `plan` walks the timeline once, converting doses to
-volumes with the concentration the clinician believes is in the pump, and
-checks every value against the pump's and the drug's hard limits: if
-anything is wrong it raises before a single command runs. `run` then drives
-the virtual pump through the public doors only (the firmware's commands and
-the hardware's fault switches) and records what happened.
+Every clinical entry of the timeline (fill, refill, prime, program, bolus,
+PTM settings, presses, stop, resume, alarms) becomes a therapy intent that the
+`TherapyService` plans and sends over a `DirectPort`, exactly as the command
+line does over telemetry: the same limits, the same words. The bench entries
+(MRI, faults) act on the virtual hardware directly.
+
+A plan refused for a limit is a mistake in the scenario file: the run stops
+with an `InputError` naming the timeline entry, the field, the value, the
+limit and what to do, and nothing is written. What depends on the pump's
+state as it runs — a refill flagged by the reconciliation, a bolus while
+another runs, a press during the lockout — is an outcome, recorded in the
+result like any other.
 """
 
 from __future__ import annotations
@@ -14,345 +20,396 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from thecal.drugs import PHYSICIAN, Override, check_daily_dose, get_drug
+from thecal.drugs import Fill as DrugFill
+from thecal.drugs import pump_formulary
+from thecal.drugs.verdict import Finding, StaffRole
 from thecal.errors import InputError
-from thecal.pump.core import (
-    Alarm,
-    BolusKind,
-    ClearAlarm,
-    DemandLimits,
-    Fill,
-    Outcome,
-    PeriodicBolusPlan,
-    Program,
-    ReportFault,
-    RequestDemandBolus,
-    ResumeTherapy,
-    Role,
-    SetDemandLimits,
-    SetLowReservoirAlarm,
-    SetPeriodicBolus,
-    StartBolus,
-    Step,
-    StopTherapy,
-    WeekSchedule,
-)
-from thecal.pump.core.actions import Refusal
-from thecal.pump.core.limits import fill_refusal, schedule_refusal, threshold_refusal
+from thecal.pump.core import Alarm, Outcome, ReportFault
+from thecal.pump.core import Fill as FillCommand
+from thecal.pump.core.schedule import DoseSchedule, DoseStep
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.catheter import CatheterFault
-from thecal.pump.model import PumpModel, load_model
+from thecal.pump.model import load_model
 from thecal.sim.record import Recorder, SimulationResult
 from thecal.sim.scenario import Amount, Event, FlexStep, Rate, Scenario
-from thecal.units import MS_PER_DAY, NL_PER_ML, format_dose_rate
+from thecal.therapy import (
+    Actor,
+    ClearAlarm,
+    ClinicianBolus,
+    DemandPress,
+    DirectPort,
+    Execution,
+    FirstFill,
+    Implant,
+    Intent,
+    LowReservoirAlarm,
+    PatientFacts,
+    PeriodicBolus,
+    PeriodicBolusOff,
+    Plan,
+    Prescribe,
+    PrimingBolus,
+    PtmOff,
+    PtmSettings,
+    PumpSnapshot,
+    Refill,
+    ResumeTherapy,
+    StopTherapy,
+    TherapyService,
+)
+from thecal.units import NL_PER_ML
 
-Contents = tuple[tuple[str, int], ...]
+# Refusals that come from the pump's state as the run goes on, not from a mistake in the file.
+RUNTIME_CODES = frozenset(
+    {
+        "refill_discrepancy",
+        "still_stalled",
+        "bolus_running",
+        "motor_stall",
+        "stopped",
+        "already_stopped",
+        "not_stopped",
+        "end_of_service",
+        "fault",
+        "reservoir",
+        "not_active",
+        "not_clearable",
+        "no_bolus",
+    }
+)
+PATIENT = Actor("patient", StaffRole.PATIENT)
+
+
+@dataclass
+class Syringe:
+    """What the next fill really holds and where it goes: a concentration mix-up or a pocket fill."""
+
+    contents: tuple[tuple[str, int], ...] | None = None
+    aspirated_nl: float | None = None
+    pocket_fill: bool = False
+
+    def fill(self, pump: VirtualPump, command: FillCommand) -> Outcome:
+        """Aspirate, inject and tell the firmware; the firmware is told what the label says."""
+        drawn, outcome = pump.refill(
+            command, injected_contents=self.contents, aspirated_nl=self.aspirated_nl, pocket_fill=self.pocket_fill
+        )
+        self.last_drawn_nl = drawn
+        self.contents, self.aspirated_nl, self.pocket_fill = None, None, False
+        return outcome
+
+    last_drawn_nl: float = 0.0
 
 
 @dataclass(frozen=True)
-class PlannedStep:
-    """One thing to do to the pump at a time, made from a timeline event."""
+class Step:
+    """One thing to do at a time, made from a timeline event."""
 
     at_ms: int
     event: Event
-    apply: Callable[[Context], Outcome | None]
+    act: Callable[[ScenarioRun, Event], None]
 
 
 @dataclass
-class Context:
-    """What the steps act on while a scenario runs."""
-
-    pump: VirtualPump
-    recorder: Recorder
-    dead_volume_nl: int
-
-
-@dataclass
-class _Belief:
-    """What the clinician believes is in the pump and prescribed, as the timeline goes on."""
-
-    contents: Contents = ()
-    dose_steps: tuple[FlexStep, ...] | None = None
-    drug: str | None = None
-    ever_filled: bool = False
-
-
-@dataclass
-class Planner:
-    """Turns a scenario into planned steps, refusing bad input on the way."""
+class ScenarioRun:
+    """A scenario being played out: the pump, the therapy service, the syringe and the record."""
 
     scenario: Scenario
-    model: PumpModel
-    steps: list[PlannedStep] = field(default_factory=list)
-    belief: _Belief = field(default_factory=_Belief)
+    pump: VirtualPump
+    service: TherapyService
+    syringe: Syringe
+    recorder: Recorder
+    clinician: Actor = field(default_factory=lambda: Actor("scenario clinician", StaffRole.PHYSICIAN))
 
-    @property
-    def dead_volume_nl(self) -> int:
-        """The pump's internal tubing plus the catheter lumen."""
-        return self.model.internal_volume_nl + self.scenario.catheter_volume_nl
+    def snapshot(self) -> PumpSnapshot:
+        """The pump as the programmer reads it now."""
+        return self.service.port.interrogate()
 
-    def plan(self) -> list[PlannedStep]:
-        """Every step of the scenario in time order."""
-        if self.scenario.low_reservoir_alarm_nl is not None:
-            _refuse_input(
-                threshold_refusal(self.model, self.scenario.low_reservoir_alarm_nl), "pump.low_reservoir_alarm"
-            )
-        for event in self.scenario.timeline:
-            getattr(self, f"_{event.action}")(event)
-        return self.steps
+    def therapy(self, event: Event, intent: Intent, actor: Actor | None = None) -> tuple[Plan, Execution | None]:
+        """Plan an intent, refuse the file if a limit stops it, else send it and record what happened."""
+        who = actor or self.clinician
+        plan = self.service.plan(intent, who)
+        self.recorder.warnings(event, self.pump.now_ms, plan)
+        if not plan.allowed:
+            blocking = [f for f in plan.findings if f.blocking]
+            mistakes = [f for f in blocking if f.code not in RUNTIME_CODES]
+            if mistakes and not isinstance(intent, DemandPress):
+                raise _input_error(event, mistakes[0])
+            self.recorder.stopped(event, self.pump.now_ms, blocking[0])
+            return plan, None
+        execution = self.service.execute(plan, who, confirmed=True)
+        if execution.refusal is not None:
+            self.recorder.stopped(event, self.pump.now_ms, execution.refusal)
+        return plan, execution
 
-    def _add(self, event: Event, apply: Callable[[Context], Outcome | None], at_ms: int | None = None) -> None:
-        self.steps.append(PlannedStep(event.at_ms if at_ms is None else at_ms, event, apply))
 
-    # -------------------------------------------------------------- reservoir
+def _input_error(event: Event, finding: Finding) -> InputError:
+    action = finding.action
+    if finding.tier.value == "soft":
+        action = action.rstrip(".") + '; a physician may pass this soft limit with override_reason = "…"'
+    return InputError(f"{event.where}: {finding.field}", finding.value, finding.message, action, finding.limit)
 
-    def _fill(self, e: Event) -> None:
-        contents = e.params["contents"]
-        for drug, _ in contents:
-            get_drug(drug)
-        threshold = e.params.get("low_reservoir_alarm_nl", self.scenario.low_reservoir_alarm_nl)
-        fill = Fill(e.params["volume_nl"], contents, None, threshold)
-        _refuse_input(fill_refusal(self.model, fill), e.where)
-        self.belief.contents = contents
-        self.belief.ever_filled = True
-        self._add(e, lambda c: c.pump.refill(fill, aspirated_nl=0)[1])
 
-    def _refill(self, e: Event) -> None:
-        if not self.belief.ever_filled:
-            raise InputError(e.where, e.params["_at_text"], "refills a pump never filled", 'use action = "fill" first')
-        injected: Contents = e.params["contents"]
-        for drug, _ in injected:
-            get_drug(drug)
-        told = injected
-        if "programmed_concentration_ng_per_ml" in e.params:
-            told = ((injected[0][0], e.params["programmed_concentration_ng_per_ml"]),)
-        threshold = e.params.get("low_reservoir_alarm_nl")
-        fill = Fill(e.params["volume_nl"], told, None, threshold)
-        _refuse_input(fill_refusal(self.model, fill), e.where)
-        self.belief.contents = told
-        bridge = e.params["bridge"]
-        new_flows = None
-        if bridge:
-            if self.belief.dose_steps is None:
-                raise InputError(
-                    f"{e.where}.bridge",
-                    True,
-                    "a bridge bolus needs a therapy programmed as a dose",
-                    "program a dose (not a flow) before this refill",
-                )
-            new_flows = self._schedule(self.belief.dose_steps, e, self.belief.drug)
-        aspirated = e.params.get("aspirated_nl")
-        pocket = e.params["pocket_fill"]
+# ------------------------------------------------------------------ entries to intents
 
-        def apply(c: Context) -> Outcome:
-            old_flow = c.pump.firmware.status()["basal_flow_nl_per_day"]
-            drawn, outcome = c.pump.refill(fill, injected_contents=injected, aspirated_nl=aspirated, pocket_fill=pocket)
-            c.recorder.refill(c.pump, e, outcome, drawn)
-            if new_flows is not None and outcome.accepted:
-                c.recorder.outcome(e, c.pump.command(Program(new_flows)))
-                if isinstance(old_flow, int) and old_flow > 0:
-                    duration = -(-c.dead_volume_nl * MS_PER_DAY // old_flow)
-                    return c.pump.command(StartBolus(BolusKind.BRIDGE, c.dead_volume_nl, duration))
-            return outcome
 
-        self._add(e, apply)
-
-    def _prime(self, e: Event) -> None:
-        volume = e.params.get("volume_nl", self.dead_volume_nl)
-        fastest = -(-volume * MS_PER_DAY // self.model.max_bolus_flow_nl_per_day)
-        duration = e.params.get("duration_ms", fastest)
-        self._add(e, lambda c: c.pump.command(StartBolus(BolusKind.PRIMING, volume, duration)))
-
-    def _low_reservoir_alarm(self, e: Event) -> None:
-        threshold = e.params["threshold_nl"]
-        _refuse_input(threshold_refusal(self.model, threshold), e.where)
-        self._add(e, lambda c: c.pump.command(SetLowReservoirAlarm(threshold)))
-
-    # ---------------------------------------------------------------- therapy
-
-    def _drug_of(self, e: Event, named: str | None) -> tuple[str, int]:
-        if not self.belief.contents:
-            raise InputError(e.where, e.params["_at_text"], "doses a pump with no drug in it", "fill the pump first")
-        if named is None:
-            return self.belief.contents[0]
-        for drug, conc in self.belief.contents:
-            if drug == named.lower():
-                return drug, conc
-        raise InputError(f"{e.where}.drug", named, "is not in the pump", "name a drug of the last fill")
-
-    def _schedule(self, steps: tuple[FlexStep, ...], e: Event, drug_name: str | None) -> WeekSchedule:
-        drug, conc = self._drug_of(e, drug_name) if any(s.rate.dose_ng_per_day is not None for s in steps) else ("", 0)
-        days: list[list[Step]] = [[] for _ in range(7)]
-        for i, step in enumerate(steps):
-            flow = self._flow(step.rate, e, f"{e.where}.steps[{i}]", drug, conc)
-            for d in step.days:
-                days[d].append(Step(step.start_ms, flow))
-        for d, day in enumerate(days):
-            day.sort(key=lambda s: s.start_ms)
-            if not day or day[0].start_ms != 0:
-                raise InputError(
-                    f"{e.where}.steps", d, "leaves the start of a day without a rate", 'give each day a step at "00:00"'
-                )
-        try:
-            schedule = WeekSchedule(tuple(tuple(day) for day in days))
-        except ValueError as exc:
-            raise InputError(f"{e.where}.steps", None, str(exc), "fix the step times") from None
-        _refuse_input(schedule_refusal(self.model, schedule), e.where)
-        return schedule
-
-    def _flow(self, rate: Rate, e: Event, where: str, drug: str, conc: int) -> int:
-        if rate.flow_nl_per_day is not None:
-            return rate.flow_nl_per_day
-        dose = rate.dose_ng_per_day
-        assert dose is not None
-        reason = e.params.get("override_reason")
-        override = Override(PHYSICIAN, reason) if reason else None
-        verdict = check_daily_dose(get_drug(drug), dose, opioid_naive=self.scenario.opioid_naive, override=override)
-        blocking = [f for f in verdict.findings if f.blocking]
-        if blocking:
-            finding = blocking[0]
-            raise InputError(f"{where}.dose", format_dose_rate(dose), finding.message, finding.action, finding.limit)
-        # Rounded down, like the calculators: the pump never gives more than prescribed.
-        return dose * NL_PER_ML // conc
-
-    def _program(self, e: Event) -> None:
-        steps: tuple[FlexStep, ...] = e.params["steps"]
-        schedule = self._schedule(steps, e, e.params.get("drug"))
-        doses = all(s.rate.dose_ng_per_day is not None for s in steps)
-        self.belief.dose_steps = steps if doses else None
-        self.belief.drug = e.params.get("drug")
-        self._add(e, lambda c: c.pump.command(Program(schedule)))
-
-    def _volume(self, amount: Amount, e: Event, named: str | None) -> int:
-        if amount.volume_nl is not None:
-            return amount.volume_nl
-        _, conc = self._drug_of(e, named)
-        assert amount.mass_ng is not None
-        return amount.mass_ng * NL_PER_ML // conc
-
-    def _bolus(self, e: Event) -> None:
-        volume = self._volume(e.params["amount"], e, e.params.get("drug"))
-        command = StartBolus(BolusKind.CLINICIAN, volume, e.params["duration_ms"])
-        self._add(e, lambda c: c.pump.command(command))
-
-    def _periodic_bolus(self, e: Event) -> None:
-        if e.params["off"]:
-            self._add(e, lambda c: c.pump.command(SetPeriodicBolus(None)))
-            return
-        volume = self._volume(e.params["amount"], e, e.params.get("drug"))
-        first_of_day = e.params["first_ms"]
-        duration, every = e.params["duration_ms"], e.params["every_ms"]
-
-        def apply(c: Context) -> Outcome:
-            wall = c.pump.firmware.state.wall_ms
-            first = wall - wall % MS_PER_DAY + first_of_day
-            return c.pump.command(SetPeriodicBolus(PeriodicBolusPlan(volume, duration, every, first)))
-
-        self._add(e, apply)
-
-    def _demand_settings(self, e: Event) -> None:
-        volume = self._volume(e.params["amount"], e, e.params.get("drug"))
-        limits = DemandLimits(volume, e.params["duration_ms"], e.params["lockout_ms"], e.params["max_per_day"])
-        self._add(e, lambda c: c.pump.command(SetDemandLimits(limits)))
-
-    def _ptm_press(self, e: Event) -> None:
-        def press(c: Context) -> Outcome:
-            outcome = c.pump.command(RequestDemandBolus())
-            c.recorder.press(c.pump.now_ms, outcome)
-            return outcome
-
-        if "every_ms" not in e.params:
-            self._add(e, press)
-            return
-        t = e.at_ms
-        while t <= min(e.params["until_ms"], self.scenario.duration_ms):
-            self._add(e, press, at_ms=t)
-            t += e.params["every_ms"]
-
-    def _stop(self, e: Event) -> None:
-        self._add(e, lambda c: c.pump.command(StopTherapy()))
-
-    def _resume(self, e: Event) -> None:
-        self._add(e, lambda c: c.pump.command(ResumeTherapy()))
-
-    def _clear_alarm(self, e: Event) -> None:
-        try:
-            alarm = Alarm(e.params["alarm"])
-        except ValueError:
-            raise InputError(
-                f"{e.where}.alarm", e.params["alarm"], "is not an alarm", f"use one of: {', '.join(a for a in Alarm)}"
-            ) from None
-        self._add(e, lambda c: c.pump.command(ClearAlarm(alarm, Role.CLINICIAN)))
-
-    # ------------------------------------------------------------ the bench
-
-    def _mri(self, e: Event) -> None:
-        delay = e.params["recovery_delay_ms"]
-        self._add(e, lambda c: c.pump.magnetic_field(True))
-        self._add(
-            e, lambda c: c.pump.magnetic_field(False, recovery_delay_ms=delay), at_ms=e.at_ms + e.params["duration_ms"]
+def _lead(run: ScenarioRun, event: Event) -> tuple[str, int]:
+    label = run.snapshot().label
+    if not label:
+        raise InputError(
+            event.where, event.params["_at_text"], "doses a pump with no drug in it", "fill the pump first"
         )
+    named = event.params.get("drug")
+    drug, concentration = label[0]
+    if named is not None and str(named).lower() != drug:
+        raise InputError(
+            f"{event.where}.drug",
+            named,
+            f"is not the lead drug of the fill ({drug}): doses are programmed in the lead drug",
+            f'name "{drug}" or leave drug out',
+        )
+    return drug, concentration
 
-    def _fault(self, e: Event) -> None:
-        kind = e.params["kind"]
-        on, off = _FAULT_SWITCHES[kind](e.params.get("fraction", 0.0))
-        self._add(e, on)
-        if "duration_ms" in e.params and off is not None:
-            self._add(e, off, at_ms=e.at_ms + e.params["duration_ms"])
+
+def _dose_per_day(rate: Rate, concentration: int) -> int:
+    if rate.dose_ng_per_day is not None:
+        return rate.dose_ng_per_day
+    assert rate.flow_nl_per_day is not None  # the scenario reader guarantees one of the two
+    # A flow typed as a flow is the dose it carries at the label's concentration, rounded down.
+    return rate.flow_nl_per_day * concentration // NL_PER_ML
 
 
-def _catheter_switch(
-    fault: CatheterFault,
-) -> Callable[[float], tuple[Callable[[Context], None], Callable[[Context], None]]]:
-    def make(fraction: float) -> tuple[Callable[[Context], None], Callable[[Context], None]]:
+def _mass(amount: Amount, concentration: int) -> int:
+    if amount.mass_ng is not None:
+        return amount.mass_ng
+    assert amount.volume_nl is not None
+    return amount.volume_nl * concentration // NL_PER_ML
+
+
+def _doses(steps: tuple[FlexStep, ...], concentration: int, event: Event) -> DoseSchedule:
+    days: list[list[DoseStep]] = [[] for _ in range(7)]
+    for step in steps:
+        for d in step.days:
+            days[d].append(DoseStep(step.start_ms, _dose_per_day(step.rate, concentration)))
+    for d, day in enumerate(days):
+        day.sort(key=lambda s: s.start_ms)
+        if not day or day[0].start_ms != 0:
+            raise InputError(
+                f"{event.where}.steps", d, "leaves the start of a day without a rate", 'give each day a step at "00:00"'
+            )
+    try:
+        return DoseSchedule(tuple(tuple(day) for day in days))
+    except ValueError as exc:
+        raise InputError(f"{event.where}.steps", None, str(exc), "fix the step times") from None
+
+
+def _drug_fill(contents: tuple[tuple[str, int], ...]) -> DrugFill:
+    return DrugFill.of(*contents)
+
+
+def _fill(run: ScenarioRun, e: Event) -> None:
+    contents = e.params["contents"]
+    run.syringe.contents = contents
+    run.therapy(e, FirstFill(e.params["volume_nl"], _drug_fill(contents), e.params.get("low_reservoir_alarm_nl")))
+
+
+def _refill(run: ScenarioRun, e: Event) -> None:
+    injected = e.params["contents"]
+    told = injected
+    if "programmed_concentration_ng_per_ml" in e.params:
+        told = ((injected[0][0], e.params["programmed_concentration_ng_per_ml"]),)
+    # The nurse aspirates what the reservoir really holds, unless the scenario says how much came back.
+    aspirated = e.params.get("aspirated_nl", round(run.pump.reservoir.volume_nl))
+    run.syringe.contents = injected
+    run.syringe.aspirated_nl = aspirated
+    run.syringe.pocket_fill = e.params["pocket_fill"]
+    new_prescription = None
+    if "steps" in e.params:
+        new_prescription = _doses(e.params["steps"], told[0][1], e)
+    intent = Refill(
+        e.params["volume_nl"],
+        _drug_fill(told),
+        aspirated,
+        bridge=e.params["bridge"],
+        new_prescription=new_prescription,
+        low_reservoir_alarm_nl=e.params.get("low_reservoir_alarm_nl"),
+        discrepancy_acknowledged=e.params["discrepancy_acknowledged"],
+        override_reason=e.params.get("override_reason"),
+    )
+    expected = run.snapshot().reservoir_nl
+    plan, execution = run.therapy(e, intent)
+    run.recorder.refill(e, run.pump.now_ms, expected, aspirated, plan, execution)
+    run.syringe.contents, run.syringe.aspirated_nl, run.syringe.pocket_fill = None, None, False
+
+
+def _prime(run: ScenarioRun, e: Event) -> None:
+    run.therapy(e, PrimingBolus(e.params.get("volume_nl"), e.params.get("duration_ms")))
+
+
+def _program(run: ScenarioRun, e: Event) -> None:
+    _, concentration = _lead(run, e)
+    doses = _doses(e.params["steps"], concentration, e)
+    run.therapy(e, Prescribe(doses, override_reason=e.params.get("override_reason")))
+
+
+def _bolus(run: ScenarioRun, e: Event) -> None:
+    _, concentration = _lead(run, e)
+    dose = _mass(e.params["amount"], concentration)
+    run.therapy(e, ClinicianBolus(dose, e.params["duration_ms"], override_reason=e.params.get("override_reason")))
+
+
+def _periodic_bolus(run: ScenarioRun, e: Event) -> None:
+    if e.params["off"]:
+        run.therapy(e, PeriodicBolusOff())
+        return
+    _, concentration = _lead(run, e)
+    intent = PeriodicBolus(
+        _mass(e.params["amount"], concentration),
+        e.params["duration_ms"],
+        e.params["every_ms"],
+        e.params["first_ms"],
+        override_reason=e.params.get("override_reason"),
+    )
+    run.therapy(e, intent)
+
+
+def _demand_settings(run: ScenarioRun, e: Event) -> None:
+    if e.params["off"]:
+        run.therapy(e, PtmOff())
+        return
+    _, concentration = _lead(run, e)
+    intent = PtmSettings(
+        _mass(e.params["amount"], concentration),
+        e.params["duration_ms"],
+        e.params["lockout_ms"],
+        e.params["max_per_day"],
+        override_reason=e.params.get("override_reason"),
+    )
+    run.therapy(e, intent)
+
+
+def _ptm_press(run: ScenarioRun, e: Event) -> None:
+    before = run.snapshot()
+    plan, execution = run.therapy(e, DemandPress(), PATIENT)
+    if execution is not None and execution.refusal is None and before.demand is not None and before.label:
+        run.recorder.dose_given(before.label[0][0], before.demand.dose_ng)
+    else:
+        blocking = [f for f in plan.findings if f.blocking]
+        refusal = execution.refusal if execution is not None else None
+        run.recorder.press_refused((refusal or blocking[0]).code if (refusal or blocking) else "unknown")
+
+
+def _simple(intent: Callable[[Event], Intent]) -> Callable[[ScenarioRun, Event], None]:
+    def act(run: ScenarioRun, e: Event) -> None:
+        run.therapy(e, intent(e))
+
+    return act
+
+
+def _clear_alarm(e: Event) -> Intent:
+    try:
+        return ClearAlarm(Alarm(e.params["alarm"]))
+    except ValueError:
+        raise InputError(
+            f"{e.where}.alarm", e.params["alarm"], "is not an alarm", f"use one of: {', '.join(a for a in Alarm)}"
+        ) from None
+
+
+_THERAPY: dict[str, Callable[[ScenarioRun, Event], None]] = {
+    "fill": _fill,
+    "refill": _refill,
+    "prime": _prime,
+    "program": _program,
+    "bolus": _bolus,
+    "periodic_bolus": _periodic_bolus,
+    "demand_settings": _demand_settings,
+    "ptm_press": _ptm_press,
+    "stop": _simple(lambda e: StopTherapy()),
+    "resume": _simple(lambda e: ResumeTherapy()),
+    "clear_alarm": _simple(_clear_alarm),
+    "low_reservoir_alarm": _simple(lambda e: LowReservoirAlarm(e.params["threshold_nl"])),
+}
+
+
+# ------------------------------------------------------------------------ the bench
+
+
+def _bench_steps(e: Event) -> list[Step]:
+    if e.action == "mri":
+        delay = e.params["recovery_delay_ms"]
+        return [
+            Step(e.at_ms, e, lambda r, _: r.pump.magnetic_field(True)),
+            Step(
+                e.at_ms + e.params["duration_ms"],
+                e,
+                lambda r, _: r.pump.magnetic_field(False, recovery_delay_ms=delay),
+            ),
+        ]
+    on, off = _FAULT_SWITCHES[e.params["kind"]](e.params.get("fraction", 0.0))
+    steps = [Step(e.at_ms, e, lambda r, _: on(r))]
+    if "duration_ms" in e.params and off is not None:
+        steps.append(Step(e.at_ms + e.params["duration_ms"], e, lambda r, _: off(r)))
+    return steps
+
+
+def _catheter_switch(fault: CatheterFault) -> Callable[[float], tuple[Callable[[ScenarioRun], Any], Any]]:
+    def make(fraction: float) -> tuple[Callable[[ScenarioRun], Any], Callable[[ScenarioRun], Any]]:
         return (
-            lambda c: c.pump.catheter_fault(fault, fraction),
-            lambda c: c.pump.catheter_fault(CatheterFault.NONE),
+            lambda r: r.pump.catheter_fault(fault, fraction),
+            lambda r: r.pump.catheter_fault(CatheterFault.NONE),
         )
 
     return make
 
 
-def _over_infusion(fraction: float) -> tuple[Callable[[Context], None], Callable[[Context], None]]:
-    def on(c: Context) -> None:
-        c.pump.motor.over_infusion = fraction
+def _over_infusion(fraction: float) -> tuple[Callable[[ScenarioRun], Any], Callable[[ScenarioRun], Any]]:
+    def on(r: ScenarioRun) -> None:
+        r.pump.motor.over_infusion = fraction
 
-    def off(c: Context) -> None:
-        c.pump.motor.over_infusion = 0.0
+    def off(r: ScenarioRun) -> None:
+        r.pump.motor.over_infusion = 0.0
 
     return on, off
 
 
-_FAULT_SWITCHES: dict[str, Callable[[float], tuple[Callable[[Context], Any], Callable[[Context], Any] | None]]] = {
+def _pump_fault(r: ScenarioRun) -> None:
+    r.pump.command(ReportFault("injected"))
+
+
+_FAULT_SWITCHES: dict[str, Callable[[float], tuple[Callable[[ScenarioRun], Any], Any]]] = {
     "occlusion": _catheter_switch(CatheterFault.OCCLUSION),
     "leak": _catheter_switch(CatheterFault.LEAK),
     "disconnection": _catheter_switch(CatheterFault.DISCONNECTION),
-    "motor_stall": lambda _: (lambda c: c.pump.motor_fault(True), lambda c: c.pump.motor_fault(False)),
+    "motor_stall": lambda _: (lambda r: r.pump.motor_fault(True), lambda r: r.pump.motor_fault(False)),
     "over_infusion": _over_infusion,
-    "pump_fault": lambda _: (lambda c: c.pump.command(ReportFault("injected")), None),
+    "pump_fault": lambda _: (_pump_fault, None),
 }
 
 
-def _refuse_input(refusal: Refusal | None, where: str) -> None:
-    if refusal is None:
-        return
-    raise InputError(
-        f"{where}: {refusal.field}" if refusal.field else where,
-        refusal.value,
-        refusal.message,
-        "correct the value; the pump would refuse it",
-        limit=refusal.limit or None,
-    )
+def steps_of(scenario: Scenario) -> list[Step]:
+    """Every step of the scenario in time order."""
+    steps: list[Step] = []
+    for event in scenario.timeline:
+        if event.action in ("mri", "fault"):
+            steps += _bench_steps(event)
+            continue
+        act = _THERAPY[event.action]
+        if event.action == "ptm_press" and "every_ms" in event.params:
+            t = event.at_ms
+            while t <= min(event.params["until_ms"], scenario.duration_ms):
+                steps.append(Step(t, event, act))
+                t += event.params["every_ms"]
+            continue
+        steps.append(Step(event.at_ms, event, act))
+    return sorted(steps, key=lambda s: (s.at_ms, s.event.index))
 
 
 def run(scenario: Scenario) -> SimulationResult:
-    """Plan, check and run a scenario; return what happened."""
+    """Play a scenario out through the therapy layer and return what happened."""
     model = load_model(scenario.model)
-    planner = Planner(scenario, model)
-    steps = sorted(planner.plan(), key=lambda s: (s.at_ms, s.event.index))
     recorder = Recorder(scenario, model)
     pump = VirtualPump(
         model,
+        formulary=pump_formulary(),
         catheter_volume_nl=scenario.catheter_volume_nl,
         seed=scenario.seed,
         wall_ms=scenario.start_wall_ms,
@@ -360,10 +417,18 @@ def run(scenario: Scenario) -> SimulationResult:
         on_delivery=recorder.delivery,
     )
     recorder.attach(pump)
-    context = Context(pump, recorder, planner.dead_volume_nl)
+    syringe = Syringe()
+    service = TherapyService(DirectPort(pump, refill=syringe.fill), PatientFacts(opioid_naive=scenario.opioid_naive))
+    state = ScenarioRun(scenario, pump, service, syringe, recorder)
+    implant = Event(-1, 0, "implant", {"_at_text": "0 d", "note": "the catheter is implanted with the pump"})
+    state.therapy(implant, Implant(scenario.catheter_volume_nl))
+    if scenario.low_reservoir_alarm_nl is not None:
+        state.therapy(
+            Event(-1, 0, "low_reservoir_alarm", {"_at_text": "0 d"}), LowReservoirAlarm(scenario.low_reservoir_alarm_nl)
+        )
     samples = iter(range(0, scenario.duration_ms + 1, scenario.sample_ms))
     next_sample = next(samples, None)
-    for step in [*steps, None]:
+    for step in [*steps_of(scenario), None]:
         until = scenario.duration_ms if step is None else step.at_ms
         while next_sample is not None and next_sample <= until:
             pump.advance(next_sample)
@@ -371,7 +436,5 @@ def run(scenario: Scenario) -> SimulationResult:
             next_sample = next(samples, None)
         pump.advance(until)
         if step is not None:
-            outcome = step.apply(context)
-            if isinstance(outcome, Outcome):
-                recorder.outcome(step.event, outcome)
+            step.act(state, step.event)
     return recorder.finish(pump)

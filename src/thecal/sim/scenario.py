@@ -29,6 +29,7 @@ from thecal.units import (
     duration_ms,
     parse_exact,
     parse_int,
+    percent_fraction,
     volume_nl,
 )
 
@@ -147,7 +148,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     start = _start(meta.get("start", "2026-01-05T08:00"))
     accuracy = pump.get("accuracy_error")
     if accuracy is not None:
-        accuracy = _percent(accuracy, "pump.accuracy_error")
+        accuracy = _percent(accuracy, "pump.accuracy_error", signed=True)
     if "model" not in pump:
         raise InputError("pump.model", None, "is missing", 'name the pump model, e.g. model = "programmable-40"')
     entries = data.get("timeline", [])
@@ -176,7 +177,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         else None,
         accuracy_error=accuracy,
         catheter_volume_nl=_catheter_volume(catheter),
-        opioid_naive=bool(patient.get("opioid_naive", False)),
+        opioid_naive=_bool(patient.get("opioid_naive", False), "patient.opioid_naive"),
         duration_ms=duration,
         sample_ms=duration_ms(run.get("sample", "1 d" if duration > 30 * MS_PER_DAY else "1 h"), "run.sample"),
         timeline=tuple(sorted(timeline, key=lambda e: (e.at_ms, e.index))),
@@ -211,13 +212,38 @@ def _int(value: object, where: str) -> int:
     return value
 
 
-def _percent(value: object, where: str) -> float:
-    if not isinstance(value, str) or not value.strip().endswith("%"):
-        raise InputError(where, value, "must be a percentage", 'write it like "+1 %" or "-3.5 %"')
-    try:
-        return float(value.strip()[:-1].replace(" ", "")) / 100
-    except ValueError:
-        raise InputError(where, value, "is not a number of percent", 'write it like "+1 %"') from None
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(where, value, "must be true or false", "write it without quotes: true or false")
+    return value
+
+
+def _steps(entry: dict[str, Any], where: str) -> tuple[FlexStep, ...]:
+    """The prescription of an entry: one continuous rate, or flexible steps by weekday and time of day."""
+    mode = entry.get("mode", "flexible" if "steps" in entry else "continuous")
+    if mode == "continuous":
+        return (FlexStep(tuple(range(7)), 0, _rate(entry, where)),)
+    if mode != "flexible":
+        raise InputError(f"{where}.mode", mode, "is not a therapy mode", 'use "continuous" or "flexible"')
+    steps = entry.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise InputError(f"{where}.steps", steps, "must list the steps", "see docs/scenario.md")
+    out = []
+    for i, step in enumerate(steps):
+        if not isinstance(step, dict):
+            raise InputError(f"{where}.steps[{i}]", step, "must be a table", 'write { days = "all", at = "00:00", … }')
+        out.append(
+            FlexStep(
+                _days(step.get("days"), f"{where}.steps[{i}].days"),
+                _clock(step.get("at"), f"{where}.steps[{i}].at"),
+                _rate(step, f"{where}.steps[{i}]"),
+            )
+        )
+    return tuple(out)
+
+
+def _percent(value: object, where: str, *, signed: bool = False) -> float:
+    return float(percent_fraction(value, where, signed=signed))
 
 
 def _start(value: object) -> int:
@@ -344,12 +370,17 @@ _EVENT_KEYS: dict[str, tuple[str, ...]] = {
         "pocket_fill",
         "programmed_concentration",
         "low_reservoir_alarm",
+        "discrepancy_acknowledged",
+        "dose",
+        "steps",
+        "mode",
+        "override_reason",
     ),
     "prime": ("volume", "duration"),
     "program": ("mode", "dose", "flow", "steps", "drug", "override_reason"),
-    "bolus": ("dose", "volume", "duration", "drug"),
-    "periodic_bolus": ("dose", "volume", "duration", "every", "first", "off", "drug"),
-    "demand_settings": ("dose", "volume", "duration", "lockout", "max_per_day", "drug"),
+    "bolus": ("dose", "volume", "duration", "drug", "override_reason"),
+    "periodic_bolus": ("dose", "volume", "duration", "every", "first", "off", "drug", "override_reason"),
+    "demand_settings": ("dose", "volume", "duration", "lockout", "max_per_day", "off", "drug", "override_reason"),
     "ptm_press": ("every", "until"),
     "stop": (),
     "resume": (),
@@ -381,8 +412,15 @@ def _event(index: int, entry: object, start_wall_ms: int) -> Event:
     if action == "refill":
         if "aspirated" in entry:
             p["aspirated_nl"] = volume_nl(entry["aspirated"], f"{where}.aspirated")
-        p["bridge"] = bool(entry.get("bridge", False))
-        p["pocket_fill"] = bool(entry.get("pocket_fill", False))
+        p["bridge"] = _bool(entry.get("bridge", True), f"{where}.bridge")
+        p["pocket_fill"] = _bool(entry.get("pocket_fill", False), f"{where}.pocket_fill")
+        p["discrepancy_acknowledged"] = _bool(
+            entry.get("discrepancy_acknowledged", False), f"{where}.discrepancy_acknowledged"
+        )
+        if "override_reason" in entry:
+            p["override_reason"] = str(entry["override_reason"])
+        if "dose" in entry or "steps" in entry:
+            p["steps"] = _steps(entry, where)
         if "programmed_concentration" in entry:
             if len(p["contents"]) != 1:
                 raise InputError(
@@ -400,32 +438,18 @@ def _event(index: int, entry: object, start_wall_ms: int) -> Event:
         if "duration" in entry:
             p["duration_ms"] = duration_ms(entry["duration"], f"{where}.duration")
     elif action == "program":
-        mode = entry.get("mode", "continuous")
         p["drug"] = entry.get("drug")
         if "override_reason" in entry:
             p["override_reason"] = str(entry["override_reason"])
-        if mode == "continuous":
-            p["steps"] = (FlexStep(tuple(range(7)), 0, _rate(entry, where)),)
-        elif mode == "flexible":
-            steps = entry.get("steps")
-            if not isinstance(steps, list) or not steps:
-                raise InputError(f"{where}.steps", steps, "must list the steps", "see docs/scenario.md")
-            p["steps"] = tuple(
-                FlexStep(
-                    _days(s.get("days"), f"{where}.steps[{i}].days"),
-                    _clock(s.get("at"), f"{where}.steps[{i}].at"),
-                    _rate(s, f"{where}.steps[{i}]"),
-                )
-                for i, s in enumerate(steps)
-            )
-        else:
-            raise InputError(f"{where}.mode", mode, "is not a therapy mode", 'use "continuous" or "flexible"')
-    elif action == "bolus":
+        p["steps"] = _steps(entry, where)
+    elif action in ("bolus", "periodic_bolus", "demand_settings") and "override_reason" in entry:
+        p["override_reason"] = str(entry["override_reason"])
+    if action == "bolus":
         p["amount"] = _amount(entry, where)
         p["duration_ms"] = duration_ms(entry.get("duration"), f"{where}.duration")
         p["drug"] = entry.get("drug")
     elif action == "periodic_bolus":
-        p["off"] = bool(entry.get("off", False))
+        p["off"] = _bool(entry.get("off", False), f"{where}.off")
         if not p["off"]:
             p["amount"] = _amount(entry, where)
             p["duration_ms"] = duration_ms(entry.get("duration"), f"{where}.duration")
@@ -433,11 +457,13 @@ def _event(index: int, entry: object, start_wall_ms: int) -> Event:
             p["first_ms"] = _clock(entry.get("first", "00:00"), f"{where}.first")
             p["drug"] = entry.get("drug")
     elif action == "demand_settings":
-        p["amount"] = _amount(entry, where)
-        p["duration_ms"] = duration_ms(entry.get("duration"), f"{where}.duration")
-        p["lockout_ms"] = duration_ms(entry.get("lockout"), f"{where}.lockout")
-        p["max_per_day"] = _int(entry.get("max_per_day"), f"{where}.max_per_day")
-        p["drug"] = entry.get("drug")
+        p["off"] = _bool(entry.get("off", False), f"{where}.off")
+        if not p["off"]:
+            p["amount"] = _amount(entry, where)
+            p["duration_ms"] = duration_ms(entry.get("duration"), f"{where}.duration")
+            p["lockout_ms"] = duration_ms(entry.get("lockout"), f"{where}.lockout")
+            p["max_per_day"] = _int(entry.get("max_per_day"), f"{where}.max_per_day")
+            p["drug"] = entry.get("drug")
     elif action == "ptm_press":
         if "every" in entry or "until" in entry:
             p["every_ms"] = duration_ms(entry.get("every"), f"{where}.every")

@@ -12,5 +12,9 @@ anything (endpoint, commands); counters and the replies to state-changing
 commands are saved before anything is acknowledged (counters, replies,
 persistence), so a retried command id gets its first answer back instead of a
 second execution, and a bolus whose outcome is unknown counts as delivered
-(client). Transports only move bytes (transport).
+(client). Transports only move bytes (transport). A command becomes a firmware
+command, and a firmware command a telemetry command, through one mapping
+(pump_commands); the table itself holds no clinical rule: the firmware
+enforces the hard limits of the drug label it holds. The pump's side
+(endpoint) never imports the programmer's side (client, device_files).
 """

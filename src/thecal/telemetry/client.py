@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from thecal.telemetry.commands import COMMANDS, Command, validate
+from thecal.telemetry.commands import COMMANDS, POSSIBLY_DELIVERED, Command, validate
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.errors import LinkLost, Rejected
 from thecal.telemetry.frames import (
@@ -31,7 +31,6 @@ from thecal.telemetry.link import open_sealed, seal
 from thecal.telemetry.rejects import read_reject
 from thecal.telemetry.transport import Transport
 
-POSSIBLY_DELIVERED = "possibly delivered - counts as delivered"
 DEFAULT_ATTEMPTS = 4
 
 
@@ -125,8 +124,8 @@ class ClientSession:
             if frame.key_id != self.pump.key_id:
                 return None
             if frame.type is FrameType.REJECT:
-                message, _ = read_reject(frame, sent, self.pump.public_key)
-                return Reply(command, ReplyStatus.REJECTED, {}, message.code, message.reason, attempt)
+                rejection, _ = read_reject(frame, sent, self.pump.public_key)
+                return Reply(command, ReplyStatus.REJECTED, {}, rejection.code, rejection.reason, attempt)
             if frame.type is not FrameType.REPLY:
                 return None
             plaintext = open_sealed(self.pump.link.pump_to_client, frame)

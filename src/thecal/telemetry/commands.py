@@ -3,9 +3,12 @@
 This module is the single table of the protocol's vocabulary. Arguments are
 plain CBOR maps; every quantity is an integer in a base unit named in its key
 (`volume_nl`, `duration_ms`, `dose_ng_per_day`), so a per-hour value can never
-be read as a per-day one. The schemas here check structure and physical sense
-(non-negative volumes, a time of day inside a day); clinical limits belong to
-the pump firmware, which sees every command only after it passed this table.
+be read as a per-day one. The schemas check structure only: types, a time of
+day inside a day, sizes that keep a message small. Every rule about what the
+pump may do lives elsewhere, once: the pump model's rules (steps a day,
+flows) and the hard limits of the drug on the label are the firmware's, and
+the therapy layer checks them, with the soft limits, before anything is sent.
+How a command becomes a firmware command is `pump_commands`.
 """
 
 from __future__ import annotations
@@ -15,23 +18,19 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from thecal.pump.core.commands import Role
+from thecal.pump.core.label import MAX_LABEL_ENTRIES
 from thecal.telemetry import codec
 from thecal.telemetry.errors import RejectCode, Rejected
 
 COMMAND_ID_BYTES = 16
 MS_PER_DAY = 86_400_000
 MAX_QUANTITY = 2**53  # far above any real dose or volume, and exact in every JSON consumer
-MAX_STEPS_PER_DAY = 14  # flexible dosing: a first step and up to 13 rate changes a day
-
-
-class Role(StrEnum):
-    """Who a key belongs to; the role is fixed by the key's certificate."""
-
-    CLINICIAN = "clinician"
-    PTM = "ptm"
-    PUMP = "pump"
+# A bound on the size of a program message, not a clinical rule: how many steps a day the pump delivers is
+# its model's rule (max_steps_per_day), which the firmware enforces. A step every 15 minutes still fits.
+MAX_STEPS_IN_A_MESSAGE = 96
+POSSIBLY_DELIVERED = "possibly delivered - counts as delivered"
 
 
 @dataclass(frozen=True)
@@ -138,7 +137,20 @@ class ListOf:
         return f"list of {self.min_length}..{self.max_length} × {self.item.describe()}"
 
 
-FieldType = Int | Text | Record | ListOf
+@dataclass(frozen=True)
+class Bool:
+    """A true or false argument; integers are not booleans."""
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with value, or None."""
+        return None if type(value) is bool else f"must be true or false, got {type(value).__name__}"
+
+    def describe(self) -> str:
+        """The type in words, for the docs and reasons."""
+        return "bool"
+
+
+FieldType = Int | Text | Record | ListOf | Bool
 
 QUANTITY = Int(0, MAX_QUANTITY)
 POSITIVE = Int(1, MAX_QUANTITY)
@@ -157,11 +169,11 @@ class CommandSpec:
     delivers_drug: bool = False  # an unknown outcome counts as delivered
 
 
-_STEP = Record({"start_ms": Int(0, MS_PER_DAY - 1), "flow_nl_per_day": QUANTITY})
-_BOLUS = Record({"volume_nl": POSITIVE, "duration_ms": POSITIVE})
+_STEP = Record({"start_ms": Int(0, MS_PER_DAY - 1), "dose_ng_per_day": QUANTITY})
+_DRUG = Record({"drug": DRUG, "concentration_ng_per_ml": POSITIVE})
 
 _SPECS = (
-    CommandSpec("interrogate_status", Record(), "Read pump status; a PTM gets the patient subset.", False),
+    CommandSpec("interrogate_status", Record(), "Read pump status; a PTM gets the patient's view.", False),
     CommandSpec(
         "read_event_log",
         Record({"from_seq": QUANTITY, "max_entries": Int(1, 100)}),
@@ -170,42 +182,47 @@ _SPECS = (
     ),
     CommandSpec(
         "program_therapy",
-        Record({"days": ListOf(ListOf(_STEP, 1, MAX_STEPS_PER_DAY), 7, 7)}),
-        "Replace the basal schedule: seven days (Monday first) of flow steps by time of day.",
+        Record({"days": ListOf(ListOf(_STEP, 1, MAX_STEPS_IN_A_MESSAGE), 7, 7)}),
+        "Replace the prescription: seven days (Monday first) of daily doses of the lead drug by time of day.",
     ),
     CommandSpec("therapy_stop", Record(), "Go to minimum rate."),
-    CommandSpec("therapy_resume", Record(), "Leave minimum rate and deliver the programmed schedule again."),
+    CommandSpec("therapy_resume", Record(), "Leave minimum rate and deliver the prescription again."),
     CommandSpec(
         "refill_update",
         Record(
-            {
-                "volume_nl": QUANTITY,
-                "contents": ListOf(Record({"drug": DRUG, "concentration_ng_per_ml": POSITIVE}), 1, 4),
-            },
-            optional={"aspirated_nl": QUANTITY, "low_reservoir_alarm_nl": QUANTITY},
+            {"volume_nl": QUANTITY, "contents": ListOf(_DRUG, 1, MAX_LABEL_ENTRIES)},
+            optional={"aspirated_nl": QUANTITY, "low_reservoir_alarm_nl": QUANTITY, "bridge": Bool()},
         ),
-        "Record a fill or refill: volume and contents now in the reservoir, what was withdrawn.",
+        "Record a fill or refill: volume and drug label now in the reservoir (lead drug first), what was "
+        "withdrawn; with bridge, the old drug in tubing and catheter goes first at the old doses.",
+    ),
+    CommandSpec(
+        "catheter_set",
+        Record({"volume_nl": QUANTITY}),
+        "The implanted catheter's volume, at implant or revision; with the pump's tubing it is the dead volume.",
     ),
     CommandSpec(
         "low_reservoir_alarm_set",
         Record({"threshold_nl": QUANTITY}),
         "Raise the low-reservoir alarm at this calculated volume.",
     ),
-    CommandSpec("clinician_bolus", _BOLUS, "Deliver one bolus volume over a duration.", delivers_drug=True),
     CommandSpec(
-        "priming_bolus", _BOLUS, "Fill an empty catheter and pump tubing; replaces basal flow.", delivers_drug=True
+        "clinician_bolus",
+        Record({"dose_ng": POSITIVE, "duration_ms": POSITIVE}),
+        "Give one dose of the lead drug over a duration, on top of the basal flow.",
+        delivers_drug=True,
     ),
     CommandSpec(
-        "bridge_bolus",
-        _BOLUS,
-        "Push the old drug in tubing and catheter through at the old dose rate; replaces basal flow.",
+        "priming_bolus",
+        Record({"volume_nl": POSITIVE, "duration_ms": POSITIVE}),
+        "Fill an empty catheter and pump tubing; replaces basal flow.",
         delivers_drug=True,
     ),
     CommandSpec("bolus_cancel", Record(), "Stop the running bolus."),
     CommandSpec(
         "periodic_bolus_set",
-        Record({"volume_nl": POSITIVE, "duration_ms": POSITIVE, "interval_ms": POSITIVE, "first_wall_ms": QUANTITY}),
-        "Start or change a bolus repeated every interval.",
+        Record({"dose_ng": POSITIVE, "duration_ms": POSITIVE, "interval_ms": POSITIVE, "first_wall_ms": QUANTITY}),
+        "Start or change a dose of the lead drug repeated every interval.",
     ),
     CommandSpec("periodic_bolus_stop", Record(), "End the periodic bolus."),
     CommandSpec(
@@ -215,17 +232,11 @@ _SPECS = (
     ),
     CommandSpec(
         "ptm_settings",
-        Record(
-            {
-                "bolus_volume_nl": QUANTITY,
-                "bolus_duration_ms": POSITIVE,
-                "lockout_ms": QUANTITY,
-                "max_per_24h": Int(0, 100),
-            }
-        ),
-        "Set what the patient's demand bolus may do; max_per_24h 0 disables it.",
+        Record({"dose_ng": POSITIVE, "duration_ms": POSITIVE, "lockout_ms": QUANTITY, "max_per_24h": POSITIVE}),
+        "Enable or change the patient's demand doses: dose of the lead drug, duration, lockout, most in 24 h.",
     ),
-    CommandSpec("demand_bolus", Record(), "The patient asks for a demand bolus.", delivers_drug=True),
+    CommandSpec("ptm_off", Record(), "Disable the patient's demand doses."),
+    CommandSpec("demand_bolus", Record(), "The patient asks for a demand dose.", delivers_drug=True),
     CommandSpec("clock_set", Record({"wall_ms": QUANTITY}), "Set the pump's wall clock (local time, ms since epoch)."),
     CommandSpec("revoke_key", Record({"key_id": KEY_ID}), "Revoke a device key for good; it can never pair again."),
     CommandSpec("list_keys", Record(), "List paired and revoked keys.", False),
@@ -242,17 +253,19 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
     Role.PUMP: frozenset(),
 }
 
-# What a patient's PTM may see of interrogate_status; every other field is removed before sealing.
+# What a patient's PTM may see of interrogate_status (keys of the firmware's status); every other field is
+# removed before sealing. The patient needs: the time, what the pump is doing (running, minimum rate, empty,
+# stopped), the alarms (low or empty reservoir, battery replacement, a stall or fault), the demand settings the
+# physician gave (a dose in ng, the lockout, the most a day; none when demand doses are off), and the pump's own
+# answer to "when may I take the next dose, and how many are left today". Not the reservoir, flows or drug label.
 PTM_STATUS_FIELDS = frozenset(
     {
         "wall_ms",
+        "mode",
         "alarms",
-        "therapy_stopped",
-        "demand_enabled",
+        "demand",
         "demand_next_allowed_wall_ms",
         "demand_left_24h",
-        "elective_replacement",
-        "end_of_service",
     }
 )
 

@@ -31,13 +31,12 @@ class CounterStore:
             links = codec.decode(data, "counter record")
         except Rejected as exc:
             raise StoreDamaged(self._name, exc.reason) from None
-        valid = type(links) is dict and all(
+        if not isinstance(links, dict) or not all(
             type(key) is str and type(pair) is list and len(pair) == 2 and all(type(n) is int for n in pair)
             for key, pair in links.items()
-        )
-        if not valid:
+        ):
             raise StoreDamaged(self._name, "expected a map of link id to [received, sent]")
-        return {str(key): list(pair) for key, pair in links.items()}  # type: ignore[arg-type]
+        return {str(key): list(pair) for key, pair in links.items()}
 
     def _save(self) -> None:
         self.persistence.save(self._name, codec.encode(dict(self._links)))

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thecal.errors import InputError
+from thecal.pump.core.commands import Role
 from thecal.telemetry.client import DEFAULT_ATTEMPTS, ClientSession
-from thecal.telemetry.commands import Role
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.keys import DeviceIdentity, Keystore, PeerRecord
 from thecal.telemetry.pairing import pair_with_pump

@@ -21,14 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from thecal.errors import ThecalError
+from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
-from thecal.telemetry.client import POSSIBLY_DELIVERED, ClientSession, Reply
 from thecal.telemetry.commands import (
     COMMANDS,
+    POSSIBLY_DELIVERED,
     ROLE_PERMISSIONS,
     SECURITY_COMMANDS,
     Command,
-    Role,
     permitted,
     validate,
     visible_result,
@@ -51,11 +51,10 @@ from thecal.telemetry.pairing import PAIRING_WINDOW_MS, PairingWindow, PumpPairi
 from thecal.telemetry.rejects import reject_frame
 from thecal.telemetry.replies import Remembered, ReplyCache
 
-__all__ = ["ClientSession", "Dispatch", "OnReject", "PumpEndpoint", "Reply", "SecurityEvent"]
-
 _log = logging.getLogger(__name__)
 
-Dispatch = Callable[[str, Command], dict[str, object]]
+# The pump's handler of a checked command from a sender of this certified role.
+Dispatch = Callable[[Role, Command], dict[str, object]]
 OnReject = Callable[[Rejection], None]
 
 

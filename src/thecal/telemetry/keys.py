@@ -18,8 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from thecal.errors import InputError
+from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
-from thecal.telemetry.commands import Role
 from thecal.telemetry.errors import RejectCode, Rejected, StoreDamaged
 from thecal.telemetry.frames import KEY_ID_BYTES
 from thecal.telemetry.link import LinkKeys
@@ -259,7 +259,7 @@ class Keystore:
                 self._peers[record.key_id] = record
             if not all(type(key_id) is bytes for key_id in revoked):
                 raise ValueError("revoked key ids are byte strings")
-            self._revoked = set(revoked)  # type: ignore[arg-type]
+            self._revoked = set(revoked)
         except (Rejected, ValueError) as exc:
             raise StoreDamaged(self._name, str(exc)) from None
 
@@ -319,4 +319,4 @@ def _record_from(entry: object) -> PeerRecord:
         raise ValueError("a peer's role and label are text")
     if not all(type(part) is bytes for part in (key_id, public_key, link_id, to_pump, to_client)):
         raise ValueError("a peer's keys are byte strings")
-    return PeerRecord(key_id, Role(role), label, public_key, LinkKeys(link_id, to_pump, to_client))  # type: ignore[arg-type]
+    return PeerRecord(key_id, Role(role), label, public_key, LinkKeys(link_id, to_pump, to_client))

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
-from thecal.telemetry.commands import Role
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.errors import LinkLost, RejectCode, Rejected
 from thecal.telemetry.frames import PROTOCOL_VERSION, Frame, FrameType, decode_frame, encode_frame, frame_digest
@@ -51,7 +51,7 @@ def monotonic_ms() -> int:
 
 
 class PairingWindow:
-    """The short time after a proximity event during which the pump accepts pairing."""
+    """The short time after a proximity event during which the pump accepts one pairing."""
 
     def __init__(self, clock: Callable[[], int] = monotonic_ms, duration_ms: int = PAIRING_WINDOW_MS):
         if duration_ms <= 0:
@@ -59,27 +59,36 @@ class PairingWindow:
         self._clock = clock
         self.duration_ms = duration_ms
         self._closes_at: int | None = None
+        self._used = False
 
     def open(self) -> None:
         """Open (or reopen) the window for duration_ms from now."""
         self._closes_at = self._clock() + self.duration_ms
+        self._used = False
 
-    def close(self) -> None:
-        """Close the window."""
+    def close(self, *, paired: bool = False) -> None:
+        """Close the window; `paired` when a device completed its pairing in it."""
         self._closes_at = None
+        self._used = paired
 
     def is_open(self) -> bool:
         """Whether pairing is accepted now."""
         return self._closes_at is not None and self._clock() < self._closes_at
 
     def require_open(self) -> None:
-        """Raise Rejected unless the window is open."""
-        if not self.is_open():
-            raise Rejected(
-                RejectCode.PAIRING_CLOSED,
-                f"the pump accepts pairing only within {self.duration_ms // 1000} s after a proximity step; "
-                "hold the programmer's magnet over the pump, then pair",
-            )
+        """Raise Rejected unless the window is open, saying why it is closed."""
+        if self.is_open():
+            return
+        seconds = self.duration_ms // 1000
+        why = (
+            "a device has already paired since the last proximity step, and each one admits a single pairing"
+            if self._used
+            else f"the window opens for {seconds} s after a proximity step and admits a single pairing"
+        )
+        raise Rejected(
+            RejectCode.PAIRING_CLOSED,
+            f"the pump's pairing window is closed: {why}; hold the programmer's magnet over the pump again, then pair",
+        )
 
 
 def _hash(*parts: bytes) -> bytes:
@@ -183,7 +192,7 @@ class PumpPairing:
         done = encode_frame(seal(link.pump_to_client, FrameType.PAIR_DONE, self._identity.key_id, counter, granted))
         self._pending = None
         self._completed = (frame_digest(raw), done)
-        self.window.close()
+        self.window.close(paired=True)
         return done, record
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from thecal.pump.core.alarms import Alarm, Tone
 from thecal.pump.core.eventlog import LogEntry
-from thecal.units import MS_PER_DAY
+from thecal.pump.core.integers import MS_PER_DAY
 
 
 @dataclass(frozen=True)

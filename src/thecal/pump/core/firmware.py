@@ -10,22 +10,44 @@ tones and event-log entries.
 Flow is integrated exactly in integers. The accumulator `phase` counts
 nL·ms/day; every time it passes one stroke (`stroke_nl` × ms per day) the
 motor owes one stroke. Between two *boundaries* everything is constant —
-the basal step, the bolus, the alarms — so the core jumps straight to the
-next boundary and computes the strokes in between with one multiplication
-and one division. A boundary is the earliest of: the end of the requested
-advance, the next basal step, the end of a bolus, the next periodic bolus,
-the next alarm tone, the stroke that crosses the low-reservoir threshold or
-empties the reservoir, and the moment the battery crosses ERI or end of
-service. Each of these is a function of absolute time and of state that only
-changes at boundaries, so cutting a segment anywhere (for instance at every
-stroke) yields bit-for-bit the same strokes as one jump: fast-forward is
-exact, not an approximation.
+the basal step, the bolus, the bridge, the alarms — so the core jumps straight
+to the next boundary and computes the strokes in between with one
+multiplication and one division. A boundary is the earliest of: the end of the
+requested advance, the next basal step (of the bridge's old schedule while a
+bridge runs), the end of a bolus, the end of the bridge, the next periodic
+bolus, the next alarm tone, the stroke that crosses the low-reservoir
+threshold or empties the reservoir, and the moment the battery crosses ERI or
+end of service. Each of these is a function of absolute time and of state
+that only changes at boundaries, so cutting a segment anywhere (for instance
+at every stroke) yields bit-for-bit the same strokes as one jump:
+fast-forward is exact, not an approximation.
 
-Combining bolus and basal, the one rule: a priming or bridge bolus replaces
-the basal flow while it runs; any other bolus adds its own constant flow to
-the basal flow. A bolus is validated at start so that the sum never exceeds
-the pump's bolus flow ceiling, and the schedule cannot be reprogrammed under
-an additive bolus. One bolus runs at a time.
+Doses are kept as doses. The reservoir's drug label (filled from the pump's
+formulary, with each drug's hard limits) gives the lead drug's concentration;
+the prescription (ng/day), the periodic bolus and the demand dose (ng) become
+volumes with it, rounded down so that never more than prescribed is given.
+The basal flows are derived when the prescription or the label changes, and
+must pass the pump's own flow limits. A fill that keeps the lead drug at a new
+concentration re-derives every dose-based setting at once; a fill that
+changes the lead drug drops them, and the pump is not programmed until a new
+prescription arrives. Every command that changes the label or a dose-based
+setting passes one check of the drug's hard limits (`hard_limits.py`).
+
+The bridge belongs to the fill. After a change of drug or concentration the
+tubing and catheter (the dead volume) still hold the old solution; with
+`Fill(bridge=True)` the old flows keep running, step by step as the old
+schedule had them, in place of the basal, until the dead volume has been
+pushed, and then the new flows begin. A fill that would push the old, stronger
+solution with the new, higher flows (a lower concentration, or another drug,
+while a prescription exists) is refused without a bridge.
+
+Combining bolus and basal, the one rule: a priming bolus replaces the basal
+flow while it runs; any other bolus adds its own constant flow to the basal
+flow. A bolus is validated at start so that the sum never exceeds the pump's
+bolus flow ceiling, and the schedule cannot be reprogrammed under an additive
+bolus. One bolus runs at a time. While a bridge runs, a dose becomes a volume
+with the stronger of the two solutions, since the volume pushes the old one
+out first.
 
 The reservoir volume is calculated from the strokes, never measured: an
 over-infusing motor empties the real reservoir before the calculated one.
@@ -33,7 +55,8 @@ over-infusing motor empties the real reservoir before the calculated one.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from thecal.pump.core.actions import Action, Delivery, Logged, Outcome, Refusal, ToneSounded
 from thecal.pump.core.alarms import RULES, Alarm, tone_for
@@ -41,44 +64,74 @@ from thecal.pump.core.commands import (
     BolusKind,
     CancelBolus,
     ClearAlarm,
+    ClinicianBolus,
     Command,
+    DemandLimits,
     Fill,
     MotorRecovered,
     MotorStalled,
     PeerChanged,
     PeriodicBolusPlan,
+    PrimingBolus,
     Program,
     ReportFault,
     RequestDemandBolus,
     ResumeTherapy,
     Role,
+    SetCatheter,
     SetClock,
     SetDemandLimits,
     SetLowReservoirAlarm,
     SetPeriodicBolus,
-    StartBolus,
     StopTherapy,
     TelemetryRejected,
     TelemetrySession,
 )
+from thecal.pump.core.demand import demand_window, recent_doses
 from thecal.pump.core.eventlog import Detail, EventLog
-from thecal.pump.core.limits import fill_refusal, schedule_refusal, threshold_refusal
-from thecal.pump.core.state import ActiveBolus, PumpState
-from thecal.pump.model import PumpModel
-from thecal.units import (
+from thecal.pump.core.figures import PumpFigures
+from thecal.pump.core.hard_limits import (
+    Exposure,
+    Replaced,
+    bolus_dose_refusal,
+    daily_refusal,
+    demand_dose_refusal,
+    demand_settings_refusal,
+    exposures,
+    label_refusal,
+    make_label,
+    merged,
+    periodic_boluses_per_24h,
+    remember,
+)
+from thecal.pump.core.integers import (
     MS_PER_DAY,
+    NL_PER_ML,
+    ceil_div,
+    format_concentration,
     format_duration,
     format_flow,
+    format_mass,
     format_volume,
 )
-
-_NEVER = 1 << 62
+from thecal.pump.core.label import DrugLabel, Formulary
+from thecal.pump.core.limits import fill_refusal, prescription_refusal, threshold_refusal
+from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
+from thecal.pump.core.state import ActiveBolus, Bridge, PumpState
+from thecal.pump.core.status import status_view
 
 # Anyone in radio range can send frames the pump refuses, without end. Logging every refusal would push the
 # clinical history out of the bounded log, so at most this many are logged per pump day and the rest counted;
 # the count goes into the next logged refusal and into the status.
 REJECTIONS_LOGGED_PER_DAY = 24
 _PEER_CHANGES = ("paired", "revoked")
+
+
+class _Keep:
+    """Marks a setting that a commit leaves as it is."""
+
+
+_KEEP = _Keep()
 
 
 class Refused(Exception):
@@ -89,15 +142,19 @@ class Refused(Exception):
         self.refusal = refusal
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 class Firmware:
     """The pump's behaviour: events in, actions and log entries out."""
 
-    def __init__(self, model: PumpModel, state: PumpState | None = None, *, wall_ms: int = 0):
+    def __init__(
+        self,
+        model: PumpFigures,
+        formulary: Formulary,
+        state: PumpState | None = None,
+        *,
+        wall_ms: int = 0,
+    ):
         self.model = model
+        self.formulary = formulary
         self._unit = model.stroke_nl * MS_PER_DAY
         if state is None:
             state = PumpState(
@@ -109,6 +166,7 @@ class Firmware:
             state.log.append(0, "power_on", (("model", model.name),))
         self.state = state
         self._out: list[Action] = []
+        self._flows = _derived_flows(state.label, state.prescription)
 
     # ------------------------------------------------------------------ time
 
@@ -117,7 +175,8 @@ class Firmware:
         s = self.state
         if to_ms < s.now_ms:
             raise ValueError(f"time cannot go back: now {s.now_ms} ms, asked {to_ms} ms")
-        self._out = out = []
+        out: list[Action] = []
+        self._out = out
         self._fire_due()
         while s.now_ms < to_ms:
             basal, bolus = self._rates()
@@ -133,7 +192,12 @@ class Firmware:
         rate = basal + bolus
         if rate == 0:
             return None
-        return self.state.now_ms + _ceil_div(self._unit - self.state.phase, rate)
+        return self.state.now_ms + ceil_div(self._unit - self.state.phase, rate)
+
+    def _basal_schedule(self) -> WeekSchedule | None:
+        """The flows the basal follows now: the bridge's old flows while it runs, else the prescription's."""
+        bridge = self.state.bridge
+        return bridge.flows if bridge is not None else self._flows
 
     def _rates(self) -> tuple[int, int]:
         """The basal and bolus flows right now, in nL/day."""
@@ -143,12 +207,13 @@ class Firmware:
         b = s.bolus
         if b is not None and b.kind.replaces_basal:
             return 0, b.rate_nl_per_day
-        if s.schedule is None:
+        schedule = self._basal_schedule()
+        if schedule is None:
             basal = 0
         elif s.stopped:
             basal = self.model.minimum_rate_mode_flow_nl_per_day
         else:
-            basal = s.schedule.flow_at(s.now_ms + s.wall_offset_ms)
+            basal = schedule.flow_at(s.wall_ms)
         return basal, b.rate_nl_per_day if b is not None else 0
 
     def _has_stroke_left(self) -> bool:
@@ -159,10 +224,13 @@ class Firmware:
         m = self.model
         now = s.now_ms
         end = to_ms
-        if s.schedule is not None and not s.stopped:
-            end = min(end, s.schedule.next_change_ms(now + s.wall_offset_ms) - s.wall_offset_ms)
+        schedule = self._basal_schedule()
+        if schedule is not None and not s.stopped:
+            end = min(end, schedule.next_change_ms(s.wall_ms) - s.wall_offset_ms)
         if s.bolus is not None and bolus_rate:
-            end = min(end, now + _ceil_div(s.bolus.total - s.bolus.done, bolus_rate))
+            end = min(end, now + ceil_div(s.bolus.total - s.bolus.done, bolus_rate))
+        if s.bridge is not None and rate:
+            end = min(end, now + ceil_div(s.bridge.total - s.bridge.done, rate))
         if s.periodic_next_wall_ms is not None:
             end = min(end, s.periodic_next_wall_ms - s.wall_offset_ms)
         if s.next_tone_ms is not None:
@@ -171,14 +239,15 @@ class Firmware:
             end = min(end, s.eri_at_ms + m.end_of_service_after_eri_ms)
         if rate:
             end = min(end, self._stroke_time(self._strokes_until_empty(), rate))
-            if Alarm.LOW_RESERVOIR not in s.alarms and s.contents:
+            if Alarm.LOW_RESERVOIR not in s.alarms and s.label:
                 over = s.reservoir_nl - s.low_reservoir_alarm_nl
                 if over > 0:
-                    end = min(end, self._stroke_time(_ceil_div(over, m.stroke_nl), rate))
+                    end = min(end, self._stroke_time(ceil_div(over, m.stroke_nl), rate))
         if not s.end_of_service:
             end = self._battery_crossing(rate, end)
-        # Every condition due at `now` was acted on before this call, so time always moves.
-        assert end > now, "a boundary at or before now was not acted on"
+        if end <= now:
+            # Every condition due at `now` was acted on before this call, so time must move.
+            raise RuntimeError(f"firmware boundary at {end} ms is not after now ({now} ms)")
         return end
 
     def _strokes_until_empty(self) -> int:
@@ -187,7 +256,7 @@ class Firmware:
 
     def _stroke_time(self, k: int, rate: int) -> int:
         """The time the k-th stroke from now completes at `rate`."""
-        return self.state.now_ms + _ceil_div(k * self._unit - self.state.phase, rate)
+        return self.state.now_ms + ceil_div(k * self._unit - self.state.phase, rate)
 
     def _battery_used_at(self, t: int, rate: int) -> int:
         s = self.state
@@ -225,6 +294,8 @@ class Firmware:
                 s.reservoir_nl -= strokes * m.stroke_nl
                 s.strokes_total += strokes
             self._out.append(Delivery(s.now_ms, end, rate, strokes, m.stroke_nl, phase_start))
+            if s.bridge is not None:
+                s.bridge.done += rate * dt
         if bolus_rate and s.bolus is not None:
             s.bolus.done += bolus_rate * dt
         s.battery_used_pc += m.baseline_current_na * dt + strokes * m.stroke_charge_pc
@@ -239,7 +310,9 @@ class Firmware:
             b = s.bolus
             s.bolus = None
             self._log("bolus_end", kind=b.kind.value, volume_nl=b.volume_nl)
-        if s.contents:
+        if s.bridge is not None and s.bridge.done >= s.bridge.total:
+            self._end_bridge()
+        if s.label:
             if s.reservoir_nl <= s.low_reservoir_alarm_nl:
                 self._raise(Alarm.LOW_RESERVOIR, reservoir_nl=s.reservoir_nl)
             if not self._has_stroke_left() and Alarm.EMPTY_RESERVOIR not in s.alarms:
@@ -260,11 +333,20 @@ class Firmware:
             plan = s.periodic
             while s.periodic_next_wall_ms <= s.wall_ms:
                 s.periodic_next_wall_ms += plan.interval_ms
-            reason = self._bolus_blocker(BolusKind.PERIODIC, plan.volume_nl, plan.duration_ms)
-            if reason is None:
-                self._start_bolus(BolusKind.PERIODIC, plan.volume_nl, plan.duration_ms)
+            recent = recent_doses(s.periodic_history_ms, now)
+            volume = self._dose_volume_nl(plan.dose_ng)
+            if False:
+                # Only after a change of plan or clock: no 24 h gets more boluses than the plan allows.
+                reason: Refusal | None = _PERIODIC_DAILY_MAXIMUM
+            elif volume is None:
+                reason = _BRIDGE_OF_OTHER_DRUG
             else:
-                self._log("periodic_bolus_skipped", reason=reason.code)
+                reason = self._bolus_blocker(BolusKind.PERIODIC, volume, plan.duration_ms)
+            if reason is None and volume is not None:
+                s.periodic_history_ms = (*recent, now)
+                self._start_bolus(BolusKind.PERIODIC, volume, plan.duration_ms)
+            else:
+                self._log("periodic_bolus_skipped", reason=reason.code if reason else "")
         if s.next_tone_ms is not None and now >= s.next_tone_ms:
             self._sound()
 
@@ -298,6 +380,133 @@ class Firmware:
         interval = self.model.critical_tone_interval_ms if critical else self.model.noncritical_tone_interval_ms
         s.next_tone_ms = s.now_ms + interval
 
+    # ------------------------------------------------------ doses and volumes
+
+    def _dose_concentration(self) -> int | None:
+        """The concentration a dose of the lead drug is measured out with now, or None while it cannot be."""
+        s = self.state
+        if not s.label:
+            return None
+        lead = s.label[0]
+        bridge = s.bridge
+        if bridge is None:
+            return lead.concentration_ng_per_ml
+        old = bridge.label[0]
+        if old.drug != lead.drug:
+            return None  # the tubing still holds another drug: no dose of the new one can be measured out
+        # The volume pushes the old solution out first and the new one after: the stronger one sets the volume.
+        return max(old.concentration_ng_per_ml, lead.concentration_ng_per_ml)
+
+    def _dose_volume_nl(self, dose_ng: int) -> int | None:
+        """The volume that gives at most `dose_ng` of the lead drug now, or None while none can."""
+        concentration = self._dose_concentration()
+        if concentration is None:
+            return None
+        return dose_ng * NL_PER_ML // concentration
+
+    def _max_basal_flow(self) -> int:
+        """The highest basal flow the pump may run while a bolus runs: the prescription's or the bridge's."""
+        flows = [f.max_flow_nl_per_day() for f in (self._flows, _bridge_flows(self.state.bridge)) if f is not None]
+        return max(flows, default=0)
+
+    def _exposures(
+        self,
+        label: DrugLabel,
+        prescription: DoseSchedule | None,
+        periodic: PeriodicBolusPlan | None,
+        demand: DemandLimits | None,
+        bridge: Bridge | None,
+    ) -> tuple[Exposure, ...]:
+        """What settings (and a running bridge's old flows) can give of each drug in any 24 h."""
+        by_drug = {e.drug: e for e in exposures(label, prescription, periodic, demand)}
+        if bridge is not None:
+            for e in exposures(bridge.label, bridge.doses, None, None):
+                by_drug[e.drug] = merged(by_drug[e.drug], e) if e.drug in by_drug else e
+        return tuple(by_drug.values())
+
+    def _in_force(self) -> tuple[Exposure, ...]:
+        s = self.state
+        return self._exposures(s.label, s.prescription, s.periodic, s.demand_limits, s.bridge)
+
+    def _settings_check(
+        self,
+        label: DrugLabel,
+        prescription: DoseSchedule | None,
+        periodic: PeriodicBolusPlan | None,
+        demand: DemandLimits | None,
+        bridge: Bridge | None,
+        *,
+        new_periodic: bool = False,
+        new_demand: bool = False,
+    ) -> tuple[Replaced, ...]:
+        """Refuse settings that pass a limit of a drug or of the pump; return the record of replaced settings.
+
+        The drug's limits come first: a dose beyond them is the more important thing to say. The volume and
+        flow of a periodic or demand bolus are checked when it is set; when it starts, the bolus checks run
+        again with the flows of that moment.
+        """
+        s = self.state
+        if periodic is not None:
+            _raise_if(bolus_dose_refusal(label, periodic.dose_ng, "periodic"))
+        if demand is not None:
+            _raise_if(demand_dose_refusal(label, demand))
+        replaced = remember(s.replaced, self._in_force(), s.now_ms)
+        _raise_if(
+            daily_refusal(label, self._exposures(label, prescription, periodic, demand, bridge), replaced, s.now_ms)
+        )
+        if label and prescription is not None:
+            _raise_if(prescription_refusal(self.model, prescription, label[0].concentration_ng_per_ml))
+        flows = _derived_flows(label, prescription)
+        basal = max((f.max_flow_nl_per_day() for f in (flows, _bridge_flows(bridge)) if f is not None), default=0)
+        if periodic is not None and new_periodic:
+            volume = self._volume_or_refuse(label, bridge, periodic.dose_ng, "periodic")
+            rate = ceil_div(volume * MS_PER_DAY, periodic.duration_ms)
+            if rate > self.model.max_bolus_flow_nl_per_day - basal:
+                _refuse(
+                    "bolus_too_fast",
+                    "the periodic bolus would exceed the pump's bolus flow on top of the basal flow; "
+                    "give it over a longer time",
+                    "periodic.duration",
+                    format_duration(periodic.duration_ms),
+                    format_flow(self.model.max_bolus_flow_nl_per_day - basal),
+                )
+        if demand is not None and new_demand:
+            self._volume_or_refuse(label, bridge, demand.dose_ng, "demand")
+        return replaced
+
+    def _volume_or_refuse(self, label: DrugLabel, bridge: Bridge | None, dose_ng: int, field: str) -> int:
+        """The volume of a dose under a label; refuse a dose too small to measure out."""
+        concentration = label[0].concentration_ng_per_ml
+        if bridge is not None and bridge.label[0].drug == label[0].drug:
+            concentration = max(concentration, bridge.label[0].concentration_ng_per_ml)
+        volume = dose_ng * NL_PER_ML // concentration
+        if volume <= 0:
+            _refuse(
+                "dose_too_small",
+                f"{format_mass(dose_ng)} at {format_concentration(concentration)} is less than 1 nL, "
+                "less than the pump can measure out; give a larger dose or use a weaker solution",
+                f"{field}.dose",
+                format_mass(dose_ng),
+                format_mass(ceil_div(concentration, NL_PER_ML)),
+            )
+        return volume
+
+    def _commit(
+        self,
+        replaced: tuple[Replaced, ...],
+        *,
+        label: DrugLabel | None = None,
+        prescription: DoseSchedule | _Keep | None = _KEEP,
+    ) -> None:
+        """Make checked settings the pump's own; derived flows follow the prescription and the label."""
+        s = self.state
+        s.replaced = replaced
+        if label is not None:
+            s.label = label
+        if not isinstance(prescription, _Keep):
+            s.prescription = prescription
+        self._flows = _derived_flows(s.label, s.prescription)
+
     # ------------------------------------------------------------- commands
 
     def handle(self, command: Command) -> Outcome:
@@ -323,10 +532,66 @@ class Firmware:
     def _fill(self, c: Fill) -> None:
         s = self.state
         _raise_if(fill_refusal(self.model, c))
+        _raise_if(label_refusal(self.formulary, c.contents))
+        label = make_label(self.formulary, c.contents)
+        old = s.label
+        drug_changed = bool(old) and (not label or old[0].drug != label[0].drug)
+        strength_changed = (
+            bool(old)
+            and bool(label)
+            and not drug_changed
+            and old[0].concentration_ng_per_ml != label[0].concentration_ng_per_ml
+        )
+        programmed = s.prescription is not None
+        if label and (drug_changed or strength_changed) and s.bridge is not None:
+            _refuse(
+                "bridge_running",
+                "the bridge after the last change of solution is still running; refill with the same drug and "
+                "concentration, or wait until the bridge has ended",
+                "fill.contents",
+                f"{format_volume(s.bridge.remaining_nl)} left to bridge",
+            )
+        stronger_old = bool(label) and (
+            drug_changed or (strength_changed and label[0].concentration_ng_per_ml < old[0].concentration_ng_per_ml)
+        )
+        if programmed and stronger_old and not c.bridge:
+            _refuse(
+                "bridge_needed",
+                "the tubing and catheter still hold the old solution, which the new flows would push too fast; "
+                "refill with a bridge",
+                "fill.bridge",
+                "no bridge",
+                f"bridge of {format_volume(self._dead_volume_nl())}",
+            )
+        bridge = s.bridge
+        if c.bridge and label and (drug_changed or strength_changed) and s.prescription is not None:
+            bridge = Bridge(old, s.prescription, self._dead_volume_nl(), s.now_ms)
+        if drug_changed:
+            prescription, periodic, demand = None, None, None
+        else:
+            prescription, periodic, demand = s.prescription, s.periodic, s.demand_limits
+        replaced = self._settings_check(label, prescription, periodic, demand, bridge)
+
         threshold = s.low_reservoir_alarm_nl if c.low_reservoir_alarm_nl is None else c.low_reservoir_alarm_nl
         expected = s.reservoir_nl
+        if (drug_changed or strength_changed) and s.bolus is not None:
+            self._end_bolus("the fill changed the drug" if drug_changed else "the fill changed the concentration")
+        dropped = [
+            name
+            for name, setting in (
+                ("prescription", s.prescription),
+                ("periodic", s.periodic),
+                ("demand", s.demand_limits),
+            )
+            if setting is not None
+        ]
+        started_bridge = bridge is not None and bridge is not s.bridge
+        self._commit(replaced, label=label, prescription=prescription)
+        s.bridge = bridge
+        s.periodic, s.demand_limits = periodic, demand
+        if periodic is None:
+            s.periodic_next_wall_ms = None
         s.reservoir_nl = c.volume_nl
-        s.contents = c.contents
         s.low_reservoir_alarm_nl = threshold
         s.fills_total += 1
         detail: dict[str, int | str] = {"volume_nl": c.volume_nl, "expected_nl": expected}
@@ -335,10 +600,40 @@ class Firmware:
         for drug, conc in c.contents:
             detail[f"{drug}_ng_per_ml"] = conc
         self._log("fill", **detail)
+        if drug_changed and dropped:
+            self._log(
+                "settings_dropped", why="another drug" if label else "reservoir emptied", settings=", ".join(dropped)
+            )
+        if started_bridge and bridge is not None:
+            self._log("bolus_start", kind=BolusKind.BRIDGE.value, volume_nl=bridge.volume_nl)
         if s.reservoir_nl > threshold:
             self._clear(Alarm.LOW_RESERVOIR, "refill")
         if self._has_stroke_left():
             self._clear(Alarm.EMPTY_RESERVOIR, "refill")
+
+    def _end_bridge(self) -> None:
+        s = self.state
+        bridge = s.bridge
+        if bridge is None:
+            return
+        s.replaced = remember(s.replaced, self._in_force(), s.now_ms)
+        s.bridge = None
+        self._log("bolus_end", kind=BolusKind.BRIDGE.value, volume_nl=bridge.volume_nl)
+
+    def _dead_volume_nl(self) -> int:
+        return self.model.internal_volume_nl + self.state.catheter_volume_nl
+
+    def _set_catheter(self, c: SetCatheter) -> None:
+        if not 0 <= c.volume_nl <= self.model.reservoir_nl:
+            _refuse(
+                "bad_catheter_volume",
+                "a catheter's volume is its length times its volume per length, from its labeling; check both",
+                "catheter.volume",
+                format_volume(c.volume_nl),
+                f"0 to {format_volume(self.model.reservoir_nl)}",
+            )
+        self.state.catheter_volume_nl = c.volume_nl
+        self._log("catheter_set", volume_nl=c.volume_nl, dead_volume_nl=self._dead_volume_nl())
 
     def _set_threshold(self, c: SetLowReservoirAlarm) -> None:
         _raise_if(threshold_refusal(self.model, c.threshold_nl))
@@ -350,7 +645,8 @@ class Firmware:
 
     def _program(self, c: Program) -> None:
         s = self.state
-        _raise_if(schedule_refusal(self.model, c.schedule))
+        if not s.label:
+            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "program")
         if s.bolus is not None and not s.bolus.kind.replaces_basal:
             _refuse(
                 "bolus_running",
@@ -360,13 +656,21 @@ class Firmware:
             )
         if s.end_of_service:
             _refuse("end_of_service", "the pump has reached end of service", "program", "")
-        s.schedule = c.schedule
+        replaced = self._settings_check(s.label, c.doses, s.periodic, s.demand_limits, s.bridge)
+        before = s.prescription.max_dose_ng_per_day() if s.prescription is not None else 0
+        self._commit(replaced, prescription=c.doses)
+        if c.doses.max_dose_ng_per_day() > before:
+            s.dose_raised_wall_ms = s.wall_ms
         s.stopped = False
+        flows = self._flows
+        if flows is None:  # pragma: no cover - a label and a prescription always derive flows
+            raise RuntimeError("programmed without flows")
         self._log(
             "program",
-            min_flow_nl_per_day=c.schedule.min_flow_nl_per_day(),
-            max_flow_nl_per_day=c.schedule.max_flow_nl_per_day(),
-            steps=sum(len(d) for d in c.schedule.days),
+            max_dose_ng_per_day=c.doses.max_dose_ng_per_day(),
+            min_flow_nl_per_day=flows.min_flow_nl_per_day(),
+            max_flow_nl_per_day=flows.max_flow_nl_per_day(),
+            steps=sum(len(d) for d in c.doses.days),
         )
 
     def _bolus_blocker(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> Refusal | None:
@@ -374,7 +678,7 @@ class Firmware:
         s = self.state
         m = self.model
         if volume_nl <= 0 or duration_ms <= 0:
-            return Refusal("bad_bolus", "a bolus needs a volume and a duration above zero", f"{kind}.volume")
+            return Refusal("bad_bolus", "a bolus needs a dose and a duration above zero", f"{kind}.volume")
         if s.end_of_service:
             return Refusal("end_of_service", "the pump has reached end of service")
         if s.fault:
@@ -387,7 +691,7 @@ class Firmware:
             return Refusal(
                 "bolus_running",
                 f"a {s.bolus.kind.value} bolus is still running",
-                until_ms=s.now_ms + _ceil_div(s.bolus.total - s.bolus.done, s.bolus.rate_nl_per_day),
+                until_ms=s.now_ms + ceil_div(s.bolus.total - s.bolus.done, s.bolus.rate_nl_per_day),
             )
         if volume_nl > s.reservoir_nl:
             return Refusal(
@@ -397,14 +701,14 @@ class Firmware:
                 format_volume(volume_nl),
                 format_volume(s.reservoir_nl),
             )
-        rate = _ceil_div(volume_nl * MS_PER_DAY, duration_ms)
-        basal = 0 if kind.replaces_basal or s.schedule is None else s.schedule.max_flow_nl_per_day()
+        rate = ceil_div(volume_nl * MS_PER_DAY, duration_ms)
+        basal = 0 if kind.replaces_basal else self._max_basal_flow()
         ceiling = m.max_bolus_flow_nl_per_day - basal
         if rate > ceiling:
-            fastest = _ceil_div(volume_nl * MS_PER_DAY, max(ceiling, 1))
+            fastest = ceil_div(volume_nl * MS_PER_DAY, max(ceiling, 1))
             return Refusal(
                 "bolus_too_fast",
-                f"the bolus would need {format_flow(rate)} on top of the basal flow; give it at least "
+                f"the bolus would need {format_flow(rate)} on top of the basal flow; give it over at least "
                 f"{format_duration(fastest)}",
                 f"{kind}.duration",
                 format_duration(duration_ms),
@@ -416,9 +720,9 @@ class Firmware:
 
     def _start_bolus(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> int:
         s = self.state
-        rate = _ceil_div(volume_nl * MS_PER_DAY, duration_ms)
+        rate = ceil_div(volume_nl * MS_PER_DAY, duration_ms)
         s.bolus = ActiveBolus(kind, volume_nl, rate, s.now_ms)
-        end = s.now_ms + _ceil_div(volume_nl * MS_PER_DAY, rate)
+        end = s.now_ms + ceil_div(volume_nl * MS_PER_DAY, rate)
         self._log("bolus_start", kind=kind.value, volume_nl=volume_nl, rate_nl_per_day=rate, ends_ms=end)
         return end
 
@@ -436,13 +740,34 @@ class Firmware:
             why=why,
         )
 
-    def _bolus(self, c: StartBolus) -> dict[str, int | str]:
-        if c.kind is BolusKind.DEMAND:
-            _refuse("demand_via_ptm", "demand doses are requested by the patient within the physician's limits")
-        blocker = self._bolus_blocker(c.kind, c.volume_nl, c.duration_ms)
-        if blocker is not None:
-            raise Refused(blocker)
-        return {"ends_ms": self._start_bolus(c.kind, c.volume_nl, c.duration_ms)}
+    def _clinician_bolus(self, c: ClinicianBolus) -> dict[str, int | str]:
+        s = self.state
+        if not s.label:
+            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "bolus")
+        if c.dose_ng <= 0 or c.duration_ms <= 0:
+            _refuse("bad_bolus", "a bolus needs a dose and a duration above zero", "bolus.dose", format_mass(c.dose_ng))
+        _raise_if(bolus_dose_refusal(s.label, c.dose_ng, "bolus"))
+        volume = self._dose_volume_nl(c.dose_ng)
+        if volume is None:
+            raise Refused(_BRIDGE_OF_OTHER_DRUG)
+        if volume <= 0:
+            self._volume_or_refuse(s.label, s.bridge, c.dose_ng, "bolus")
+        _raise_if(self._bolus_blocker(BolusKind.CLINICIAN, volume, c.duration_ms))
+        return {"ends_ms": self._start_bolus(BolusKind.CLINICIAN, volume, c.duration_ms), "volume_nl": volume}
+
+    def _priming_bolus(self, c: PrimingBolus) -> dict[str, int | str]:
+        dead = self._dead_volume_nl()
+        if c.volume_nl > dead:
+            _refuse(
+                "above_dead_volume",
+                f"a priming bolus fills the pump tubing and catheter, {format_volume(dead)} together; "
+                "more would reach the patient as an overdose. Check the catheter volume set at implant",
+                "priming.volume",
+                format_volume(c.volume_nl),
+                format_volume(dead),
+            )
+        _raise_if(self._bolus_blocker(BolusKind.PRIMING, c.volume_nl, c.duration_ms))
+        return {"ends_ms": self._start_bolus(BolusKind.PRIMING, c.volume_nl, c.duration_ms)}
 
     def _cancel_bolus(self, c: CancelBolus) -> None:
         if self.state.bolus is None:
@@ -453,10 +778,14 @@ class Firmware:
         s = self.state
         plan = c.plan
         if plan is None:
+            replaced = remember(s.replaced, self._in_force(), s.now_ms)
+            self._commit(replaced)
             s.periodic = None
             s.periodic_next_wall_ms = None
             self._log("periodic_bolus_off")
             return
+        if not s.label:
+            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "periodic")
         if plan.interval_ms < plan.duration_ms:
             _refuse(
                 "periodic_overlap",
@@ -465,37 +794,37 @@ class Firmware:
                 format_duration(plan.interval_ms),
                 f"at least {format_duration(plan.duration_ms)}",
             )
-        rate = _ceil_div(plan.volume_nl * MS_PER_DAY, max(plan.duration_ms, 1))
-        basal = s.schedule.max_flow_nl_per_day() if s.schedule else 0
-        if plan.volume_nl <= 0 or rate > self.model.max_bolus_flow_nl_per_day - basal:
+        if plan.dose_ng <= 0 or plan.duration_ms <= 0:
             _refuse(
-                "bolus_too_fast",
-                "the periodic bolus would exceed the pump's bolus flow on top of the basal flow",
-                "periodic.duration",
-                format_duration(plan.duration_ms),
-                format_flow(self.model.max_bolus_flow_nl_per_day - basal),
+                "bad_bolus",
+                "a periodic bolus needs a dose and a duration above zero",
+                "periodic.dose",
+                format_mass(plan.dose_ng),
             )
+        replaced = self._settings_check(s.label, s.prescription, plan, s.demand_limits, s.bridge, new_periodic=True)
+        self._commit(replaced)
         s.periodic = plan
         nxt = s.periodic_next_wall_ms = _next_periodic_wall_ms(plan, s.wall_ms)
-        self._log("periodic_bolus_on", volume_nl=plan.volume_nl, interval_ms=plan.interval_ms, next_wall_ms=nxt)
+        self._log("periodic_bolus_on", dose_ng=plan.dose_ng, interval_ms=plan.interval_ms, next_wall_ms=nxt)
 
     def _demand_limits(self, c: SetDemandLimits) -> None:
+        s = self.state
         limits = c.limits
         if limits is None:
-            self.state.demand_limits = None
+            replaced = remember(s.replaced, self._in_force(), s.now_ms)
+            self._commit(replaced)
+            s.demand_limits = None
             self._log("demand_off")
             return
-        if limits.max_per_24h < 1 or limits.lockout_ms < 0 or limits.volume_nl <= 0 or limits.duration_ms <= 0:
-            _refuse(
-                "bad_demand_limits",
-                "demand limits need a dose, a duration, a lockout of zero or more and at least one per 24 h",
-                "demand",
-                repr(limits),
-            )
-        self.state.demand_limits = limits
+        _raise_if(demand_settings_refusal(limits))
+        if not s.label:
+            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "demand")
+        replaced = self._settings_check(s.label, s.prescription, s.periodic, limits, s.bridge, new_demand=True)
+        self._commit(replaced)
+        s.demand_limits = limits
         self._log(
             "demand_on",
-            volume_nl=limits.volume_nl,
+            dose_ng=limits.dose_ng,
             lockout_ms=limits.lockout_ms,
             max_per_24h=limits.max_per_24h,
         )
@@ -506,11 +835,8 @@ class Firmware:
         if limits is None:
             _refuse("demand_off", "the physician has not enabled extra doses")
         now = s.now_ms
-        recent = tuple(t for t in s.demand_history_ms if t > now - MS_PER_DAY)
-        # The lockout counts from the last dose even when that lies outside the 24 h window.
-        last = s.demand_history_ms[-1] if s.demand_history_ms else None
-        if last is not None and now - last < limits.lockout_ms:
-            until = last + limits.lockout_ms
+        window = demand_window(limits, s.demand_history_ms, now)
+        if window.locked_until_ms is not None:
             raise Refused(
                 Refusal(
                     "locked_out",
@@ -518,27 +844,27 @@ class Firmware:
                     "demand",
                     "",
                     format_duration(limits.lockout_ms),
-                    until,
+                    window.next_allowed_ms,
                 )
             )
-        if len(recent) >= limits.max_per_24h:
-            until = recent[-limits.max_per_24h] + MS_PER_DAY
+        if window.full_until_ms is not None:
             raise Refused(
                 Refusal(
                     "daily_maximum",
                     "the most doses allowed in 24 hours have been taken",
                     "demand",
-                    str(len(recent)),
+                    str(window.used_24h),
                     str(limits.max_per_24h),
-                    until,
+                    window.next_allowed_ms,
                 )
             )
-        blocker = self._bolus_blocker(BolusKind.DEMAND, limits.volume_nl, limits.duration_ms)
-        if blocker is not None:
-            raise Refused(blocker)
-        s.demand_history_ms = (*recent, now)
-        end = self._start_bolus(BolusKind.DEMAND, limits.volume_nl, limits.duration_ms)
-        return {"ends_ms": end, "used_in_24h": len(recent) + 1, "max_per_24h": limits.max_per_24h}
+        volume = self._dose_volume_nl(limits.dose_ng)
+        if volume is None:
+            raise Refused(_BRIDGE_OF_OTHER_DRUG)
+        _raise_if(self._bolus_blocker(BolusKind.DEMAND, volume, limits.duration_ms))
+        s.demand_history_ms = (*recent_doses(s.demand_history_ms, now), now)
+        end = self._start_bolus(BolusKind.DEMAND, volume, limits.duration_ms)
+        return {"ends_ms": end, "used_in_24h": window.used_24h + 1, "max_per_24h": limits.max_per_24h}
 
     def _stop(self, c: StopTherapy) -> None:
         if self.state.stopped:
@@ -552,7 +878,7 @@ class Firmware:
         s = self.state
         if not s.stopped:
             _refuse("not_stopped", "therapy is not stopped")
-        if s.schedule is None:
+        if self._basal_schedule() is None:
             _refuse("no_program", "there is no therapy to resume; program one")
         s.stopped = False
         self._log("therapy_resumed")
@@ -602,7 +928,7 @@ class Firmware:
     def _telemetry(self, c: TelemetrySession) -> None:
         self.state.battery_used_pc += self.model.telemetry_session_charge_pc
 
-    def _rejected(self, c: TelemetryRejected) -> dict[str, object]:
+    def _rejected(self, c: TelemetryRejected) -> dict[str, int | str]:
         s = self.state
         if s.rejections_logged_in_window == 0 or s.now_ms - s.rejections_window_start_ms >= MS_PER_DAY:
             s.rejections_window_start_ms = s.now_ms
@@ -637,37 +963,16 @@ class Firmware:
     # ---------------------------------------------------------------- status
 
     def status(self) -> dict[str, object]:
-        """What an interrogation shows: a snapshot in base units, stable keys."""
-        s = self.state
-        m = self.model
+        """What an interrogation shows: a snapshot in base units, stable keys, ready for JSON."""
         basal, bolus = self._rates()
-        return {
-            "model": m.name,
-            "now_ms": s.now_ms,
-            "wall_ms": s.wall_ms,
-            "reservoir_nl": s.reservoir_nl,
-            "reservoir_capacity_nl": m.reservoir_nl,
-            "low_reservoir_alarm_nl": s.low_reservoir_alarm_nl,
-            "contents": [{"drug": d, "concentration_ng_per_ml": c} for d, c in s.contents],
-            "mode": self.mode(),
-            "basal_flow_nl_per_day": basal,
-            "bolus_flow_nl_per_day": bolus,
-            "bolus": None
-            if s.bolus is None
-            else {
-                "kind": s.bolus.kind.value,
-                "volume_nl": s.bolus.volume_nl,
-                "delivered_nl": s.bolus.delivered_nl,
-            },
-            "strokes_total": s.strokes_total,
-            "delivered_nl_total": s.strokes_total * m.stroke_nl,
-            "alarms": sorted(a.value for a in s.alarms),
-            "battery_used_fraction": round(s.battery_used_pc / m.battery_capacity_pc, 6),
-            "eri_at_ms": s.eri_at_ms,
-            "fills_total": s.fills_total,
-            "log_next_seq": s.log.next_seq,
-            "telemetry_rejections_unlogged": s.rejections_unlogged,
-        }
+        return status_view(
+            self.model,
+            self.state,
+            mode=self.mode(),
+            basal_nl_per_day=basal,
+            bolus_nl_per_day=bolus,
+            dead_volume_nl=self._dead_volume_nl(),
+        )
 
     def mode(self) -> str:
         """One word for what the pump is doing."""
@@ -678,20 +983,47 @@ class Firmware:
             return "fault"
         if s.stalled:
             return "stalled"
-        if s.contents and not self._has_stroke_left():
+        if s.label and not self._has_stroke_left():
             return "empty"
         if s.bolus is not None and s.bolus.kind.replaces_basal:
             return s.bolus.kind.value
-        if s.schedule is None:
+        if self._basal_schedule() is None:
             return "not_programmed"
-        return "minimum_rate" if s.stopped else "running"
+        if s.stopped:
+            return "minimum_rate"
+        return BolusKind.BRIDGE.value if s.bridge is not None else "running"
+
+
+_PERIODIC_DAILY_MAXIMUM = Refusal(
+    "daily_maximum",
+    "the periodic boluses of the last 24 h already reach what the periodic plan allows in a day",
+    "periodic",
+)
+
+_BRIDGE_OF_OTHER_DRUG = Refusal(
+    "bridge_running",
+    "the tubing and catheter still hold the previous drug; no dose of the new one can be given until the "
+    "bridge has pushed it through",
+    "bridge",
+)
+
+
+def _derived_flows(label: DrugLabel, prescription: DoseSchedule | None) -> WeekSchedule | None:
+    """The flows that carry a prescription with the label's lead drug, or None when there is none."""
+    if not label or prescription is None:
+        return None
+    return prescription.flows(label[0].concentration_ng_per_ml)
+
+
+def _bridge_flows(bridge: Bridge | None) -> WeekSchedule | None:
+    return bridge.flows if bridge is not None else None
 
 
 def _next_periodic_wall_ms(plan: PeriodicBolusPlan, wall_ms: int) -> int:
     """The first start of the plan at or after `wall_ms`."""
     if plan.first_wall_ms >= wall_ms:
         return plan.first_wall_ms
-    return plan.first_wall_ms + _ceil_div(wall_ms - plan.first_wall_ms, plan.interval_ms) * plan.interval_ms
+    return plan.first_wall_ms + ceil_div(wall_ms - plan.first_wall_ms, plan.interval_ms) * plan.interval_ms
 
 
 def _raise_if(refusal: Refusal | None) -> None:
@@ -703,11 +1035,15 @@ def _refuse(code: str, message: str, field: str = "", value: str = "", limit: st
     raise Refused(Refusal(code, message, field, value, limit))
 
 
-_HANDLERS = {
+_Handler = Callable[[Firmware, Any], "dict[str, int | str] | None"]
+
+_HANDLERS: dict[type, _Handler] = {
     Fill: Firmware._fill,
+    SetCatheter: Firmware._set_catheter,
     Program: Firmware._program,
     SetLowReservoirAlarm: Firmware._set_threshold,
-    StartBolus: Firmware._bolus,
+    ClinicianBolus: Firmware._clinician_bolus,
+    PrimingBolus: Firmware._priming_bolus,
     CancelBolus: Firmware._cancel_bolus,
     SetPeriodicBolus: Firmware._periodic,
     SetDemandLimits: Firmware._demand_limits,

@@ -1,21 +1,24 @@
 """The pump's own hard limits, which depend only on the pump model.
 
-The firmware enforces them on every command; the scenario runner and the
-programmer call the same functions to refuse bad input before anything is sent.
-Each returns None when the value is acceptable, or a `Refusal` that says why.
+The firmware enforces them on every command; the therapy layer calls the same
+functions to refuse bad input before anything is sent. Each returns None when
+the value is acceptable, or a `Refusal` that says why. The drug's hard limits,
+which come with the label, are in `hard_limits.py`.
 """
 
 from __future__ import annotations
 
 from thecal.pump.core.actions import Refusal
 from thecal.pump.core.commands import Fill
-from thecal.pump.core.schedule import WeekSchedule
-from thecal.pump.model import PumpModel
-from thecal.units import format_flow, format_volume
+from thecal.pump.core.figures import PumpFigures
+from thecal.pump.core.integers import format_concentration, format_dose_rate, format_flow, format_volume
+from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 
 
-def fill_refusal(model: PumpModel, fill: Fill) -> Refusal | None:
+def fill_refusal(model: PumpFigures, fill: Fill) -> Refusal | None:
     """Why a fill is not acceptable for this pump, or None."""
+    if fill.volume_nl < 0:
+        return Refusal("bad_volume", "a fill volume cannot be negative", "fill.volume", format_volume(fill.volume_nl))
     if fill.volume_nl > model.reservoir_nl:
         return Refusal(
             "over_capacity",
@@ -34,7 +37,7 @@ def fill_refusal(model: PumpModel, fill: Fill) -> Refusal | None:
     return None
 
 
-def threshold_refusal(model: PumpModel, threshold_nl: int) -> Refusal | None:
+def threshold_refusal(model: PumpFigures, threshold_nl: int) -> Refusal | None:
     """Why a low-reservoir alarm threshold is outside the pump's range, or None."""
     low, high = model.low_reservoir_alarm_min_nl, model.low_reservoir_alarm_max_nl
     if low <= threshold_nl <= high:
@@ -48,17 +51,11 @@ def threshold_refusal(model: PumpModel, threshold_nl: int) -> Refusal | None:
     )
 
 
-def schedule_refusal(model: PumpModel, schedule: WeekSchedule) -> Refusal | None:
-    """Why a basal schedule cannot be delivered by this pump, or None."""
+def schedule_refusal(model: PumpFigures, schedule: WeekSchedule) -> Refusal | None:
+    """Why a basal schedule of flows cannot be delivered by this pump, or None."""
     for day_index, steps in enumerate(schedule.days):
         if len(steps) > model.max_steps_per_day:
-            return Refusal(
-                "too_many_steps",
-                "flexible dosing allows fewer rate changes a day",
-                f"schedule.day{day_index}",
-                str(len(steps)),
-                str(model.max_steps_per_day),
-            )
+            return _too_many_steps(model, day_index, len(steps))
         for i, step in enumerate(steps):
             refusal = flow_refusal(model, step.flow_nl_per_day, f"schedule.day{day_index}.step{i}")
             if refusal is not None:
@@ -66,7 +63,38 @@ def schedule_refusal(model: PumpModel, schedule: WeekSchedule) -> Refusal | None
     return None
 
 
-def flow_refusal(model: PumpModel, flow_nl_per_day: int, field: str) -> Refusal | None:
+def prescription_refusal(model: PumpFigures, doses: DoseSchedule, concentration_ng_per_ml: int) -> Refusal | None:
+    """Why a prescription cannot be delivered by this pump at a concentration, or None."""
+    flows = doses.flows(concentration_ng_per_ml)
+    for day_index, steps in enumerate(doses.days):
+        if len(steps) > model.max_steps_per_day:
+            return _too_many_steps(model, day_index, len(steps))
+        for i, step in enumerate(steps):
+            flow = flows.days[day_index][i].flow_nl_per_day
+            refusal = flow_refusal(model, flow, f"schedule.day{day_index}.step{i}")
+            if refusal is not None:
+                return Refusal(
+                    refusal.code,
+                    f"{format_dose_rate(step.dose_ng_per_day)} at {format_concentration(concentration_ng_per_ml)} "
+                    f"needs {format_flow(flow)}; {refusal.message}",
+                    refusal.field,
+                    refusal.value,
+                    refusal.limit,
+                )
+    return None
+
+
+def _too_many_steps(model: PumpFigures, day_index: int, steps: int) -> Refusal:
+    return Refusal(
+        "too_many_steps",
+        "flexible dosing allows fewer rate changes a day",
+        f"schedule.day{day_index}",
+        str(steps),
+        str(model.max_steps_per_day),
+    )
+
+
+def flow_refusal(model: PumpFigures, flow_nl_per_day: int, field: str) -> Refusal | None:
     """Why a basal flow is outside what this pump delivers, or None."""
     if flow_nl_per_day < model.min_programmable_flow_nl_per_day:
         return Refusal(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from thecal.units import MS_PER_DAY, NL_PER_ML
+from thecal.pump.core.integers import MS_PER_DAY, NL_PER_ML
 
 MS_PER_WEEK = 7 * MS_PER_DAY
 # 1970-01-01 was a Thursday; the first Monday 00:00 after the epoch is 4 days later.

@@ -1,0 +1,238 @@
+"""The therapy service: every door plans and sends through it, under one rulebook.
+
+`plan(intent, actor)` interrogates the pump first (the drug and its
+concentration always come from the label the pump holds), runs the intent's
+handler and then the checks every change of dose shares, and returns a plan
+for a person to read. `execute(plan, actor, confirmed)` sends only a confirmed,
+allowed plan, in order, to a pump that still holds what the plan was made
+from; it stops at the first refusal or unknown outcome, then interrogates
+again and verifies that the pump holds what was planned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from thecal.drugs.formulary import pump_formulary
+from thecal.drugs.verdict import Finding, Verdict
+from thecal.pump.core.commands import RequestDemandBolus
+from thecal.pump.core.label import Formulary
+from thecal.therapy.checks import dose_checks
+from thecal.therapy.context import ClinicSettings, Context, PatientFacts
+from thecal.therapy.handlers import HANDLERS
+from thecal.therapy.handlers.demand import press_findings
+from thecal.therapy.intents import DemandPress, Intent
+from thecal.therapy.plan import Plan, PlanWarning
+from thecal.therapy.ports import PumpPort, SendOutcome, Sent
+from thecal.therapy.roles import Actor, override_for, role_finding
+from thecal.therapy.settings import SettingChange, TherapySettings, side_by_side
+
+
+class ExecutionStatus(StrEnum):
+    """How an execution ended."""
+
+    DONE = "done"  # every command accepted, and the pump holds what was planned
+    NOT_CONFIRMED = "not_confirmed"
+    NOT_ALLOWED = "not_allowed"  # a blocking finding: nothing was sent
+    NOT_PERMITTED = "not_permitted"  # this person may not send this plan
+    STALE = "stale"  # the pump changed since the plan was made: nothing was sent
+    REFUSED = "refused"  # the pump refused a command; the ones before it were done
+    UNKNOWN = "unknown"  # a command's outcome is unknown; a dose counts as delivered
+    NOT_VERIFIED = "not_verified"  # every command accepted, but the pump does not hold what was planned
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a fresh interrogation found against the plan: the settings that differ, old being the plan's."""
+
+    checked: bool
+    mismatches: tuple[SettingChange, ...] = ()
+    mode_expected: str | None = None
+    mode_found: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the pump holds every planned setting (and mode)."""
+        return not self.mismatches and self.mode_expected in (None, self.mode_found)
+
+    def to_dict(self) -> dict[str, object]:
+        """The verification as stable JSON-ready fields."""
+        return {
+            "checked": self.checked,
+            "ok": self.ok,
+            "mismatches": [
+                {"key": m.key, "name": m.name, "planned": _text(m.old), "found": _text(m.new)} for m in self.mismatches
+            ],
+            "mode_expected": self.mode_expected,
+            "mode_found": self.mode_found,
+        }
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What executing a plan did: each command's outcome, and the verification afterwards."""
+
+    plan: Plan
+    executed_by: Actor
+    status: ExecutionStatus
+    sent: tuple[Sent, ...] = ()
+    verification: Verification = field(default_factory=lambda: Verification(False))
+    message: str = ""
+
+    @property
+    def refusal(self) -> Finding | None:
+        """The pump's refusal that stopped the execution, in the shape every door shows."""
+        for sent in self.sent:
+            if sent.outcome is SendOutcome.REFUSED:
+                return sent.finding
+        return None
+
+    def to_dict(self) -> dict[str, object]:
+        """The execution as stable JSON-ready fields."""
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "executed_by": {"name": self.executed_by.name, "role": self.executed_by.role.value},
+            "sent": [s.to_dict() for s in self.sent],
+            "verification": self.verification.to_dict(),
+            "plan": self.plan.to_dict(),
+        }
+
+
+class TherapyService:
+    """Plans and sends every clinical intent for one pump, the same way whatever the door."""
+
+    def __init__(
+        self,
+        port: PumpPort,
+        patient: PatientFacts | None = None,
+        clinic: ClinicSettings | None = None,
+        formulary: Formulary | None = None,
+    ):
+        self.port = port
+        self.patient = patient or PatientFacts()
+        self.clinic = clinic or ClinicSettings()
+        self.formulary = pump_formulary() if formulary is None else formulary
+
+    # --------------------------------------------------------------------- plan
+
+    def plan(self, intent: Intent, actor: Actor) -> Plan:
+        """What this intent would do to the pump now, with every limit and warning, for a person to confirm."""
+        if isinstance(intent, DemandPress):
+            return self._plan_press(intent, actor)
+        snapshot = self.port.interrogate()
+        ctx = Context(snapshot, self.patient, self.clinic, self.formulary, actor)
+        before = ctx.before
+        draft = HANDLERS[type(intent)](ctx, intent)
+        findings = [f for f in (role_finding(actor, intent),) if f is not None]
+        findings += draft.findings
+        shared, warned = dose_checks(ctx, before, draft.after, one_off_ng=draft.one_off_ng)
+        findings += shared
+        warnings = list(draft.warnings) + warned
+        if not draft.commands:
+            warnings.append(PlanWarning("nothing_to_send", "The pump already holds this: nothing will be sent."))
+        override, note = override_for(actor, intent.override_reason)
+        return Plan(
+            intent=intent,
+            actor=actor,
+            planned_wall_ms=snapshot.wall_ms,
+            commands=draft.commands,
+            settings=side_by_side(before, draft.after, snapshot.model.internal_volume_nl),
+            verdict=Verdict.of(_unique(findings), override),
+            warnings=tuple(warnings),
+            before=before,
+            expected=draft.after,
+            expected_mode=draft.expected_mode,
+            override_note=note,
+            refill_due_wall_ms=draft.refill_due_wall_ms,
+        )
+
+    def _plan_press(self, intent: DemandPress, actor: Actor) -> Plan:
+        view = self.port.patient_view()
+        findings = [f for f in (role_finding(actor, intent),) if f is not None]
+        findings += press_findings(view)
+        override, note = override_for(actor, intent.override_reason)
+        return Plan(
+            intent=intent,
+            actor=actor,
+            planned_wall_ms=view.wall_ms,
+            commands=(RequestDemandBolus(),),
+            settings=(),
+            verdict=Verdict.of(_unique(findings), override),
+            warnings=(),
+            before=None,
+            expected=None,
+            override_note=note,
+        )
+
+    # ------------------------------------------------------------------ execute
+
+    def execute(self, plan: Plan, actor: Actor, confirmed: bool) -> Execution:
+        """Send a confirmed, allowed plan in order, stop at the first refusal or unknown, then verify."""
+        if not confirmed:
+            return Execution(plan, actor, ExecutionStatus.NOT_CONFIRMED, message="Nothing was sent: not confirmed.")
+        if role_finding(actor, plan.intent) is not None:
+            return Execution(
+                plan, actor, ExecutionStatus.NOT_PERMITTED, message=f"A {actor.role.value} may not send this plan."
+            )
+        if not plan.allowed:
+            return Execution(
+                plan, actor, ExecutionStatus.NOT_ALLOWED, message="Nothing was sent: the plan is beyond a limit."
+            )
+        if plan.before is not None:
+            now = TherapySettings.of(self.port.interrogate())
+            if now != plan.before:
+                return Execution(
+                    plan,
+                    actor,
+                    ExecutionStatus.STALE,
+                    message="Nothing was sent: the pump changed since the plan was made. Plan again.",
+                )
+        sent: list[Sent] = []
+        for command in plan.commands:
+            outcome = self.port.send(command)
+            sent.append(outcome)
+            if not outcome.accepted:
+                break
+        verification = self.verify(plan)
+        status = _status(sent, verification)
+        return Execution(plan, actor, status, tuple(sent), verification, _message(status, sent))
+
+    def verify(self, plan: Plan) -> Verification:
+        """Interrogate the pump and compare what it holds with what the plan said it would."""
+        if plan.expected is None:
+            return Verification(False)
+        snapshot = self.port.interrogate()
+        found = TherapySettings.of(snapshot)
+        rows = side_by_side(plan.expected, found, snapshot.model.internal_volume_nl)
+        mismatches = tuple(row for row in rows if row.changed)
+        return Verification(True, mismatches, plan.expected_mode, snapshot.mode)
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """Findings in order, each once: two checks that reach the same limit say it once."""
+    return list(dict.fromkeys(findings))
+
+
+def _status(sent: list[Sent], verification: Verification) -> ExecutionStatus:
+    for outcome in sent:
+        if outcome.outcome is SendOutcome.REFUSED:
+            return ExecutionStatus.REFUSED
+        if outcome.outcome is SendOutcome.UNKNOWN:
+            return ExecutionStatus.UNKNOWN
+    return ExecutionStatus.DONE if verification.ok else ExecutionStatus.NOT_VERIFIED
+
+
+def _message(status: ExecutionStatus, sent: list[Sent]) -> str:
+    last = sent[-1].words() if sent else ""
+    if status is ExecutionStatus.DONE:
+        return "Done: the pump holds what was planned."
+    if status is ExecutionStatus.NOT_VERIFIED:
+        return "Every command was accepted, but the pump does not hold what was planned: interrogate and check."
+    return f"Stopped. {last}"
+
+
+def _text(value: object) -> str | None:
+    text = getattr(value, "text", None)
+    return text if isinstance(text, str) else None

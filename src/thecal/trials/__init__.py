@@ -1,0 +1,1 @@
+"""Populations of virtual patients: protocols, cohorts, engines, endpoints and their analysis."""
