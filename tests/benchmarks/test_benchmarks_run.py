@@ -27,7 +27,7 @@ def test_the_telemetry_benchmark_measures_both_doors(monkeypatch: pytest.MonkeyP
 
 
 def test_the_plain_door_answers_a_refusal_as_a_refusal(tmp_path: Path) -> None:
-    from thecal.telemetry.commands import Role
+    from thecal.pump.core.commands import Role
     from thecal.telemetry.frames import ReplyStatus, decode_reply
     from thecal.telemetry.transport import InProcessTransport
 

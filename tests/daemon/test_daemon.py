@@ -212,22 +212,26 @@ def test_command_line_programs_and_reads_the_pump(running: RunningPump, capsys):
     assert main(["pump", "pair", "--state", state, "--role", "clinician", "--port", port]) == 0
     running.daemon.proximity_detected()
     assert main(["pump", "pair", "--state", state, "--role", "ptm", "--port", port]) == 0
-    send = ["pump", "send", "--state", state, "--port", port]
-    assert main([*send, "refill_update", json.dumps(MORPHINE_FILL)]) == 0
-    assert main([*send, "program_therapy", json.dumps(continuous(5_000_000))]) == 0
-    assert main([*send, "ptm_settings", json.dumps(DEMAND_LIMITS)]) == 0
-    assert main([*send, "clinician_bolus", json.dumps({"dose_ng": 500_000, "duration_ms": 600_000})]) == 0
-    assert main(["ptm", "bolus", "--state", state, "--port", port]) == 1  # a clinician bolus is still running
+    doctor = ["--state", state, "--port", port, "--by", "physician", "--name", "Dr Rivera", "--yes"]
+    reason = ["--reason", "opioid-tolerant, breakthrough pain at physiotherapy"]
+    fill = ["--drug", "morphine", "--concentration", "10 mg/mL", "--volume", "20 mL"]
+    assert main(["pump", "fill", *doctor, *fill]) == 0
+    assert main(["pump", "prescribe", *doctor, *reason, "--dose", "5 mg/day"]) == 0
+    demand = ["--dose", "0.1 mg", "--duration", "5 min", "--lockout", "1 h", "--max-per-day", "4"]
+    assert main(["pump", "ptm-settings", *doctor, *reason, *demand]) == 0
+    assert main(["pump", "bolus", *doctor, "--dose", "0.5 mg", "--duration", "10 min"]) == 0
     capsys.readouterr()
+    assert main(["ptm", "bolus", "--state", state, "--port", port]) == 1  # a clinician bolus is still running
+    assert "No dose was given" in capsys.readouterr().out
     assert main(["ptm", "status", "--state", state, "--port", port, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["result"]["demand"] == DEMAND_LIMITS and "reservoir_nl" not in status["result"]
+    assert status["demand"] == DEMAND_LIMITS and "reservoir_nl" not in status
     assert main(["pump", "interrogate", "--state", state, "--port", port, "--json"]) == 0
-    full = json.loads(capsys.readouterr().out)["result"]
+    full = json.loads(capsys.readouterr().out)
     assert full["basal_flow_nl_per_day"] == 500_000 and full["bolus"]["volume_nl"] == 50_000
     assert main(["pump", "log", "--state", state, "--port", port]) == 0
     out = capsys.readouterr().out
-    assert "program" in out and "refused" in out
+    assert "prescription programmed" in out and "command refused by the pump" in out
 
 
 def test_init_tells_the_pump_its_catheter_so_it_knows_its_dead_volume(layout: StateLayout):

@@ -85,23 +85,25 @@ def test_the_first_run_works_when_pasted(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{slow}{os.pathsep}{os.environ['PATH']}"}
     run = tmp_path / "run"
     run.mkdir()
-    # Every line as written, stopped at the first that fails; the shell and the server it starts share a process
-    # group, so nothing is left running whatever happens.
-    shell = subprocess.Popen(
-        ["bash", "-e", "-c", script.replace("4700", port)],
-        cwd=run,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        out, _ = shell.communicate(timeout=180)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(shell.pid, signal.SIGKILL)
-    assert shell.returncode == 0, out
+    # Every line as written, stopped at the first that fails. The shell and the server it starts share a process
+    # group, so nothing is left running whatever happens; the output goes to a file, which the server may keep
+    # open after the shell has ended.
+    transcript = tmp_path / "transcript.txt"
+    with transcript.open("w") as output:
+        shell = subprocess.Popen(
+            ["bash", "-e", "-c", script.replace("4700", port)],
+            cwd=run,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            shell.wait(timeout=180)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(shell.pid, signal.SIGKILL)
+    assert shell.returncode == 0, transcript.read_text()
     assert "listening on 127.0.0.1:" in (run / "serve.out").read_text()
     daemon_log = [json.loads(line) for line in (run / "pump1" / "daemon.log").read_text().splitlines()]
     assert sorted(e["role"] for e in daemon_log if e["event"] == "paired") == ["clinician", "ptm"]

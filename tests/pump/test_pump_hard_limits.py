@@ -413,32 +413,48 @@ def test_dose_raised_is_when_the_highest_basal_dose_last_went_up(pump: MakePump)
 # ------------------------------------------------------------ no 24 h above the limit
 
 
+basal_dose = st.integers(MG // 2, 20 * MG)
+demand_settings = st.one_of(
+    st.none(),
+    st.tuples(st.integers(10_000, MG // 2), st.sampled_from([0, 0, MS_PER_HOUR, 3 * MS_PER_HOUR]), st.integers(1, 24)),
+)
+periodic_settings = st.one_of(st.none(), st.tuples(st.integers(10_000, MG), st.integers(MS_PER_HOUR, 12 * MS_PER_HOUR)))
 action = st.one_of(
-    st.tuples(st.just("program"), st.integers(MG // 2, 20 * MG)),
-    st.tuples(
-        st.just("demand"),
-        st.one_of(
-            st.none(),
-            st.tuples(
-                st.integers(10_000, MG // 2), st.sampled_from([0, MS_PER_HOUR, 3 * MS_PER_HOUR]), st.integers(1, 24)
-            ),
-        ),
-    ),
-    st.tuples(
-        st.just("periodic"),
-        st.one_of(st.none(), st.tuples(st.integers(10_000, MG), st.integers(MS_PER_HOUR, 12 * MS_PER_HOUR))),
-    ),
-    st.tuples(st.just("press"), st.integers(0, 3 * MS_PER_HOUR)),
+    st.tuples(st.just("program"), basal_dose),
+    st.tuples(st.just("demand"), demand_settings),
+    st.tuples(st.just("periodic"), periodic_settings),
+    st.tuples(st.just("greedy"), st.integers(MS_PER_HOUR, 30 * MS_PER_HOUR)),
     st.tuples(st.just("wait"), st.integers(1, 20 * MS_PER_HOUR)),
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(actions=st.lists(action, min_size=5, max_size=60))
+def _greedy_patient(fw: Firmware, for_ms: int, take: Callable[[object], None]) -> None:
+    """Press as soon as every press is allowed, for a while: the patient who takes every dose there is."""
+    deadline = fw.state.now_ms + for_ms
+    while fw.state.now_ms < deadline:
+        out = fw.handle(RequestDemandBolus())
+        take(out.actions)
+        if out.accepted:
+            next_ms = int(out.info["ends_ms"])
+        elif out.refusal.until_ms is not None:
+            next_ms = out.refusal.until_ms
+        else:
+            next_ms = deadline  # demand off, or the pump cannot give a bolus now
+        take(fw.advance(min(max(next_ms, fw.state.now_ms + 1), deadline)))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.tuples(basal_dose, demand_settings, periodic_settings),
+    actions=st.lists(action, min_size=3, max_size=25),
+)
 def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
-    model20: PumpModel, formulary: Formulary, actions: list[tuple[str, object]]
+    model20: PumpModel,
+    formulary: Formulary,
+    first: tuple[int, object, object],
+    actions: list[tuple[str, object]],
 ) -> None:
-    """Random changes of basal, demand and periodic settings and random presses: no 24 h ever passes 20 mg."""
+    """Random changes of basal, demand and periodic settings and a greedy patient: no 24 h ever passes 20 mg."""
     fw = Firmware(model20, formulary)
     assert fw.handle(Fill(20_000_000, MORPHINE_10)).accepted
     strokes: list[int] = []
@@ -448,28 +464,25 @@ def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
             if isinstance(a, Delivery):
                 strokes.extend(a.stroke_times_ms())
 
-    for kind, arg in actions:
+    basal, demand, periodic = first
+    steps = [("program", basal), ("demand", demand), ("periodic", periodic), ("greedy", 30 * MS_PER_HOUR), *actions]
+    for kind, arg in steps:
         if kind == "program":
-            out = fw.handle(Program(DoseSchedule.continuous(arg)))  # type: ignore[arg-type]
+            take(fw.handle(Program(DoseSchedule.continuous(arg))).actions)  # type: ignore[arg-type]
         elif kind == "demand":
             limits = None if arg is None else DemandLimits(arg[0], 10 * MS_PER_MIN, arg[1], arg[2])  # type: ignore[index]
-            out = fw.handle(SetDemandLimits(limits))
+            take(fw.handle(SetDemandLimits(limits)).actions)
         elif kind == "periodic":
             plan = None
             if arg is not None:
                 dose, interval = arg  # type: ignore[misc]
                 plan = PeriodicBolusPlan(dose, 10 * MS_PER_MIN, interval, fw.state.wall_ms + interval // 3)
-            out = fw.handle(SetPeriodicBolus(plan))
-        elif kind == "press":
-            out = fw.handle(RequestDemandBolus())
-            take(out.actions)
-            take(fw.advance(fw.state.now_ms + arg))  # type: ignore[operator]
-            continue
+            take(fw.handle(SetPeriodicBolus(plan)).actions)
+        elif kind == "greedy":
+            _greedy_patient(fw, arg, take)  # type: ignore[arg-type]
         else:
             take(fw.advance(fw.state.now_ms + arg))  # type: ignore[operator]
-            continue
-        take(out.actions)
-    take(fw.advance(fw.state.now_ms + MS_PER_DAY))
+    _greedy_patient(fw, MS_PER_DAY, take)
     # Each stroke moves 250 nL of 10 mg/mL: 2.5 mcg. Strokes lag the exact flow integral by less than one
     # stroke, so a 24 h window holds at most one stroke more than the settings allow.
     stroke_ng = model20.stroke_nl * MORPHINE_10[0][1] // NL_PER_ML

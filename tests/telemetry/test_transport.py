@@ -9,10 +9,10 @@ import struct
 from collections import Counter
 
 import pytest
-from telemetry_rig import SAMPLE_ARGS, Rig
+from telemetry_rig import SAMPLE_ARGS, Device, Rig
 
 from thecal.pump.core.commands import Role
-from thecal.telemetry.errors import LinkLost
+from thecal.telemetry.errors import LinkLost, NothingListening
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import (
     Fate,
@@ -76,6 +76,49 @@ def test_a_closed_server_is_a_lost_link(rig: Rig) -> None:
         port = server.port
     with pytest.raises(LinkLost):
         TcpTransport(port, timeout_s=0.5).send(b"\x80")
+
+
+def _unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_port_nobody_listens_on_is_named_and_nothing_counts_as_sent(rig: Rig, clinician: Device) -> None:
+    port = _unused_port()
+
+    with pytest.raises(NothingListening) as nobody:
+        rig.session(clinician, TcpTransport(port)).request("clinician_bolus", **SAMPLE_ARGS["clinician_bolus"])
+
+    assert f"nothing is listening on 127.0.0.1:{port}" in str(nobody.value)
+    assert "not sent" in str(nobody.value) and "check the port" in str(nobody.value)
+    with pytest.raises(NothingListening):
+        rig.pair(rig.device(Role.PTM, "ptm-1"), TcpTransport(port))
+
+
+class GoneAfterTheFirstFrame:
+    """The first frame may reach the pump and its reply is lost; then the pump is gone (killed, restarting)."""
+
+    def __init__(self, port: int) -> None:
+        self.nobody = TcpTransport(port)
+        self.sent = 0
+
+    def send(self, frame: bytes) -> bytes:
+        self.sent += 1
+        if self.sent == 1:
+            raise LinkLost("the reply was lost")
+        return self.nobody.send(frame)
+
+
+def test_a_dose_that_may_have_arrived_stays_possibly_delivered_when_the_pump_then_vanishes(
+    rig: Rig, clinician: Device
+) -> None:
+    link = GoneAfterTheFirstFrame(_unused_port())
+
+    reply = rig.session(clinician, link).request("clinician_bolus", **SAMPLE_ARGS["clinician_bolus"])
+
+    assert link.sent == 4
+    assert reply.status is ReplyStatus.UNKNOWN and reply.possibly_delivered
 
 
 def test_tcp_is_refused_off_the_loopback_interface() -> None:

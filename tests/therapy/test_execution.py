@@ -181,3 +181,16 @@ def test_the_same_rules_hold_through_either_port() -> None:
     ).plan(intent, PHYSICIAN)
     assert direct.findings == wire.findings and direct.findings
     assert direct.to_dict() == wire.to_dict()
+
+
+def test_a_pump_that_is_not_listening_when_a_command_goes_out_means_nothing_was_sent() -> None:
+    """No frame reached a pump, so the command is refused by the link, never 'possibly delivered'."""
+    from thecal.telemetry.errors import NothingListening
+
+    class Gone(FakeSession):
+        def request(self, name: str, **args: object) -> Reply:
+            raise NothingListening("nothing is listening on 127.0.0.1:9; nothing happened")
+
+    sent = TelemetryPort(ProgrammerClient(Gone(status()))).send(pump.ClinicianBolus(100_000, HOUR))  # type: ignore[arg-type]
+    assert sent.outcome is SendOutcome.REFUSED and not sent.counts_as_delivered
+    assert sent.finding is not None and sent.finding.code == "nothing_listening"

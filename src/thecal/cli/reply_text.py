@@ -1,8 +1,10 @@
-"""How a pump's reply reads for a person: every number with its unit.
+"""How a raw telemetry reply reads for an engineer (`thecal pump send`): every number with its unit.
 
 Replies travel in base units named by the key's suffix (`_nl`, `_ms`,
 `_nl_per_day`, `_ng_per_ml`, `_ppm`); this module turns each value into words
-by that suffix and leaves anything else as it is. `--json` output never goes
+by that suffix and leaves anything else, the wire names included, as it is:
+this is the engineering view. The clinical views are elsewhere
+(`status_text`, `patient_text`, `log_text`). `--json` output never goes
 through here: machines get the base units.
 """
 
@@ -26,7 +28,7 @@ def format_value(key: str, value: object) -> str:
     if value is None:
         return "none"
     if type(value) is not int:
-        if isinstance(value, list) and key == "contents":
+        if isinstance(value, list) and key in ("contents", "label"):
             return ", ".join(_content(item) for item in value) or "empty"
         if isinstance(value, dict):
             return ", ".join(f"{k} {format_value(k, v)}" for k, v in value.items())

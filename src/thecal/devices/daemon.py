@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from thecal.devices.nvm_file import FileMedium
@@ -127,7 +128,7 @@ def init_state(
         device = layout.device(role.value)
         device.mkdir(mode=0o700, parents=True, exist_ok=True)
         DeviceIdentity.create(authority, role, f"{role.value}-1").save(device_identity_path(device))
-    start_wall = int(time.time() * 1000) if wall_ms is None else wall_ms
+    start_wall = local_wall_ms() if wall_ms is None else wall_ms
     pump = VirtualPump(
         pump_model,
         formulary=pump_formulary(),
@@ -141,6 +142,13 @@ def init_state(
     config = {"model": model, "catheter_volume_nl": catheter_volume_nl, "seed": seed}
     layout.config.write_text(json.dumps(config, indent=1) + "\n")
     return layout
+
+
+def local_wall_ms() -> int:
+    """Now on the clinic's wall clock: milliseconds since the epoch read as local time, as the pump keeps it."""
+    now = datetime.now().astimezone()
+    offset = now.utcoffset() or timedelta(0)
+    return int((now.timestamp() + offset.total_seconds()) * 1000)
 
 
 class PumpClock:

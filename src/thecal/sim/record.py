@@ -8,6 +8,7 @@ The JSON layout is documented in docs/scenario.md and versioned by its
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,9 @@ from thecal.units import NL_PER_ML, format_duration, format_mass, format_volume
 
 RESULT_FORMAT = "thecal.simulation/2"
 # Warnings every plan of a kind carries; the JSON keeps them, the summary leaves them out.
-QUIET_WARNINGS = frozenset({"refill_due", "worst_case_24h", "nothing_to_send", "bridge", "prime", "priming", "discrepancy_acknowledged"})
+QUIET_WARNINGS = frozenset(
+    {"refill_due", "worst_case_24h", "nothing_to_send", "bridge", "prime", "priming", "discrepancy_acknowledged"}
+)
 
 
 @dataclass
@@ -111,7 +114,7 @@ class Recorder:
 
     scenario: Scenario
     model: PumpModel
-    pump_calculated: Counter[str] = field(default_factory=Counter)
+    pump_calculated: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     pump_actual: Counter[str] = field(default_factory=Counter)
     tip: Counter[str] = field(default_factory=Counter)
     lost: Counter[str] = field(default_factory=Counter)
@@ -249,10 +252,10 @@ class Recorder:
                 alarms.append(record)
                 open_alarms[name] = record
             elif entry.kind == "alarm_cleared":
-                record = open_alarms.pop(str(entry.get("alarm")), None)
-                if record is not None:
-                    record["cleared_ms"] = entry.at_ms
-                    record["cleared"] = self.at_text(entry.at_ms)
+                opened = open_alarms.pop(str(entry.get("alarm")), None)
+                if opened is not None:
+                    opened["cleared_ms"] = entry.at_ms
+                    opened["cleared"] = self.at_text(entry.at_ms)
         tones = Counter(str(t.tone) for t in pump.tones)
         status = pump.firmware.status()
         data = {
@@ -300,5 +303,5 @@ class Recorder:
         return SimulationResult(data)
 
 
-def _rounded(counter: Counter[str]) -> dict[str, int]:
+def _rounded(counter: Mapping[str, float]) -> dict[str, int]:
     return {k: round(v) for k, v in sorted(counter.items()) if round(v)}

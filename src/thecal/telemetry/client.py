@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from thecal.telemetry.commands import COMMANDS, POSSIBLY_DELIVERED, Command, validate
 from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.errors import LinkLost, Rejected
+from thecal.telemetry.errors import LinkLost, NothingListening, Rejected
 from thecal.telemetry.frames import (
     FrameType,
     ReplyStatus,
@@ -96,20 +96,32 @@ class ClientSession:
         return self.send(Command.create(name, args, self._new_id))
 
     def send(self, command: Command) -> Reply:
-        """Send a command (new, or an earlier one again with its same id) and return how it ended."""
+        """Send a command (new, or an earlier one again with its same id) and return how it ended.
+
+        Raises NothingListening when no attempt found a pump to send to: then nothing was sent or done.
+        """
         validate(command)
         plaintext = encode_request(command)
+        nobody: NothingListening | None = None
+        reached = False  # once a frame may have arrived, the outcome can only be known from the pump
         for attempt in range(1, self._attempts + 1):
             counter = self._counters.next_sent(self.pump.link.link_id)
             frame = seal(self.pump.link.client_to_pump, FrameType.REQUEST, self._identity.key_id, counter, plaintext)
             sent = encode_frame(frame)
             try:
                 raw = self.transport.send(sent)
-            except LinkLost:
+            except NothingListening as exc:
+                nobody = exc
                 continue
+            except LinkLost:
+                reached = True
+                continue
+            reached = True
             reply = self._read(command, sent, raw, attempt)
             if reply is not None:
                 return reply
+        if nobody is not None and not reached:
+            raise nobody
         reason = f"no reply after {self._attempts} attempts"
         if COMMANDS[command.name].delivers_drug:
             reason += "; do not repeat the dose before interrogating the pump"

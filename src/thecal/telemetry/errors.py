@@ -52,6 +52,10 @@ class LinkLost(ThecalError):
     """A frame or its reply did not arrive; the outcome on the far side is unknown."""
 
 
+class NothingListening(LinkLost):
+    """No pump answers at the address: the frame never left, so on the far side nothing happened."""
+
+
 class StoreDamaged(ThecalError):
     """A persisted telemetry record cannot be read; it is never silently reset."""
 

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
 from thecal.telemetry.counters import CounterStore
-from thecal.telemetry.errors import LinkLost, RejectCode, Rejected
+from thecal.telemetry.errors import LinkLost, NothingListening, RejectCode, Rejected
 from thecal.telemetry.frames import PROTOCOL_VERSION, Frame, FrameType, decode_frame, encode_frame, frame_digest
 from thecal.telemetry.keys import Certificate, DeviceIdentity, Keystore, PeerRecord, verify_signature
 from thecal.telemetry.link import derive_link_keys, open_sealed, seal
@@ -197,11 +197,17 @@ class PumpPairing:
 
 
 def _exchange(transport: Transport, sent: bytes, attempts: int) -> Frame:
+    nobody: NothingListening | None = None
+    reached = False
     for _ in range(attempts):
         try:
             return decode_frame(transport.send(sent))
+        except NothingListening as exc:
+            nobody = exc
         except (LinkLost, Rejected):  # a lost or garbled answer: the same frame is sent again
-            continue
+            reached = True
+    if nobody is not None and not reached:  # not one attempt found a pump to pair with at that address
+        raise nobody
     raise LinkLost(f"no answer from the pump after {attempts} attempts; keep the magnet in place and pair again")
 
 

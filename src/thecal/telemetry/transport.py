@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from thecal.telemetry.errors import LinkLost
+from thecal.telemetry.errors import LinkLost, NothingListening
 from thecal.telemetry.frames import MAX_FRAME_BYTES
 
 LOOPBACK = "127.0.0.1"
@@ -152,10 +152,19 @@ class TcpTransport:
         self._sock: socket.socket | None = None
 
     def send(self, frame: bytes) -> bytes:
-        """The reply to frame; raises LinkLost on timeout or a broken connection."""
+        """The reply to frame; LinkLost on timeout or a broken connection, NothingListening if none was made."""
+        host, port = self._address
         try:
             if self._sock is None:
                 self._sock = socket.create_connection(self._address, timeout=self._timeout_s)
+        except ConnectionRefusedError:
+            raise NothingListening(
+                f"nothing is listening on {host}:{port}, so the frame was not sent and nothing happened; "
+                "start the pump daemon or check the port"
+            ) from None
+        except OSError as exc:
+            raise LinkLost(f"telemetry link to {host}:{port} lost: {exc}") from None
+        try:
             write_frame(self._sock, frame)
             return read_frame(self._sock)
         except OSError as exc:

@@ -25,7 +25,7 @@ from thecal.pump.core.commands import ClinicianBolus, Command, Fill, PrimingBolu
 from thecal.pump.device import VirtualPump
 from thecal.pump.model import load_model
 from thecal.telemetry.client import Reply
-from thecal.telemetry.errors import Rejected
+from thecal.telemetry.errors import NothingListening, Rejected
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.pump_commands import to_telemetry
 from thecal.therapy.snapshot import PatientView, PumpSnapshot
@@ -180,6 +180,8 @@ class TelemetryPort:
             reply = self.client.session.request(name, **args)
         except Rejected as rejected:  # refused before it left: nothing was sent
             return Sent(command, SendOutcome.REFUSED, Refusal(rejected.code.value, rejected.reason), TELEMETRY)
+        except NothingListening as lost:  # no frame reached a pump: nothing happened there
+            return Sent(command, SendOutcome.REFUSED, Refusal("nothing_listening", str(lost)), TELEMETRY)
         return _sent(command, reply)
 
 

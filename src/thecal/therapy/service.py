@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from thecal.drugs.formulary import pump_formulary
-from thecal.drugs.verdict import Finding, Verdict
+from thecal.drugs.verdict import Finding, Tier, Verdict
 from thecal.pump.core.commands import RequestDemandBolus
 from thecal.pump.core.label import Formulary
 from thecal.therapy.checks import dose_checks
@@ -130,6 +130,8 @@ class TherapyService:
         shared, warned = dose_checks(ctx, before, draft.after, one_off_ng=draft.one_off_ng)
         findings += shared
         warnings = list(draft.warnings) + warned
+        findings, kept = _without_kept_soft_limits(ctx, before, findings)
+        warnings += kept
         if not draft.commands:
             warnings.append(PlanWarning("nothing_to_send", "The pump already holds this: nothing will be sent."))
         override, note = override_for(actor, intent.override_reason)
@@ -208,6 +210,25 @@ class TherapyService:
         rows = side_by_side(plan.expected, found, snapshot.model.internal_volume_nl)
         mismatches = tuple(row for row in rows if row.changed)
         return Verification(True, mismatches, plan.expected_mode, snapshot.mode)
+
+
+def _without_kept_soft_limits(
+    ctx: Context, before: TherapySettings, findings: list[Finding]
+) -> tuple[list[Finding], list[PlanWarning]]:
+    """Soft findings the pump's present settings already carry, taken out as notes.
+
+    A soft limit a physician passed earlier, on settings this plan leaves as
+    they are, was decided then and is on record; it must not stop a nurse's
+    later change of something else. A finding that differs in any word (a
+    higher worst case, a new value) is new and still needs a physician.
+    """
+    if not before.label:
+        return findings, []
+    held = before.but(prescription=None, demand=None, periodic=None)
+    standing = {f for f in dose_checks(ctx, held, before)[0] if f.tier is Tier.SOFT}
+    kept = [f for f in findings if f.tier is Tier.SOFT and f in standing]
+    notes = [PlanWarning("soft_limit_kept", f"Passed before and not changed here: {f.message}") for f in kept]
+    return [f for f in findings if f not in kept], notes
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

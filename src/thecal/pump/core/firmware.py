@@ -310,7 +310,7 @@ class Firmware:
             b = s.bolus
             s.bolus = None
             self._log("bolus_end", kind=b.kind.value, volume_nl=b.volume_nl)
-        if s.bridge is not None and s.bridge.done >= s.bridge.total:
+        if s.bridge is not None and s.bridge.done > s.bridge.total:
             self._end_bridge()
         if s.label:
             if s.reservoir_nl <= s.low_reservoir_alarm_nl:
@@ -335,7 +335,7 @@ class Firmware:
                 s.periodic_next_wall_ms += plan.interval_ms
             recent = recent_doses(s.periodic_history_ms, now)
             volume = self._dose_volume_nl(plan.dose_ng)
-            if False:
+            if len(recent) >= periodic_boluses_per_24h(plan.interval_ms):
                 # Only after a change of plan or clock: no 24 h gets more boluses than the plan allows.
                 reason: Refusal | None = _PERIODIC_DAILY_MAXIMUM
             elif volume is None:

@@ -1,0 +1,69 @@
+"""The patient's view at a terminal: whether a dose is possible now, else until when and why, in plain words.
+
+Everything comes from the pump's own answer (its demand window, the one that
+refuses a press): no volumes, no drug label, no pump milliseconds; times are
+the pump's clock (local time) as HH:MM. Alarms are worded for the patient,
+with what to do.
+"""
+
+from __future__ import annotations
+
+from thecal.cli.pump_words import alarm_is_critical, clock_text, local_time
+from thecal.pump.core.alarms import RULES, Alarm
+from thecal.therapy import PatientView
+
+CALL_NOW = "call your clinic now"
+CALL_SOON = "call your clinic to arrange a visit"
+
+# What an alarm means to the patient, in plain words.
+PATIENT_ALARMS = {
+    Alarm.LOW_RESERVOIR: "The pump's reservoir is running low.",
+    Alarm.ELECTIVE_REPLACEMENT: "The pump's battery is near its end: the pump must be replaced soon.",
+    Alarm.EMPTY_RESERVOIR: "The pump's reservoir is empty: it gives no medicine.",
+    Alarm.END_OF_SERVICE: "The pump's battery is exhausted: it has stopped.",
+    Alarm.MOTOR_STALL: "The pump's motor has stopped: it may give no medicine.",
+    Alarm.PUMP_FAULT: "The pump found a fault and stopped giving medicine.",
+}
+
+
+def patient_alarm(name: str) -> str:
+    """One alarm for the patient: what it means and what to do."""
+    try:
+        alarm = Alarm(name)
+    except ValueError:
+        return f"The pump reports an alarm ({name.replace('_', ' ')}): {CALL_NOW}."
+    words = PATIENT_ALARMS.get(alarm, RULES[alarm].words.capitalize() + ".")
+    return f"{words} {CALL_NOW if alarm_is_critical(name) else CALL_SOON}."
+
+
+def dose_now_lines(view: PatientView) -> list[str]:
+    """Whether an extra dose is possible now; if not, why and until when; and how many are left in 24 h."""
+    if not view.demand_enabled:
+        return ["Extra doses: not switched on by your clinic."]
+    if view.therapy_stopped:
+        return ["Extra doses: not possible while therapy is stopped by your clinic."]
+    allowed = view.demand_next_allowed_wall_ms
+    left = view.demand_left_24h
+    lines: list[str] = []
+    if allowed is None or allowed <= view.wall_ms:
+        lines.append("Extra dose: possible now.")
+    else:
+        why = (
+            "you have taken the most doses allowed in 24 hours" if left == 0 else "it is too soon after your last dose"
+        )
+        lines.append(f"Extra dose: not now, {why}. Next dose possible at {clock_text(allowed, view.wall_ms)}.")
+    if left is not None:
+        lines.append(f"Doses left in the next 24 hours: {left}.")
+    return lines
+
+
+def patient_lines(view: PatientView) -> list[str]:
+    """The patient's whole view of the pump."""
+    lines = [f"Pump clock: {local_time(view.wall_ms)} (local time)."]
+    lines += dose_now_lines(view)
+    if view.alarms:
+        lines.append("Alarms:")
+        lines += [f"    {patient_alarm(a)}" for a in view.alarms]
+    else:
+        lines.append("Alarms: none.")
+    return lines

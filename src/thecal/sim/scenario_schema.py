@@ -1,0 +1,708 @@
+"""The shape of a scenario file, as a schema: every section, every timeline action and the keys each may hold.
+
+The file is checked by pydantic, as the drug and pump-model files are: an
+unknown key is refused with the keys allowed there, a boolean must be a TOML
+`true` or `false`, a count a whole number, and every quantity is text with its
+unit, read by `thecal.units` into the integer the pump counts in. A timeline
+entry is a table chosen by its `action`. Rules that tie keys together (a dose
+or a volume, never both) are checked here too, so that a file that passes the
+schema can be turned into a `Scenario` without further questions; only what
+depends on the whole file (the start date, the length of the run) is left to
+`thecal.sim.scenario`. `input_error` turns the schema's findings into an
+`InputError` that names the field as the format writes it:
+`timeline[3] (program).dose`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError, model_validator
+
+from thecal.errors import InputError
+from thecal.units import (
+    CONCENTRATION,
+    DOSE_RATE,
+    DURATION,
+    FLOW,
+    LENGTH,
+    MASS,
+    MS_PER_DAY,
+    MS_PER_HOUR,
+    MS_PER_MIN,
+    VOLUME,
+    VOLUME_PER_LENGTH,
+    Kind,
+    duration_ms,
+    format_concentration,
+    format_duration,
+    parse_typed,
+    percent_fraction,
+    reader,
+)
+
+FaultKind = Literal["occlusion", "leak", "disconnection", "motor_stall", "over_infusion", "pump_fault"]
+FAULTS: tuple[str, ...] = typing.get_args(FaultKind)
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEFAULT_START = "2026-01-05T08:00"
+_AT = re.compile(r"^\s*(?P<days>\d+)\s*d\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$")
+_CLOCK = re.compile(r"^\s*(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$")
+_EPOCH = datetime(1970, 1, 1)
+
+
+# ------------------------------------------------------------- the words of the format
+
+
+def time_of_day_ms(value: object, where: str) -> int:
+    """A time of day written "HH:MM", as milliseconds after midnight."""
+    match = _CLOCK.match(value) if isinstance(value, str) else None
+    if not match or int(match["hh"]) > 23 or int(match["mm"]) > 59:
+        raise InputError(where, value, "is not a time of day", 'write it like "08:00"')
+    return int(match["hh"]) * MS_PER_HOUR + int(match["mm"]) * MS_PER_MIN
+
+
+def weekdays(value: object, where: str) -> tuple[int, ...]:
+    """Weekdays written "all", "mon-fri" or "sat,sun", as numbers (0 = Monday)."""
+    if value == "all":
+        return tuple(range(7))
+    if not isinstance(value, str):
+        raise InputError(where, value, "is not a list of weekdays", 'write "mon-fri", "sat,sun" or "all"')
+    days: list[int] = []
+    for part in value.lower().replace(" ", "").split(","):
+        ends = part.split("-")
+        if not all(e in DAY_KEYS for e in ends) or len(ends) > 2:
+            raise InputError(where, value, "is not a list of weekdays", 'write "mon-fri", "sat,sun" or "all"')
+        a, b = DAY_KEYS.index(ends[0]), DAY_KEYS.index(ends[-1])
+        # "fri-mon" wraps over the weekend
+        days.extend(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return tuple(sorted(set(days)))
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment of the timeline as written: a duration since the start, or a wall-clock time on the D-th day."""
+
+    text: str
+    after_start_ms: int | None = None
+    day: int = 0
+    of_day_ms: int = 0
+
+    def ms_after(self, start_wall_ms: int, where: str) -> int:
+        """Milliseconds after the start of the scenario."""
+        if self.after_start_ms is not None:
+            return self.after_start_ms
+        midnight = start_wall_ms - start_wall_ms % MS_PER_DAY
+        at = midnight + self.day * MS_PER_DAY + self.of_day_ms - start_wall_ms
+        if at < 0:
+            raise InputError(where, self.text, "lies before the start of the scenario", "choose a later time")
+        return at
+
+
+def when(value: object, where: str) -> When:
+    """A timeline moment: "D d HH:MM" (wall clock on the D-th day after the start date) or a duration."""
+    match = _AT.match(value) if isinstance(value, str) else None
+    if match is None:
+        return When(str(value), after_start_ms=duration_ms(value, where))
+    hh, mm = int(match["hh"]), int(match["mm"])
+    if hh > 23 or mm > 59:
+        raise InputError(where, value, "is not a time of day", 'write it like "10 d 08:00"')
+    return When(str(value), day=int(match["days"]), of_day_ms=hh * MS_PER_HOUR + mm * MS_PER_MIN)
+
+
+def start_wall_ms(value: object, where: str) -> int:
+    """The wall clock at time zero, local time, in ms since 1970: ISO text or a TOML date-time."""
+    moment: object = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            moment = None
+    if isinstance(moment, date) and not isinstance(moment, datetime):
+        moment = datetime(moment.year, moment.month, moment.day)
+    if not isinstance(moment, datetime):
+        raise InputError(where, value, "is not a date and time", f'write it like "{DEFAULT_START}" (local time)')
+    # The clinic's local time is the pump's clock; an offset written in the file is not applied.
+    return round((moment.replace(tzinfo=None) - _EPOCH) / timedelta(milliseconds=1))
+
+
+# --------------------------------------------------------------- the values of a key
+
+
+def _exact(kind: Kind) -> Callable[[object], Fraction]:
+    def read(text: object) -> Fraction:
+        return parse_typed(text, kind, "")
+
+    return read
+
+
+# The field is left empty in each reader: the schema knows where the value sits and names it.
+Volume = Annotated[int, BeforeValidator(reader(VOLUME))]
+Mass = Annotated[int, BeforeValidator(reader(MASS))]
+Duration = Annotated[int, BeforeValidator(reader(DURATION))]
+Flow = Annotated[int, BeforeValidator(reader(FLOW))]
+DoseRate = Annotated[int, BeforeValidator(reader(DOSE_RATE))]
+Concentration = Annotated[int, BeforeValidator(reader(CONCENTRATION))]
+# Kept exact: the catheter's volume is their product, rounded once.
+Length = Annotated[Fraction, BeforeValidator(_exact(LENGTH))]
+VolumePerLength = Annotated[Fraction, BeforeValidator(_exact(VOLUME_PER_LENGTH))]
+Percent = Annotated[Fraction, BeforeValidator(lambda text: percent_fraction(text, ""))]
+SignedPercent = Annotated[Fraction, BeforeValidator(lambda text: percent_fraction(text, "", signed=True))]
+TimeOfDay = Annotated[int, BeforeValidator(lambda text: time_of_day_ms(text, ""))]
+Weekdays = Annotated[tuple[int, ...], BeforeValidator(lambda text: weekdays(text, ""))]
+Moment = Annotated[When, PlainValidator(lambda value: when(value, ""))]
+StartTime = Annotated[int, PlainValidator(lambda value: start_wall_ms(value, ""))]
+
+
+def _example(text: str, *, optional: bool = False) -> Any:
+    """How a key is written, shown when it is missing; an optional key defaults to None."""
+    return Field(default=None, examples=[text]) if optional else Field(examples=[text])
+
+
+# --------------------------------------------------------------------- rules across keys
+
+
+def _written_keys(table: type[BaseModel], data: object) -> dict[str, Any] | None:
+    """The keys of a table as written, for a rule across keys; None when the schema will refuse the table anyway.
+
+    A misspelt key ("dos") would otherwise read as a missing one ("needs a dose"), hiding the real mistake.
+    """
+    if not isinstance(data, dict) or set(data) - set(table.model_fields):
+        return None
+    return data
+
+
+def _one_of(data: dict[str, Any] | None, keys: tuple[str, str], example: str, *, required: bool = True) -> None:
+    """Exactly one of two keys (at most one when not required), judged on the keys as written."""
+    if data is None:
+        return
+    given = [k for k in keys if k in data]
+    if len(given) > 1:
+        raise InputError(
+            "",
+            ", ".join(f"{k} = {data[k]!r}" for k in given),
+            f"gives both a {keys[0]} and a {keys[1]}",
+            "give one of the two",
+        )
+    if required and not given:
+        raise InputError("", None, f"needs a {keys[0]} or a {keys[1]}", f"add {example}")
+
+
+def _prescription(data: dict[str, Any] | None, *, flows: bool) -> None:
+    """A prescription is one rate around the clock, or flexible steps."""
+    if data is None:
+        return
+    mode = data.get("mode", "flexible" if "steps" in data else "continuous")
+    if mode == "continuous":
+        if flows:
+            _one_of(data, ("dose", "flow"), 'dose = "1.5 mg/day" or flow = "0.15 mL/day"')
+        elif "dose" not in data:
+            raise InputError("dose", None, "is missing", 'add dose = "1.5 mg/day", or steps')
+    elif mode == "flexible" and "steps" not in data:
+        raise InputError("steps", None, "must list the steps", "see docs/scenario.md")
+
+
+def missing(table: type[BaseModel], key: str) -> InputError:
+    """The error for a key the table needs and the file does not give."""
+    example = _written(table, key)
+    return InputError(key, None, "is missing", f"add {example}" if example else "add it (see docs/scenario.md)")
+
+
+def _written(table: type[BaseModel] | None, key: str) -> str | None:
+    """How the format writes a key, from the example its table gives, or None where it gives none."""
+    info = table.model_fields.get(key) if table is not None else None
+    examples = (info.examples if info is not None else None) or []
+    return f"{key} = {examples[0]}" if examples else None
+
+
+# --------------------------------------------------------------------- the tables
+
+
+class Table(BaseModel):
+    """A table of a scenario file: no unknown keys, no silent conversion of one type into another."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ScenarioSection(Table):
+    """[scenario]: what the scenario is called and when it starts."""
+
+    name: str | None = None
+    description: str = ""
+    # The default start is read like a written one, so both reach the same integer.
+    start: StartTime = Field(default=DEFAULT_START, validate_default=True, examples=[f'"{DEFAULT_START}"'])
+    seed: int = Field(default=0, examples=["7"])
+
+
+class PumpSection(Table):
+    """[pump]: the pump model and what differs from it."""
+
+    model: str = _example('"programmable-40"')
+    low_reservoir_alarm: Volume | None = None
+    accuracy_error: SignedPercent | None = None
+
+
+class CatheterSection(Table):
+    """[catheter]: the lumen volume, directly or as a length and a volume per length."""
+
+    length: Length | None = None
+    volume_per_length: VolumePerLength | None = None
+    volume: Volume | None = None
+
+
+class PatientSection(Table):
+    """[patient]: what the drug library's dose checks need to know about the patient."""
+
+    opioid_naive: bool = False
+
+
+class RunSection(Table):
+    """[run]: how long to run and how often to sample."""
+
+    duration: Duration = _example('"300 d"')
+    sample: Duration | None = None
+
+    @model_validator(mode="after")
+    def _positive(self) -> RunSection:
+        if self.duration <= 0:
+            raise InputError(
+                "duration", format_duration(self.duration), "must be longer than zero", 'write e.g. "300 d"'
+            )
+        return self
+
+
+class Ingredient(Table):
+    """One drug of an admixture."""
+
+    drug: str = _example('"morphine"')
+    concentration: Concentration = _example('"10 mg/mL"')
+
+
+class Step(Table):
+    """A flexible-dosing step: on these weekdays, from this time of day, this rate."""
+
+    days: Weekdays = tuple(range(7))
+    at: TimeOfDay = _example('"00:00"')
+    dose: DoseRate | None = None
+    flow: Flow | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rate(cls, data: object) -> object:
+        _one_of(_written_keys(cls, data), ("dose", "flow"), 'dose = "1.5 mg/day" or flow = "0.15 mL/day"')
+        return data
+
+
+class Prescription(Table):
+    """A prescription: one rate around the clock, or flexible steps by weekday and time of day."""
+
+    mode: Literal["continuous", "flexible"] | None = None
+    dose: DoseRate | None = None
+    flow: Flow | None = None
+    steps: list[Step] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _given(cls, data: object) -> object:
+        _prescription(_written_keys(cls, data), flows=True)
+        return data
+
+
+class Entry(Table):
+    """What every timeline entry has: its action, when, and an optional note."""
+
+    action: str
+    at: Moment = _example('"0 d" or at = "10 d 08:00"')
+    note: str = Field(default="", examples=['"free text"'])
+
+
+class Fill(Entry):
+    """`fill`: the first fill of the reservoir."""
+
+    action: Literal["fill"]
+    drug: str | None = _example('"morphine"', optional=True)
+    concentration: Concentration | None = None
+    contents: list[Ingredient] | None = Field(default=None, min_length=1)
+    volume: Volume = _example('"20 mL"')
+    low_reservoir_alarm: Volume | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drugs(cls, data: object) -> object:
+        keys = _written_keys(cls, data)
+        if keys is None:
+            return data
+        if "contents" not in keys and ("drug" not in keys or "concentration" not in keys):
+            raise InputError(
+                "", None, "needs a drug and a concentration", 'add drug = "morphine" and concentration = "10 mg/mL"'
+            )
+        if "contents" in keys and ("drug" in keys or "concentration" in keys):
+            raise InputError(
+                "contents", keys["contents"], "is given together with drug or concentration", "give one or the other"
+            )
+        return data
+
+    def ingredients(self) -> list[Ingredient]:
+        """The drugs of the fill, lead first."""
+        if self.contents is not None:
+            return self.contents
+        if self.drug is None or self.concentration is None:  # refused by `_drugs` before; kept for the types
+            raise missing(type(self), "drug" if self.drug is None else "concentration")
+        return [Ingredient.model_construct(drug=self.drug, concentration=self.concentration)]
+
+
+class Refill(Fill):
+    """`refill`: aspirate, reconcile and refill; optionally a new prescription."""
+
+    action: Literal["refill"]  # type: ignore[assignment]
+    aspirated: Volume | None = None
+    bridge: bool = True
+    pocket_fill: bool = False
+    programmed_concentration: Concentration | None = None
+    discrepancy_acknowledged: bool = False
+    mode: Literal["continuous", "flexible"] | None = None
+    dose: DoseRate | None = None
+    steps: list[Step] | None = Field(default=None, min_length=1)
+    override_reason: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _new_prescription(cls, data: object) -> object:
+        keys = _written_keys(cls, data)
+        if keys is not None and ("dose" in keys or "steps" in keys):
+            _prescription(keys, flows=False)
+        return data
+
+    @model_validator(mode="after")
+    def _one_drug_told(self) -> Refill:
+        if self.programmed_concentration is not None and self.contents is not None and len(self.contents) != 1:
+            raise InputError(
+                "programmed_concentration",
+                format_concentration(self.programmed_concentration),
+                "applies to a single-drug fill only",
+                "remove it or use one drug",
+            )
+        return self
+
+
+class Prime(Entry):
+    """`prime`: a priming bolus."""
+
+    action: Literal["prime"]
+    volume: Volume | None = None
+    duration: Duration | None = None
+
+
+class Program(Entry, Prescription):
+    """`program`: a new prescription."""
+
+    action: Literal["program"]
+    drug: str | None = _example('"morphine"', optional=True)
+    override_reason: str | None = None
+
+
+class Dosed(Entry):
+    """What every bolus setting has: a dose or a volume, its duration, the lead drug named, a physician's reason."""
+
+    dose: Mass | None = None
+    volume: Volume | None = None
+    duration: Duration | None = None
+    drug: str | None = _example('"morphine"', optional=True)
+    override_reason: str | None = None
+
+    def _needs(self, *keys: str) -> None:
+        for key in keys:
+            if getattr(self, key) is None:
+                raise missing(type(self), key)
+
+
+class Bolus(Dosed):
+    """`bolus`: a clinician bolus."""
+
+    action: Literal["bolus"]
+    duration: Duration | None = _example('"1 h"', optional=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _amount(cls, data: object) -> object:
+        _one_of(_written_keys(cls, data), ("dose", "volume"), 'dose = "0.1 mg" or volume = "0.02 mL"')
+        return data
+
+    @model_validator(mode="after")
+    def _duration(self) -> Bolus:
+        self._needs("duration")
+        return self
+
+
+class PeriodicBolus(Dosed):
+    """`periodic_bolus`: a bolus every interval from a time of day, or `off = true`."""
+
+    action: Literal["periodic_bolus"]
+    duration: Duration | None = _example('"1 h"', optional=True)
+    every: Duration | None = _example('"8 h"', optional=True)
+    first: TimeOfDay = 0
+    off: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _amount(cls, data: object) -> object:
+        keys = _written_keys(cls, data)
+        on = keys is not None and keys.get("off") is not True
+        _one_of(keys, ("dose", "volume"), 'dose = "0.1 mg" or volume = "0.02 mL"', required=on)
+        return data
+
+    @model_validator(mode="after")
+    def _settings(self) -> PeriodicBolus:
+        if not self.off:
+            self._needs("duration", "every")
+        return self
+
+
+class DemandSettings(Dosed):
+    """`demand_settings`: the physician's limits for the patient's doses, or `off = true`."""
+
+    action: Literal["demand_settings"]
+    duration: Duration | None = _example('"10 min"', optional=True)
+    lockout: Duration | None = _example('"4 h"', optional=True)
+    max_per_day: int | None = _example("4", optional=True)
+    off: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _amount(cls, data: object) -> object:
+        keys = _written_keys(cls, data)
+        on = keys is not None and keys.get("off") is not True
+        _one_of(keys, ("dose", "volume"), 'dose = "0.1 mg" or volume = "0.02 mL"', required=on)
+        return data
+
+    @model_validator(mode="after")
+    def _settings(self) -> DemandSettings:
+        if not self.off:
+            self._needs("duration", "lockout", "max_per_day")
+        return self
+
+
+class PtmPress(Entry):
+    """`ptm_press`: the patient asks for a dose, once or every interval until a moment."""
+
+    action: Literal["ptm_press"]
+    every: Duration | None = _example('"8 h"', optional=True)
+    until: Moment | None = _example('"30 d"', optional=True)
+
+    @model_validator(mode="after")
+    def _repeat(self) -> PtmPress:
+        if self.every is None and self.until is None:
+            return self
+        if self.every is None or self.until is None:
+            raise missing(PtmPress, "every" if self.every is None else "until")
+        if self.every <= 0:
+            raise InputError(
+                "every", format_duration(self.every), "must be longer than zero", 'write every = "8 h", until = "30 d"'
+            )
+        return self
+
+
+class Stop(Entry):
+    """`stop`: minimum-rate mode."""
+
+    action: Literal["stop"]
+
+
+class Resume(Entry):
+    """`resume`: back to the prescription."""
+
+    action: Literal["resume"]
+
+
+class ClearAlarm(Entry):
+    """`clear_alarm`: a clinician clears an alarm."""
+
+    action: Literal["clear_alarm"]
+    alarm: str = _example('"motor_stall"')
+
+
+class LowReservoirAlarm(Entry):
+    """`low_reservoir_alarm`: a new alarm threshold."""
+
+    action: Literal["low_reservoir_alarm"]
+    threshold: Volume = _example('"2 mL"')
+
+
+class Mri(Entry):
+    """`mri`: the magnet stalls the motor for the scan; it restarts after the scan plus a delay."""
+
+    action: Literal["mri"]
+    duration: Duration = _example('"40 min"')
+    recovery_delay: Duration = 0
+
+
+class Fault(Entry):
+    """`fault`: a fault injected on the virtual hardware."""
+
+    action: Literal["fault"]
+    kind: FaultKind = _example('"occlusion"')
+    fraction: Percent | None = _example('"30 %"', optional=True)
+    duration: Duration | None = None
+
+    @model_validator(mode="after")
+    def _fraction(self) -> Fault:
+        if self.kind in ("leak", "over_infusion") and self.fraction is None:
+            raise missing(Fault, "fraction")
+        return self
+
+
+AnyEntry = Annotated[
+    Fill
+    | Refill
+    | Prime
+    | Program
+    | Bolus
+    | PeriodicBolus
+    | DemandSettings
+    | PtmPress
+    | Stop
+    | Resume
+    | ClearAlarm
+    | LowReservoirAlarm
+    | Mri
+    | Fault,
+    Field(discriminator="action"),
+]
+
+
+def _by_action(tables: typing.Iterable[type[BaseModel]]) -> dict[str, type[BaseModel]]:
+    """Timeline entry tables by the action that chooses them."""
+    return {typing.get_args(table.model_fields["action"].annotation)[0]: table for table in tables}
+
+
+ENTRIES = _by_action(typing.get_args(typing.get_args(AnyEntry)[0]))
+ACTIONS = tuple(ENTRIES)
+
+
+class ScenarioFile(Table):
+    """A whole scenario file."""
+
+    scenario: ScenarioSection = ScenarioSection()
+    pump: PumpSection
+    catheter: CatheterSection = CatheterSection()
+    patient: PatientSection = PatientSection()
+    run: RunSection
+    timeline: list[AnyEntry] = []
+    # A scenario test's expected results; the runner does not read them.
+    expect: Any = None
+
+
+SECTIONS = ("scenario", "pump", "catheter", "patient", "run")
+
+
+# --------------------------------------------------------------------- findings in words
+
+# What the schema's own finding types mean, and what to do, in the words of someone editing a scenario.
+_WORDS: dict[str, tuple[str, str]] = {
+    "string_type": ("must be text", "write it in quotes"),
+    "bool_type": ("must be true or false", "write it without quotes: true or false"),
+    "int_type": ("must be a whole number", "write a whole number without quotes"),
+    "list_type": ("must be a list", "write it as [ … ] (see docs/scenario.md)"),
+    "too_short": ("must list at least one entry", "see docs/scenario.md"),
+    "dict_type": ("must be a table", "write it as { key = value, … } (see docs/scenario.md)"),
+    "model_type": ("must be a table", "write it as { key = value, … } (see docs/scenario.md)"),
+    "model_attributes_type": ("must be a table", "write it as { key = value, … } (see docs/scenario.md)"),
+}
+
+
+def input_error(exc: ValidationError, table: type[BaseModel] = ScenarioFile, where: str = "") -> InputError:
+    """The first problem the schema found, as an InputError naming the field as the scenario format writes it.
+
+    `table` is the schema that was validated; `where` is put before the field
+    (the entry or the option the table was read from).
+    """
+    problems = exc.errors()
+    # A misspelt key also makes the right key missing; the misspelling is the one to show.
+    first = min(problems, key=lambda p: p["type"] != "extra_forbidden")
+    loc = tuple(first["loc"])
+    kind, value = first["type"], first.get("input")
+    field, holder = _locate(table, loc, where)
+    cause = (first.get("ctx") or {}).get("error")
+    limit = None
+    if isinstance(cause, InputError):
+        # A rule of the format (a unit, a time, two keys that exclude each other) said what was wrong.
+        if cause.field:
+            field = f"{field}.{cause.field}" if field else cause.field
+        value = cause.value
+        problem, action, limit = cause.problem, cause.action, cause.limit
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
+        field = f"{field}.action"
+        value = value.get("action") if isinstance(value, dict) else None
+        problem = "is not a known action" if kind == "union_tag_invalid" else "is missing"
+        action = f"use one of: {', '.join(ACTIONS)}"
+    elif kind == "extra_forbidden":
+        allowed = sorted(holder.model_fields) if holder is not None else []
+        problem = "is not a known key"
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        if close:
+            problem += f" (did you mean {close[0]}?)"
+        action = f"use one of: {', '.join(allowed)}" if allowed else "remove it (see docs/scenario.md)"
+    elif kind == "missing":
+        if holder is ScenarioFile:
+            field, problem, action = (
+                f"[{loc[-1]}]",
+                "section is missing",
+                f"add a [{loc[-1]}] section (see docs/scenario.md)",
+            )
+        else:
+            error = missing(holder, str(loc[-1])) if holder is not None else None
+            problem = "is missing"
+            action = error.action if error is not None else "add it (see docs/scenario.md)"
+        value = None
+    elif kind == "literal_error":
+        problem = "is not one of the values this key takes"
+        action = f"use one of: {(first.get('ctx') or {}).get('expected', '')}"
+    else:
+        problem, action = _WORDS.get(kind, (str(first.get("msg", "is not acceptable")), "see docs/scenario.md"))
+        if len(loc) == 1 and loc[0] in SECTIONS and kind.endswith("type"):
+            field, action = f"[{loc[0]}]", f"write it as a [{loc[0]}] section"
+        elif loc and (example := _written(holder, str(loc[-1]))):
+            action += f", like {example}"
+    if len(problems) > 1:
+        problem += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''} in this file)"
+    return InputError(field, value, problem, action, limit)
+
+
+def _locate(table: type[BaseModel], loc: tuple[str | int, ...], where: str) -> tuple[str, type[BaseModel] | None]:
+    """The field as the format writes it (`timeline[3] (program).steps[0].at`), and the table holding its last key."""
+    field = where
+    keys: _Keys = table  # what the next name in the location is looked up in
+    holder: type[BaseModel] | None = None
+    for part in loc:
+        if isinstance(part, int):
+            field += f"[{part}]"  # an entry of a list: the list's annotation already said what it holds
+        elif isinstance(keys, dict) and part in keys:
+            field += f" ({part})"  # the action a timeline entry was chosen by
+            keys = keys[part]
+        else:
+            field += f".{part}" if field else part
+            holder = keys if isinstance(keys, type) else None
+            info = holder.model_fields.get(part) if holder is not None else None
+            keys = _tables_in(info.annotation) if info is not None else None
+    return field, holder
+
+
+# A table type, the table types of a union chosen by their action, or nothing (a plain value).
+_Keys = type[BaseModel] | dict[str, type[BaseModel]] | None
+
+
+def _tables_in(annotation: object) -> _Keys:
+    """The table type inside an annotation such as `list[Step] | None`, or the entry tables of a union by action."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    found = [t for t in map(_tables_in, typing.get_args(annotation)) if t is not None]
+    tables = [t for t in found if isinstance(t, type)]
+    if len(tables) > 1:
+        return _by_action(tables)
+    return found[0] if found else None
