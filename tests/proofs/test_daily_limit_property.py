@@ -21,8 +21,16 @@ accurate motor, so what the firmware commands is what moves):
   override with a written reason, and nothing sent had a hard finding or was
   sent by a nurse past a soft limit; a plan beyond a limit sent nothing.
 
-Clinician boluses are left out: `test_issue_gaps.py` shows that several
-within 24 h pass the daily limit today (none of them counts the others).
+Some steps towards the limits are taken on purpose (a physician raising the
+dose, the PTM doses or the periodic bolus as far as the worst 24 h allows, or
+one step past it, and the patient then pressing whenever allowed): a property
+about a limit is only worth the sequences that reach it.
+
+The defects this property found are shown one by one at the end of the file,
+each by a test expected to fail until it is fixed; the sequences keep clear of
+them meanwhile (clinician boluses; a weaker refill with nothing programmed; a
+refill the pump refuses once the drug is in; demand and periodic doses of
+different durations), and each exclusion goes with its fix.
 """
 
 from __future__ import annotations
@@ -107,6 +115,10 @@ class World:
     scenario_run: ScenarioRun
     ledger: TipLedger
     strongest_ng_per_ml: int
+    # One duration for every demand dose and one for every periodic bolus: a known defect (see its test below)
+    # lets a long dose begun before a 24 h window and shorter ones within it pass the limit.
+    demand_duration_ms: int = 30 * MS_PER_MIN
+    periodic_duration_ms: int = 30 * MS_PER_MIN
 
     @classmethod
     def filled(cls, drug: Drug, concentration: int) -> World:
@@ -282,7 +294,7 @@ def act(draw: st.DrawFn, world: World) -> None:
     elif kind == "ptm":
         demand = drug.limit("max_demand_bolus")
         dose = draw(near(demand.hard if demand else drug.trial_bolus.low))
-        duration = draw(st.integers(1, 120)) * MS_PER_MIN
+        duration = world.demand_duration_ms
         lockout = draw(st.integers(0, 12 * 60)) * MS_PER_MIN
         count = draw(st.integers(1, 30))
         off = draw(st.integers(0, 5)) == 0
@@ -298,7 +310,7 @@ def act(draw: st.DrawFn, world: World) -> None:
             )
     elif kind == "periodic":
         dose = draw(near(drug.require_limit("max_trial_bolus").hard))
-        duration = draw(st.integers(1, 120)) * MS_PER_MIN
+        duration = world.periodic_duration_ms
         every = draw(st.integers(duration // MS_PER_MIN, 24 * 60)) * MS_PER_MIN
         first = draw(st.integers(0, 24 * 60 - 1)) * MS_PER_MIN
         off = draw(st.integers(0, 4)) == 0
@@ -380,7 +392,7 @@ def to_the_limit(draw: st.DrawFn, world: World, kind: str) -> str:
         room = hard - worst_day(world, demand=False)
         dose = min(room // presses + slack, drug.require_limit("max_demand_bolus").hard)
         if dose > 0:
-            duration = draw(st.integers(1, 30)) * MS_PER_MIN
+            duration = world.demand_duration_ms
             world.scenario_or_therapy(draw, PtmSettings(dose, duration, lockout, count, override_reason=REASON))
             press_whenever_allowed(world, draw(st.integers(1, 48)) * MS_PER_HOUR)
         return "done"
@@ -390,7 +402,8 @@ def to_the_limit(draw: st.DrawFn, world: World, kind: str) -> str:
         dose = min(room // -(-MS_PER_DAY // every) + slack, drug.require_limit("max_trial_bolus").hard)
         if dose > 0:
             first = draw(st.integers(0, 24 * 60 - 1)) * MS_PER_MIN
-            world.scenario_or_therapy(draw, PeriodicBolus(dose, 30 * MS_PER_MIN, every, first, override_reason=REASON))
+            periodic = PeriodicBolus(dose, world.periodic_duration_ms, every, first, override_reason=REASON)
+            world.scenario_or_therapy(draw, periodic)
         return "done"
     return "done"
 
@@ -463,13 +476,15 @@ def check_the_tip(world: World) -> None:
         )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_no_24_h_at_the_catheter_tip_passes_the_hard_daily_limit(data: st.DataObject) -> None:
     """Random intents through random doors by random people: the tip never sees more than the hard daily limit."""
     drug = get_drug(data.draw(st.sampled_from(DRUGS), label="drug"))
     concentration = data.draw(st.sampled_from(drug.concentrations_ng_per_ml), label="first concentration")
     world = World.filled(drug, concentration)
+    world.demand_duration_ms = data.draw(st.integers(1, 120), label="demand dose minutes") * MS_PER_MIN
+    world.periodic_duration_ms = data.draw(st.integers(1, 120), label="periodic bolus minutes") * MS_PER_MIN
     for _ in range(data.draw(st.integers(5, 25), label="intents")):
         act(data.draw, world)
     world.wait(MS_PER_DAY)
@@ -558,5 +573,26 @@ def test_clinician_boluses_within_24_h_count_toward_the_daily_limit() -> None:
     for _ in range(3):
         world.therapy(ClinicianBolus(1 * MG, MS_PER_HOUR, override_reason=REASON), PHYSICIAN)
         world.wait(2 * MS_PER_HOUR)
+    world.wait(MS_PER_DAY)
+    check_the_tip(world)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="pump/core/demand.py counts a demand dose in the 24 h after its start: a long dose begun just before a "
+    "window, and the daily maximum of shorter doses within it, pass the limit by up to one dose",
+)
+def test_demand_doses_of_a_shorter_duration_do_not_pass_the_daily_limit_with_a_longer_one_before_them() -> None:
+    """10 mg/day and 20 presses of 0.5 mg a day: the first over 100 min, then over 13 min."""
+    drug = get_drug("morphine")
+    world = World.filled(drug, 20 * MG)
+    world.therapy(Prescribe(DoseSchedule.continuous(10 * MG), override_reason=REASON), PHYSICIAN)
+    world.wait(25 * MS_PER_HOUR)
+    world.therapy(PtmSettings(MG // 2, 100 * MS_PER_MIN, MS_PER_HOUR, 20, override_reason=REASON), PHYSICIAN)
+    world.therapy(DemandPress(), PATIENT)
+    world.wait(2 * MS_PER_HOUR)
+    world.therapy(PtmSettings(MG // 2, 13 * MS_PER_MIN, MS_PER_HOUR, 20, override_reason=REASON), PHYSICIAN)
+    press_whenever_allowed(world, 30 * MS_PER_HOUR)
     world.wait(MS_PER_DAY)
     check_the_tip(world)

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from thecal.pump.core import (
@@ -40,6 +40,7 @@ from thecal.pump.core import (
     SetPeriodicBolus,
     StopTherapy,
 )
+from thecal.pump.core.hard_limits import MAX_REPLACED_PER_DRUG, Exposure, Replaced, remember, worst_case
 from thecal.pump.core.integers import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, NL_PER_ML
 from thecal.pump.model import PumpModel
 
@@ -448,6 +449,23 @@ def _greedy_patient(fw: Firmware, for_ms: int, take: Callable[[object], None]) -
     first=st.tuples(basal_dose, demand_settings, periodic_settings),
     actions=st.lists(action, min_size=3, max_size=25),
 )
+# Demand doses used to the full, then turned off and the basal raised: the old doses still count for a day.
+@example(first=(8 * MG, (MG // 2, 0, 24), None), actions=[("demand", None), ("program", 20 * MG), ("wait", MS_PER_DAY)])
+# Four quick presses under one setting, then a 3 h lockout allowing 24 a day: the pump counts the four.
+@example(
+    first=(15_500_000, (MG // 2, 0, 4), None),
+    actions=[("demand", (MG // 2, 3 * MS_PER_HOUR, 24)), ("greedy", 30 * MS_PER_HOUR)],
+)
+# Two large periodic boluses a day, then eight small ones: the most boluses times the largest dose count.
+@example(
+    first=(18 * MG, None, (MG, 12 * MS_PER_HOUR)),
+    actions=[("periodic", (MG // 4, 3 * MS_PER_HOUR)), ("wait", MS_PER_DAY)],
+)
+# A new plan whose first bolus comes 2 h after the last of the old plan, every 3 h: the pump counts the old ones.
+@example(
+    first=(12 * MG, None, (MG, 3 * MS_PER_HOUR)),
+    actions=[("wait", 2 * MS_PER_HOUR), ("periodic", (MG, 3 * MS_PER_HOUR)), ("wait", 2 * MS_PER_DAY)],
+)
 def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
     model20: PumpModel,
     formulary: Formulary,
@@ -492,3 +510,37 @@ def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
         while strokes[start] <= t - MS_PER_DAY:
             start += 1
         assert (end - start + 1) * stroke_ng <= limit, f"{(end - start + 1) * stroke_ng} ng in the 24 h up to {t} ms"
+
+
+exposure = st.builds(
+    Exposure,
+    st.just("morphine"),
+    st.integers(0, 20 * MG),
+    st.integers(0, MG),
+    st.integers(0, 48),
+    st.integers(0, MG // 2),
+    st.integers(0, 24),
+    st.integers(0, 4 * MS_PER_HOUR),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(1, 6 * MS_PER_HOUR), exposure), min_size=1, max_size=40), now=exposure)
+def test_the_record_of_replaced_settings_stays_small_and_never_forgets_a_risk(
+    changes: list[tuple[int, Exposure]], now: Exposure
+) -> None:
+    """However many changes, the record keeps a few entries per drug and its worst case is never below the truth."""
+    records: tuple[Replaced, ...] = ()
+    everything: list[Replaced] = []
+    t = 0
+    for dt, ended in changes:
+        t += dt
+        records = remember(records, [ended], t)
+        everything.append(Replaced(t, ended))
+        assert len(records) <= MAX_REPLACED_PER_DRUG
+        assert all(r.ended_ms > t - MS_PER_DAY for r in records)
+    kept = worst_case(now, records, t)
+    truth = worst_case(now, everything, t)  # every setting of the last 24 h, unpruned
+    assert kept.basal_ng >= truth.basal_ng
+    assert kept.periodic_ng >= truth.periodic_ng
+    assert kept.demand_ng >= truth.demand_ng

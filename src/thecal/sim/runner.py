@@ -209,7 +209,13 @@ def _drug_fill(contents: tuple[tuple[str, int], ...]) -> DrugFill:
 def _fill(run: ScenarioRun, e: Event) -> None:
     contents = e.params["contents"]
     run.syringe.contents = contents
-    run.therapy(e, FirstFill(e.params["volume_nl"], _drug_fill(contents), e.params.get("low_reservoir_alarm_nl")))
+    intent = FirstFill(
+        e.params["volume_nl"],
+        _drug_fill(contents),
+        e.params.get("low_reservoir_alarm_nl"),
+        override_reason=e.params.get("override_reason"),
+    )
+    run.therapy(e, intent)
 
 
 def _refill(run: ScenarioRun, e: Event) -> None:

@@ -204,14 +204,14 @@ def _event(index: int, entry: schema.Entry, start_wall_ms: int) -> Event:
         p["volume_nl"] = entry.volume
         if entry.low_reservoir_alarm is not None:
             p["low_reservoir_alarm_nl"] = entry.low_reservoir_alarm
+        if entry.override_reason is not None:
+            p["override_reason"] = entry.override_reason
     if isinstance(entry, schema.Refill):
         if entry.aspirated is not None:
             p["aspirated_nl"] = entry.aspirated
         p["bridge"] = entry.bridge
         p["pocket_fill"] = entry.pocket_fill
         p["discrepancy_acknowledged"] = entry.discrepancy_acknowledged
-        if entry.override_reason is not None:
-            p["override_reason"] = entry.override_reason
         if entry.dose is not None or entry.steps is not None:
             p["steps"] = _flex(entry.mode, entry.dose, None, entry.steps)
         if entry.programmed_concentration is not None:

@@ -331,6 +331,7 @@ class Fill(Entry):
     contents: list[Ingredient] | None = Field(default=None, min_length=1)
     volume: Volume = _example('"20 mL"')
     low_reservoir_alarm: Volume | None = None
+    override_reason: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -369,7 +370,6 @@ class Refill(Fill):
     mode: Literal["continuous", "flexible"] | None = None
     dose: DoseRate | None = None
     steps: list[Step] | None = Field(default=None, min_length=1)
-    override_reason: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -31,7 +31,10 @@ must pass the pump's own flow limits. A fill that keeps the lead drug at a new
 concentration re-derives every dose-based setting at once; a fill that
 changes the lead drug drops them, and the pump is not programmed until a new
 prescription arrives. Every command that changes the label or a dose-based
-setting passes one check of the drug's hard limits (`hard_limits.py`).
+setting passes one check of the drug's hard limits (`hard_limits.py`). The
+pump counts every demand dose and every periodic bolus of the last 24 h,
+whatever the settings were when it was given: a press is refused, and a
+periodic bolus skipped, when the present settings allow no more in 24 h.
 
 The bridge belongs to the fill. After a change of drug or concentration the
 tubing and catheter (the dead volume) still hold the old solution; with
@@ -310,7 +313,7 @@ class Firmware:
             b = s.bolus
             s.bolus = None
             self._log("bolus_end", kind=b.kind.value, volume_nl=b.volume_nl)
-        if s.bridge is not None and s.bridge.done > s.bridge.total:
+        if s.bridge is not None and s.bridge.done >= s.bridge.total:
             self._end_bridge()
         if s.label:
             if s.reservoir_nl <= s.low_reservoir_alarm_nl:

@@ -261,7 +261,7 @@ def remember(replaced: tuple[Replaced, ...], ended: Iterable[Exposure], now_ms: 
     """The record of replaced settings after `ended` went out of force now, pruned and bounded."""
     records = [r for r in replaced if r.ended_ms > now_ms - MS_PER_DAY]
     for exposure in ended:
-        if not any((exposure.basal_ng_per_day, exposure.periodic_per_24h, exposure.demand_max_per_24h)):
+        if exposure == Exposure(exposure.drug):
             continue  # nothing was in force
         # Records are in order of end time; one that ended earlier and gave no more in any term adds nothing.
         records = [r for r in records if r.exposure.drug != exposure.drug or not exposure.covers(r.exposure)]
