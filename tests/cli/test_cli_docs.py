@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.cli.test_pump_commands import subcommands
+from tests.cli.test_programmer_commands import subcommands
 
 from thecal.cli import connect
 

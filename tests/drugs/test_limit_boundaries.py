@@ -200,3 +200,16 @@ def test_soft_tier_never_looser_than_hard_tier(name: str) -> None:
             assert limit.soft <= limit.hard
         else:
             assert limit.soft >= limit.hard
+
+
+def test_one_step_past_a_limit_never_reads_as_the_limit_itself() -> None:
+    """Rounded for display, 72 h less 1 ms or a 25 % rise plus 1 ng must not read as "72 h" or "25 %"."""
+    from thecal.drugs import check_titration_step, get_drug
+
+    morphine = get_drug("morphine")
+    early = check_titration_step(morphine, 1_000_000, 1_100_000, since_last_increase_ms=72 * 3_600_000 - 1)
+    (interval,) = [f for f in early.findings if f.code == "min_step_interval"]
+    assert interval.value == "71 h 59 min 59.999 s"
+    rise = check_titration_step(morphine, 4_000_000, 5_000_001, since_last_increase_ms=100 * 3_600_000)
+    (step,) = [f for f in rise.findings if f.code == "max_step_up"]
+    assert step.value.startswith("25.000025 %")

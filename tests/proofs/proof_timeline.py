@@ -195,7 +195,7 @@ def intent(entry: Entry, snapshot: PumpSnapshot) -> Intent:
         return value
 
     if entry.action == "fill":
-        return FirstFill(n("volume"), Fill.single(str(v["drug"]), n("concentration")))
+        return FirstFill(n("volume"), Fill.single(str(v["drug"]), n("concentration")), override_reason=reason)
     if entry.action == "refill":
         # The nurse aspirates all that is left; the pump is perfectly accurate, so that is what it calculated.
         return Refill(

@@ -15,6 +15,9 @@ from thecal.drugs.limits import limit_findings, rule_finding
 from thecal.drugs.model import Drug, Limit
 from thecal.drugs.verdict import Finding, Override, Verdict
 from thecal.errors import InputError
+
+# The pump counts demand doses in 24 h; the library asks the same question, so it uses the pump's answer.
+from thecal.pump.core.hard_limits import demand_presses_per_24h as demand_presses_per_day
 from thecal.units import BP_PER_ONE, MS_PER_DAY, format_exact
 
 # A new dose 20 to 28 times the old one (or the inverse) is the signature of a
@@ -105,15 +108,6 @@ def check_trial_bolus(
     findings = limit_findings(drug, drug.require_limit("max_trial_bolus"), dose_ng)
     findings += _naive_findings(drug, opioid_naive, None)
     return Verdict.of(findings, override)
-
-
-def demand_presses_per_day(lockout_ms: int, max_per_day: int) -> int:
-    """The most demand boluses that fit in any 24 h window, given the lockout and the daily cap."""
-    # A press at the very start and one at the very end of a 24 h window both count,
-    # so a 1 h lockout allows 25 presses if the cap does not stop them.
-    if lockout_ms <= 0:
-        return max_per_day
-    return min(max_per_day, MS_PER_DAY // lockout_ms + 1)
 
 
 def check_demand_bolus(
@@ -274,7 +268,8 @@ def _with_note(finding: Finding, note: str) -> Finding:
 
 
 def _percent(bp: Fraction) -> str:
-    return format_exact(bp, 100, "%", decimals=2)
+    # Enough places that a value one nanogram past a limit never reads as the limit itself.
+    return format_exact(bp, 100, "%", decimals=6)
 
 
 def _non_negative(value: int, field: str) -> None:

@@ -39,6 +39,9 @@ def limit_findings(
     shown = value_text or drug.quantity_text(spec.measure, round(value))
     bound_text = drug.quantity_text(spec.measure, bound)
     beyond = "above" if spec.direction is Direction.MAX else "below"
+    if (shown == bound_text or shown.startswith(f"{bound_text} (")) and value != bound:
+        # Rounded for display, a value just past the limit would read as the limit itself.
+        shown = ("more than " if spec.direction is Direction.MAX else "less than ") + shown
     if tier is Tier.HARD:
         message = (
             f"The {spec.field} {shown} is {beyond} the hard limit for {drug.name} ({bound_text}): "

@@ -221,11 +221,15 @@ def quantity_text(measure: Measure, value: int) -> str:
 
 
 def duration_text(ms: int) -> str:
-    """A duration in the largest whole unit people use for it: days, hours or minutes."""
+    """A duration in the largest whole unit people use for it, or exactly in h, min and s when it has none."""
     if ms != 0 and ms % MS_PER_DAY == 0 and ms >= 2 * MS_PER_DAY:
         return f"{ms // MS_PER_DAY} days"
     if ms % MS_PER_HOUR == 0:
         return f"{ms // MS_PER_HOUR} h"
     if ms % MS_PER_MIN == 0:
         return f"{ms // MS_PER_MIN} min"
-    return format_exact(ms, MS_PER_HOUR, "h", decimals=3)
+    hours, rest = divmod(ms, MS_PER_HOUR)
+    minutes, rest = divmod(rest, MS_PER_MIN)
+    parts = [f"{hours} h"] if hours else []
+    parts += [f"{minutes} min"] if minutes else []
+    return " ".join([*parts, format_exact(rest, 1000, "s", decimals=3)])

@@ -170,7 +170,7 @@ def _worst_case(
     pump = daily_refusal(new_entries, new, replaced, ctx.snapshot.now_ms)
     if pump is not None:
         findings.append(refusal_finding(pump))
-    warnings = [PlanWarning("worst_case_24h", " ".join(words))]
+    warnings = [PlanWarning("worst_case_24h", " ".join(words))] if any(totals.values()) else []
     warnings += _jump_warnings(ctx, before, after, totals)
     return findings, warnings
 

@@ -91,7 +91,10 @@ class SettingChange:
     @property
     def changed(self) -> bool:
         """Whether the plan changes this setting (in dose, in volume or in any other part)."""
-        return self.old != self.new
+        if self.old is None or self.new is None or not (self.old.data or self.new.data):
+            return self.old != self.new
+        # The integers are the setting; the words around them (what a volume holds) follow the label.
+        return self.old.data != self.new.data
 
     def to_dict(self) -> dict[str, object]:
         """The change as stable JSON-ready fields."""

@@ -5,6 +5,11 @@ canonical bytes, so any edit, reordering or deletion inside the kept window
 breaks the chain. When the memory is full the oldest entry is dropped and its
 hash becomes the anchor the next oldest entry chains from: the window still
 verifies, and the sequence numbers show how many entries were dropped.
+
+The log also keeps its head, apart from the entries: the next sequence number
+and the hash of the newest entry. Verification walks the chain from the
+anchor and must arrive at that head, so a log whose newest entries were cut
+off does not verify either.
 """
 
 from __future__ import annotations
@@ -73,13 +78,16 @@ class EventLog:
         self.capacity = capacity
         self.anchor = anchor
         self._entries: deque[LogEntry] = deque(entries or (), maxlen=None)
+        # The head as these entries give it; `from_data` restores the head that was stored with them.
         self._next_seq = self._entries[-1].seq + 1 if self._entries else 0
+        self._head = self._entries[-1].hash if self._entries else anchor
 
     def append(self, at_ms: int, kind: str, detail: Detail = ()) -> LogEntry:
         """Add an entry at the end, dropping the oldest when memory is full."""
         previous = self._entries[-1].hash if self._entries else self.anchor
         entry = LogEntry(self._next_seq, at_ms, kind, detail, entry_hash(previous, self._next_seq, at_ms, kind, detail))
         self._next_seq += 1
+        self._head = entry.hash
         self._entries.append(entry)
         if len(self._entries) > self.capacity:
             self.anchor = self._entries.popleft().hash
@@ -102,15 +110,15 @@ class EventLog:
         return self._entries[0].seq if self._entries else self._next_seq
 
     def head(self) -> bytes:
-        """The hash of the newest entry, or the anchor when empty."""
-        return self._entries[-1].hash if self._entries else self.anchor
+        """The hash of the newest entry ever appended (the anchor while none was)."""
+        return self._head
 
     def since(self, seq: int) -> list[LogEntry]:
         """Entries with a sequence number of at least `seq`."""
         return [e for e in self._entries if e.seq >= seq]
 
     def verify(self) -> bool:
-        """True when every kept entry chains from the anchor without a break."""
+        """True when the kept entries chain from the anchor without a break and end at the head."""
         previous = self.anchor
         expected_seq = self.dropped
         for e in self._entries:
@@ -118,7 +126,7 @@ class EventLog:
                 return False
             previous = e.hash
             expected_seq += 1
-        return True
+        return previous == self._head and expected_seq == self._next_seq
 
     def to_data(self) -> dict[str, object]:
         """Plain values for storage."""
@@ -126,6 +134,7 @@ class EventLog:
             "capacity": self.capacity,
             "anchor": self.anchor.hex(),
             "next_seq": self._next_seq,
+            "head": self._head.hex(),
             "entries": [e.to_data() for e in self._entries],
         }
 
@@ -138,4 +147,5 @@ class EventLog:
             [LogEntry.from_data(e) for e in data["entries"]],  # type: ignore[attr-defined]
         )
         log._next_seq = int(data["next_seq"])  # type: ignore[call-overload]
+        log._head = bytes.fromhex(str(data["head"]))
         return log

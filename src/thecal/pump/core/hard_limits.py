@@ -47,6 +47,7 @@ from thecal.pump.core.integers import (
     format_mass,
 )
 from thecal.pump.core.label import MAX_LABEL_ENTRIES, DrugLabel, Formulary, LabelEntry
+from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule
 
 # Replaced settings kept per drug at most; beyond that the two oldest merge into one that covers both.
@@ -60,7 +61,7 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
     """Why these contents cannot go into the reservoir under this formulary, or None."""
     if len(contents) > MAX_LABEL_ENTRIES:
         return Refusal(
-            "too_many_drugs",
+            RefusalCode.TOO_MANY_DRUGS,
             f"the pump's label holds at most {MAX_LABEL_ENTRIES} drugs; check the prescription of the fill",
             "fill.contents",
             str(len(contents)),
@@ -70,7 +71,7 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
     for drug, conc in contents:
         if drug not in formulary:
             return Refusal(
-                "unknown_drug",
+                RefusalCode.UNKNOWN_DRUG,
                 f"{drug!r} is not a drug this pump may hold; check the name on the vial "
                 f"(the pump knows {', '.join(formulary)})",
                 f"fill.{drug}",
@@ -79,7 +80,7 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
             )
         if drug in seen:
             return Refusal(
-                "drug_twice",
+                RefusalCode.DRUG_TWICE,
                 f"{drug} appears twice in the fill; give each drug once, with its concentration",
                 f"fill.{drug}",
                 drug,
@@ -87,10 +88,10 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
         seen.add(drug)
         rule = formulary[drug]
         if conc <= 0:
-            return Refusal("bad_concentration", "a concentration must be above zero", f"fill.{drug}", str(conc))
+            return Refusal(RefusalCode.BAD_CONCENTRATION, "a concentration must be above zero", f"fill.{drug}", str(conc))
         if conc > rule.max_concentration_ng_per_ml:
             return Refusal(
-                "above_max_concentration",
+                RefusalCode.ABOVE_MAX_CONCENTRATION,
                 f"{drug} at {format_concentration(conc)} is stronger than the pump's hard limit; "
                 "check the vial and the unit (mg/mL or mcg/mL)",
                 f"fill.{drug}",
@@ -100,7 +101,7 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
     opioids = [drug for drug, _ in contents if formulary[drug].opioid]
     if len(opioids) > 1:
         return Refusal(
-            "two_opioids",
+            RefusalCode.TWO_OPIOIDS,
             f"{' and '.join(opioids)} are both opioids; a reservoir holds at most one",
             "fill.contents",
             ", ".join(opioids),
@@ -110,7 +111,7 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
         for b, _ in contents[i + 1 :]:
             if b not in formulary[a].partners or a not in formulary[b].partners:
                 return Refusal(
-                    "not_partners",
+                    RefusalCode.NOT_PARTNERS,
                     f"{a} and {b} may not share the reservoir; fill one of them alone",
                     "fill.contents",
                     f"{a} + {b}",
@@ -286,7 +287,7 @@ def daily_refusal(
         limit = entry.rule.max_daily_dose_ng_per_day
         if worst.total_ng > limit:
             return Refusal(
-                "above_max_daily_dose",
+                RefusalCode.ABOVE_MAX_DAILY_DOSE,
                 f"{entry.drug}: in the worst 24 h the patient could get {format_mass(worst.total_ng)} "
                 f"({format_dose_rate(worst.basal_ng)} basal, {worst.periodic_boluses} periodic boluses making "
                 f"{format_mass(worst.periodic_ng)}, {worst.demand_presses} demand doses making "
@@ -310,7 +311,7 @@ def bolus_dose_refusal(label: DrugLabel, dose_ng: int, field: str) -> Refusal | 
         mass = scaled_ng(dose_ng, entry, lead)
         if mass > entry.rule.max_bolus_ng:
             return Refusal(
-                "above_max_bolus",
+                RefusalCode.ABOVE_MAX_BOLUS,
                 f"{entry.drug}: one bolus of {format_mass(mass)} is more than the pump's hard limit "
                 "for a single bolus; give a smaller dose",
                 f"{field}.{entry.drug}",
@@ -326,7 +327,7 @@ def demand_dose_refusal(label: DrugLabel, limits: DemandLimits) -> Refusal | Non
     for entry in label:
         if not entry.rule.demand_allowed:
             return Refusal(
-                "demand_not_allowed",
+                RefusalCode.DEMAND_NOT_ALLOWED,
                 f"{entry.drug} is given only as a continuous infusion; the patient's handset must not give it. "
                 "Turn demand doses off",
                 f"demand.{entry.drug}",
@@ -336,7 +337,7 @@ def demand_dose_refusal(label: DrugLabel, limits: DemandLimits) -> Refusal | Non
         mass = scaled_ng(limits.dose_ng, entry, lead)
         if mass > entry.rule.max_demand_dose_ng:
             return Refusal(
-                "above_max_demand_dose",
+                RefusalCode.ABOVE_MAX_DEMAND_DOSE,
                 f"{entry.drug}: one demand dose of {format_mass(mass)} is more than the pump's hard limit; "
                 "set a smaller demand dose",
                 f"demand.{entry.drug}",
@@ -350,7 +351,7 @@ def demand_settings_refusal(limits: DemandLimits) -> Refusal | None:
     """Why demand settings make no sense whatever the drug, or None."""
     if limits.max_per_24h < 1 or limits.lockout_ms < 0 or limits.dose_ng <= 0 or limits.duration_ms <= 0:
         return Refusal(
-            "bad_demand_limits",
+            RefusalCode.BAD_DEMAND_LIMITS,
             "demand limits need a dose, a duration, a lockout of zero or more and at least one per 24 h",
             "demand",
             f"{format_mass(limits.dose_ng)} over {format_duration(limits.duration_ms)}, lockout "

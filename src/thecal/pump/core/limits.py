@@ -12,26 +12,27 @@ from thecal.pump.core.actions import Refusal
 from thecal.pump.core.commands import Fill
 from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.integers import format_concentration, format_dose_rate, format_flow, format_volume
+from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 
 
 def fill_refusal(model: PumpFigures, fill: Fill) -> Refusal | None:
     """Why a fill is not acceptable for this pump, or None."""
     if fill.volume_nl < 0:
-        return Refusal("bad_volume", "a fill volume cannot be negative", "fill.volume", format_volume(fill.volume_nl))
+        return Refusal(RefusalCode.BAD_VOLUME, "a fill volume cannot be negative", "fill.volume", format_volume(fill.volume_nl))
     if fill.volume_nl > model.reservoir_nl:
         return Refusal(
-            "over_capacity",
+            RefusalCode.OVER_CAPACITY,
             f"this pump's reservoir holds {format_volume(model.reservoir_nl)}; check the pump model and the volume",
             "fill.volume",
             format_volume(fill.volume_nl),
             format_volume(model.reservoir_nl),
         )
     if fill.volume_nl > 0 and not fill.contents:
-        return Refusal("no_contents", "say which drug and concentration the reservoir holds", "fill.contents", "none")
+        return Refusal(RefusalCode.NO_CONTENTS, "say which drug and concentration the reservoir holds", "fill.contents", "none")
     for drug, conc in fill.contents:
         if conc <= 0:
-            return Refusal("bad_concentration", "a concentration must be above zero", f"fill.{drug}", str(conc))
+            return Refusal(RefusalCode.BAD_CONCENTRATION, "a concentration must be above zero", f"fill.{drug}", str(conc))
     if fill.low_reservoir_alarm_nl is not None:
         return threshold_refusal(model, fill.low_reservoir_alarm_nl)
     return None
@@ -43,7 +44,7 @@ def threshold_refusal(model: PumpFigures, threshold_nl: int) -> Refusal | None:
     if low <= threshold_nl <= high:
         return None
     return Refusal(
-        "alarm_threshold",
+        RefusalCode.ALARM_THRESHOLD,
         "the low-reservoir alarm must lie in the pump's programmable range",
         "low_reservoir_alarm",
         format_volume(threshold_nl),
@@ -86,7 +87,7 @@ def prescription_refusal(model: PumpFigures, doses: DoseSchedule, concentration_
 
 def _too_many_steps(model: PumpFigures, day_index: int, steps: int) -> Refusal:
     return Refusal(
-        "too_many_steps",
+        RefusalCode.TOO_MANY_STEPS,
         "flexible dosing allows fewer rate changes a day",
         f"schedule.day{day_index}",
         str(steps),
@@ -98,7 +99,7 @@ def flow_refusal(model: PumpFigures, flow_nl_per_day: int, field: str) -> Refusa
     """Why a basal flow is outside what this pump delivers, or None."""
     if flow_nl_per_day < model.min_programmable_flow_nl_per_day:
         return Refusal(
-            "below_minimum_flow",
+            RefusalCode.BELOW_MINIMUM_FLOW,
             "the pump cannot deliver less than its minimum flow; use a weaker concentration or stop therapy",
             field,
             format_flow(flow_nl_per_day),
@@ -106,7 +107,7 @@ def flow_refusal(model: PumpFigures, flow_nl_per_day: int, field: str) -> Refusa
         )
     if flow_nl_per_day > model.max_continuous_flow_nl_per_day:
         return Refusal(
-            "above_maximum_flow",
+            RefusalCode.ABOVE_MAXIMUM_FLOW,
             "the pump cannot deliver this flow continuously; check mL/h against mL/day",
             field,
             format_flow(flow_nl_per_day),

@@ -6,6 +6,12 @@ state). A write always goes to the slot that does *not* hold the newest good
 image, so a power loss at any byte of a write leaves the other slot intact:
 at start the newest slot whose checksum verifies wins, and its sequence
 number is never lower than that of any image acknowledged before.
+
+Only a slot that does not verify is passed over (`CorruptImage`): a torn
+write or a flipped bit. An image that verifies was written whole by a
+firmware; when this firmware cannot read it (another state format, or a bug),
+falling back to the older slot would make counters go back, so that is an
+error the device must report, never a blank or an older pump.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import struct
 from dataclasses import dataclass
 from typing import Protocol
 
-from thecal.pump.core.state import PumpState
+from thecal.pump.core.state import STATE_FORMAT, PumpState
 
 MAGIC = b"THCL"
 IMAGE_FORMAT = 1
@@ -25,6 +31,10 @@ _HEADER = struct.Struct(">4sHQI32s")
 
 class CorruptImage(ValueError):
     """A slot does not hold a complete, verified image."""
+
+
+class UnreadableImage(ValueError):
+    """A slot holds a complete, verified image whose state this firmware cannot read."""
 
 
 class Medium(Protocol):
@@ -51,8 +61,8 @@ def _covered(seq: int, length: int) -> bytes:
     return MAGIC + struct.pack(">HQI", IMAGE_FORMAT, seq, length)
 
 
-def decode_image(data: bytes) -> tuple[int, PumpState]:
-    """The sequence number and state in an image; CorruptImage when it does not verify."""
+def verified_payload(data: bytes) -> tuple[int, bytes]:
+    """The sequence number and payload of an image; CorruptImage when it does not verify."""
     if len(data) < _HEADER.size:
         raise CorruptImage("image shorter than its header")
     magic, fmt, seq, length, digest = _HEADER.unpack_from(data)
@@ -61,7 +71,25 @@ def decode_image(data: bytes) -> tuple[int, PumpState]:
     payload = data[_HEADER.size :]
     if len(payload) != length or hashlib.sha256(_covered(seq, length) + payload).digest() != digest:
         raise CorruptImage("image incomplete or damaged")
-    return seq, PumpState.from_data(json.loads(payload))
+    return seq, payload
+
+
+def read_state(seq: int, payload: bytes) -> PumpState:
+    """The state in a verified payload; UnreadableImage when this firmware cannot read its format."""
+    data = json.loads(payload)
+    found = data.get("format") if isinstance(data, dict) else None
+    if found != STATE_FORMAT:
+        raise UnreadableImage(
+            f"the pump's memory holds state image {seq} in state format {found!r}, and this firmware reads format "
+            f"{STATE_FORMAT}; install the firmware that wrote it, or convert the image, before the pump runs again"
+        )
+    return PumpState.from_data(data)
+
+
+def decode_image(data: bytes) -> tuple[int, PumpState]:
+    """The sequence number and state in an image; CorruptImage when it does not verify."""
+    seq, payload = verified_payload(data)
+    return seq, read_state(seq, payload)
 
 
 @dataclass
@@ -73,20 +101,22 @@ class TwoSlotStore:
     _newest_slot: int | None = None
 
     def load(self) -> PumpState | None:
-        """The newest good state, or None when neither slot holds one."""
-        best: tuple[int, int, PumpState] | None = None
+        """The newest verified state, or None when neither slot holds a verified image."""
+        best: tuple[int, int, bytes] | None = None
         for slot in (0, 1):
             try:
-                seq, state = decode_image(self.medium.read_slot(slot))
-            except (CorruptImage, ValueError, KeyError, TypeError):
-                continue
+                seq, payload = verified_payload(self.medium.read_slot(slot))
+            except CorruptImage:
+                continue  # a torn write or a damaged slot: the other slot holds the last acknowledged state
             if best is None or seq > best[0]:
-                best = (seq, slot, state)
+                best = (seq, slot, payload)
         if best is None:
             self.seq, self._newest_slot = 0, None
             return None
-        self.seq, self._newest_slot = best[0], best[1]
-        return best[2]
+        seq, slot, payload = best
+        state = read_state(seq, payload)
+        self.seq, self._newest_slot = seq, slot
+        return state
 
     def save(self, state: PumpState) -> int:
         """Write the state to the older slot; return its sequence number once written."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thecal.pump.core.alarms import Alarm
+from thecal.pump.core.budget import RefusalBudget
 from thecal.pump.core.commands import BolusKind, DemandLimits, PeriodicBolusPlan
 from thecal.pump.core.eventlog import EventLog
 from thecal.pump.core.hard_limits import Exposure, Replaced
@@ -13,7 +14,7 @@ from thecal.pump.core.integers import MS_PER_DAY, ceil_div
 from thecal.pump.core.label import DrugLabel, DrugRule, LabelEntry
 from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 
 
 @dataclass
@@ -88,6 +89,7 @@ class PumpState:
     bridge: Bridge | None = None
     periodic: PeriodicBolusPlan | None = None
     periodic_next_wall_ms: int | None = None
+    periodic_skipped: int = 0  # periodic boluses skipped since the last one given; the first of them is logged
     demand_limits: DemandLimits | None = None
     demand_history_ms: tuple[int, ...] = ()
     periodic_history_ms: tuple[int, ...] = ()
@@ -99,9 +101,8 @@ class PumpState:
     end_of_service: bool = False
     stalled: bool = False
     fault: str = ""
-    rejections_window_start_ms: int = 0
-    rejections_logged_in_window: int = 0
-    rejections_unlogged: int = 0
+    telemetry_rejections: RefusalBudget = field(default_factory=RefusalBudget)
+    demand_refusals: RefusalBudget = field(default_factory=RefusalBudget)
 
     @property
     def wall_ms(self) -> int:
@@ -139,6 +140,7 @@ class PumpState:
             },
             "periodic": _plain(self.periodic),
             "periodic_next_wall_ms": self.periodic_next_wall_ms,
+            "periodic_skipped": self.periodic_skipped,
             "demand_limits": _plain(self.demand_limits),
             "demand_history_ms": list(self.demand_history_ms),
             "periodic_history_ms": list(self.periodic_history_ms),
@@ -152,7 +154,8 @@ class PumpState:
             "end_of_service": self.end_of_service,
             "stalled": self.stalled,
             "fault": self.fault,
-            "rejections": [self.rejections_window_start_ms, self.rejections_logged_in_window, self.rejections_unlogged],
+            # Refusals logged on a budget: bookkeeping of the log, not therapy.
+            "rejections": {"telemetry": self.telemetry_rejections.to_data(), "demand": self.demand_refusals.to_data()},
         }
 
     @classmethod
@@ -184,6 +187,7 @@ class PumpState:
             ),
             periodic=PeriodicBolusPlan(*d["periodic"]) if d["periodic"] else None,
             periodic_next_wall_ms=d["periodic_next_wall_ms"],
+            periodic_skipped=d["periodic_skipped"],
             demand_limits=DemandLimits(*d["demand_limits"]) if d["demand_limits"] else None,
             demand_history_ms=tuple(d["demand_history_ms"]),
             periodic_history_ms=tuple(d["periodic_history_ms"]),
@@ -195,9 +199,8 @@ class PumpState:
             end_of_service=d["end_of_service"],
             stalled=d["stalled"],
             fault=d["fault"],
-            rejections_window_start_ms=d["rejections"][0],
-            rejections_logged_in_window=d["rejections"][1],
-            rejections_unlogged=d["rejections"][2],
+            telemetry_rejections=RefusalBudget.from_data(d["rejections"]["telemetry"]),
+            demand_refusals=RefusalBudget.from_data(d["rejections"]["demand"]),
         )
 
 
