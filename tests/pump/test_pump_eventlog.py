@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thecal.drugs import pump_formulary
-from thecal.pump.core import Fill, Firmware, RequestDemandBolus
+from thecal.pump.core import CancelBolus, Fill, Firmware
 from thecal.pump.core.eventlog import GENESIS, EventLog, LogEntry
 from thecal.pump.core.nvm import decode_image, encode_image
 from thecal.pump.model import load_model
@@ -85,7 +85,7 @@ def _tampered(data: dict, index: int, field: str) -> dict:
     return data
 
 
-FIELDS = ["seq", "at_ms", "kind", "detail_value", "detail_key", "detail_removed", "hash", "order"]
+FIELDS = ["seq", "at_ms", "kind", "detail_value", "detail_key", "detail_removed", "hash", "order", "deleted"]
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -98,12 +98,31 @@ def test_changing_any_field_of_any_kept_entry_breaks_verification(field: str) ->
         assert not _rebuilt(_tampered(data, index, field)).verify(), f"entry {index}: {field} change not seen"
 
 
-def test_deleting_an_entry_other_than_the_newest_breaks_verification() -> None:
-    """Removing the oldest kept or any middle entry makes verify() false."""
+def test_deleting_any_kept_entry_breaks_verification() -> None:
+    """Removing the oldest kept, any middle or the newest entry makes verify() false."""
     log, _ = _log(6, 20)
     data = log.to_data()
-    for index in range(len(log) - 1):
+    for index in range(len(log)):
         assert not _rebuilt(_tampered(data, index, "deleted")).verify(), f"deleting entry {index} not seen"
+
+
+def test_a_log_whose_newest_entries_were_cut_off_does_not_verify() -> None:
+    """Cutting the newest 1 to 3 entries shows, whether or not the stored next sequence number is cut back too."""
+    log, _ = _log(6, 20)
+    data = log.to_data()
+    for cut in (1, 2, 3):
+        kept = data["entries"][:-cut]
+        assert not _rebuilt({**data, "entries": kept}).verify(), f"{cut} newest entries cut, not seen"
+        # Made to look whole: the next sequence number follows the last kept entry. The stored head still differs.
+        relabelled = {**data, "entries": kept, "next_seq": kept[-1][0] + 1}
+        assert not _rebuilt(relabelled).verify(), f"{cut} newest entries cut and relabelled, not seen"
+
+
+def test_a_log_with_every_entry_cut_off_does_not_verify() -> None:
+    """An empty window where entries were written is a cut-off log, not an empty one."""
+    log, _ = _log(3, 5)
+    assert not _rebuilt({**log.to_data(), "entries": []}).verify()
+    assert EventLog(3).verify() and EventLog.from_data(EventLog(3).to_data()).verify()
 
 
 def test_a_changed_anchor_breaks_verification() -> None:
@@ -148,12 +167,12 @@ def test_the_firmware_log_wraps_keeps_counting_and_survives_memory() -> None:
     fw = Firmware(model, pump_formulary())
     fw.handle(Fill(20_000_000, (("morphine", 10_000_000),)))
     for _ in range(60):
-        assert not fw.handle(RequestDemandBolus()).accepted  # demand is off: each refusal is logged
+        assert not fw.handle(CancelBolus()).accepted  # no bolus runs: each refusal is logged
     log = fw.state.log
     assert len(log) == 16 and log.next_seq == 62 and log.dropped == 46
     assert log.verify()
     _, restored = decode_image(encode_image(fw.state, 1))
     assert restored.log.verify() and restored.log.head() == log.head()
     again = Firmware(model, pump_formulary(), restored)
-    again.handle(RequestDemandBolus())
+    again.handle(CancelBolus())
     assert [e.seq for e in again.state.log][-1] == 62 and again.state.log.verify()

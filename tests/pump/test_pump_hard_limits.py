@@ -373,6 +373,7 @@ CONTRACT_KEYS = {
     "fills_total",
     "log_next_seq",
     "telemetry_rejections_unlogged",
+    "demand_refusals_unlogged",
 }
 
 

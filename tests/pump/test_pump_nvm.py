@@ -24,7 +24,8 @@ from thecal.pump.core import (
     SetCatheter,
     SetDemandLimits,
 )
-from thecal.pump.core.nvm import CorruptImage, TwoSlotStore, decode_image, encode_image
+from thecal.pump.core import state as state_module
+from thecal.pump.core.nvm import CorruptImage, TwoSlotStore, UnreadableImage, decode_image, encode_image
 from thecal.pump.model import load_model
 from thecal.units import MS_PER_DAY, MS_PER_HOUR
 
@@ -209,3 +210,37 @@ def test_an_empty_medium_loads_nothing_and_starts_counting_at_one() -> None:
     store = TwoSlotStore(medium)
     assert store.load() is None
     assert store.save(STATES[0]) == 1
+
+
+def test_a_programming_error_while_reading_a_verified_image_is_not_taken_for_a_corrupt_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only what a damaged slot raises is passed over; a bug in reading a whole image surfaces."""
+    medium = CuttableMedium(truncate=True)
+    store = TwoSlotStore(medium)
+    store.save(STATES[0])
+    store.save(STATES[1])
+
+    def broken(cls: type, data: dict) -> PumpState:
+        raise KeyError("a field the reader forgot")
+
+    monkeypatch.setattr(PumpState, "from_data", classmethod(broken))
+    with pytest.raises(KeyError, match="forgot"):
+        TwoSlotStore(medium).load()
+
+
+def test_a_verified_image_this_firmware_cannot_read_is_an_error_never_the_older_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The newest image was acknowledged: loading the older slot instead would make counters go back."""
+    medium = CuttableMedium(truncate=True)
+    store = TwoSlotStore(medium)
+    store.save(STATES[0])
+    monkeypatch.setattr(state_module, "STATE_FORMAT", 99)  # as another firmware would write it
+    store.save(STATES[1])
+    monkeypatch.undo()
+    with pytest.raises(UnreadableImage, match=r"image 2 in state format 99.*install the firmware that wrote it"):
+        TwoSlotStore(medium).load()
+    # An older image of another format beside a newer good one is simply older: the newer one loads.
+    store.save(STATES[2])
+    assert TwoSlotStore(medium).load().to_data() == STATES[2].to_data()

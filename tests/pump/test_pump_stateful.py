@@ -13,6 +13,13 @@ firmware owes (tone, periodic bolus, end of bolus or bridge, low reservoir,
 ERI, end of service) must happen at the exact millisecond it falls due,
 never before or after.
 
+The reference keeps its own copy of the mode precedence and of the table of
+legal commands (written out below, not imported), so that every refusal code
+is predicted, and every periodic bolus due is predicted as given or skipped:
+the first skip of a run is logged with its reason, the rest only counted, and
+the resumption logged with the count. Refused demand presses are logged within
+a daily budget and counted beyond it.
+
 The machine's formulary is a test double whose daily and single-dose limits
 never bind, so that any dose the pump can deliver is explored; the label
 rules (known drug, concentration, partners, demand doses allowed) hold as in
@@ -49,7 +56,9 @@ from thecal.pump.core import (
     PeriodicBolusPlan,
     PrimingBolus,
     Program,
+    PumpMode,
     PumpState,
+    RefusalCode,
     ReportFault,
     RequestDemandBolus,
     ResumeTherapy,
@@ -65,6 +74,7 @@ from thecal.pump.core import (
     ToneSounded,
 )
 from thecal.pump.core.eventlog import LogEntry
+from thecal.pump.core.firmware import DEMAND_REFUSALS_LOGGED_PER_DAY
 from thecal.pump.core.integers import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, NL_PER_ML
 from thecal.pump.core.nvm import decode_image, encode_image
 from thecal.pump.model import PumpModel, load_model
@@ -110,6 +120,32 @@ CRITICAL = {Alarm.EMPTY_RESERVOIR, Alarm.END_OF_SERVICE, Alarm.MOTOR_STALL, Alar
 REPLACES_BASAL = {BolusKind.PRIMING, BolusKind.BRIDGE}
 
 Days = tuple[tuple[tuple[int, int], ...], ...]
+
+# The reference's own account of the modes in their precedence and of where commands are refused (docs/architecture.md).
+PRECEDENCE = [
+    "end_of_service",
+    "fault",
+    "stalled",
+    "not_filled",
+    "empty",
+    "priming",
+    "not_programmed",
+    "minimum_rate",
+    "bridge",
+    "running",
+]
+NO_BOLUS = {
+    "end_of_service": "end_of_service",
+    "fault": "fault",
+    "stalled": "motor_stall",
+    "not_filled": "no_label",
+    "empty": "reservoir",
+    "minimum_rate": "stopped",
+}
+NO_PRESS = {mode: code for mode, code in NO_BOLUS.items() if mode != "not_filled"}
+NO_SETTING = {"end_of_service": "end_of_service", "not_filled": "no_label"}
+NO_STOP = {"minimum_rate": "already_stopped"}
+NO_RESUME = {"not_programmed": "no_program", "bridge": "not_stopped", "running": "not_stopped"}
 
 
 def _flows(doses: Days, concentration_ng_per_ml: int) -> Days:
@@ -318,6 +354,8 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.limits: DemandLimits | None = None
         self.demands: list[tuple[int, int, int]] = []  # (time, lockout_ms, max_per_24h) of accepted doses
         self.periodic_starts: list[int] = []
+        self.skipped = 0  # periodic boluses skipped in the present run
+        self.refusal_budget = [0, 0, 0]  # refused presses: window start, logged in it, counted unlogged
         self.integral = 0
         self.strokes = 0
         self.battery = fw.state.battery_used_pc
@@ -375,6 +413,55 @@ class FirmwareMachine(RuleBasedStateMachine):
     def _dead(self) -> int:
         return self.m.internal_volume_nl + self.catheter
 
+    def _modes(self) -> list[str]:
+        """Every mode that holds now, in precedence order."""
+        bridge, stopped, scheduled = self.bridge is not None, self.stopped, self._basal_days() is not None
+        holds = {
+            "end_of_service": self.eos,
+            "fault": self.faulted,
+            "stalled": self.stalled,
+            "not_filled": not self.label,
+            "empty": bool(self.label) and self.reservoir < self.m.stroke_nl,
+            "priming": self.bolus is not None and self.bolus[0] in REPLACES_BASAL,
+            "not_programmed": not scheduled,
+            "minimum_rate": stopped,
+            "bridge": bridge and not stopped,
+            "running": scheduled and not stopped and not bridge,
+        }
+        return [mode for mode in PRECEDENCE if holds[mode]]
+
+    def _refused_in(self, where: dict[str, str]) -> str | None:
+        """The code of the first mode that holds in which a command is refused, or None."""
+        return next((where[mode] for mode in self._modes() if mode in where), None)
+
+    def _periodic_reason(self) -> str | None:
+        """Why the periodic bolus due now is skipped, or None when it starts."""
+        code = self._refused_in(NO_BOLUS)
+        if code is not None:
+            return code
+        if len(self._periodic_recent()) >= _ceil_div(MS_PER_DAY, self.plan.interval_ms):
+            return "daily_maximum"
+        volume = self._volume(self.plan.dose_ng)
+        if volume is None:
+            return "bridge_running"
+        return self._blocker(BolusKind.PERIODIC, volume, self.plan.duration_ms)[0]
+
+    def _periodic_due_ms(self) -> int:
+        """The pump time of the next periodic start."""
+        return self.periodic_next_wall - self.offset
+
+    def _silent_skips(self) -> None:
+        """A periodic bolus due in a run of skips is counted, not logged: it must be one the reference skips."""
+        while (
+            self.skipped
+            and self.plan is not None
+            and self.periodic_next_wall is not None
+            and self.periodic_next_wall - self.offset <= self.now
+        ):
+            assert self._periodic_reason() is not None, f"periodic bolus due at {self.now} ms neither given nor logged"
+            self._periodic_fired(self.now)
+            self.skipped += 1
+
     def _rate(self) -> int:
         """What the flow should be now, in nL/day."""
         m = self.m
@@ -416,6 +503,7 @@ class FirmwareMachine(RuleBasedStateMachine):
     def _nothing_overdue(self) -> None:
         """Everything due at or before now has happened."""
         m = self.m
+        self._silent_skips()
         for what, due in self._dues():
             assert due > self.now, f"{what} due at {due} ms did not happen (now {self.now} ms)"
         assert not self.tone_owed, f"an alarm raised at {self.now} ms sounded no tone"
@@ -461,6 +549,10 @@ class FirmwareMachine(RuleBasedStateMachine):
         self._nothing_overdue()
         rate = self._rate()
         assert rate == 0, f"no delivery from {self.now} to {t} ms though the flow should be {rate} nL/day"
+        # A skipped periodic bolus in a run leaves no trace: step to each such due on the way.
+        while self.skipped and self.periodic_next_wall is not None and self.now < self._periodic_due_ms() < t:
+            self._pass_time(self._periodic_due_ms(), [])
+            self._nothing_overdue()
         self._pass_time(t, [])
 
     def _delivery(self, d: Delivery) -> None:
@@ -540,6 +632,8 @@ class FirmwareMachine(RuleBasedStateMachine):
             else:
                 raise AssertionError(f"a {bolus_kind} bolus started on its own at {e.at_ms} ms")
             if bolus_kind is BolusKind.PERIODIC and self.command_duration is None:
+                assert self.skipped == 0, "periodic boluses resumed without saying how many were skipped"
+                assert self._periodic_reason() is None, f"periodic bolus given though {self._periodic_reason()}"
                 self._periodic_fired(e.at_ms)
                 assert len(self._periodic_recent()) < _ceil_div(MS_PER_DAY, self.plan.interval_ms), "too many in 24 h"
                 self.periodic_starts.append(e.at_ms)
@@ -547,9 +641,18 @@ class FirmwareMachine(RuleBasedStateMachine):
             assert rate == _ceil_div(volume * MS_PER_DAY, duration)
             self.bolus = [bolus_kind, volume, rate, 0]
         elif kind == "periodic_bolus_skipped":
+            assert self.skipped == 0, "a second skip of one run was logged"
+            assert e.get("reason") == self._periodic_reason(), "periodic bolus skipped for the wrong reason"
             self._periodic_fired(e.at_ms)
-            full = len(self._periodic_recent()) >= _ceil_div(MS_PER_DAY, self.plan.interval_ms)
-            assert full == (e.get("reason") == "daily_maximum"), "periodic daily maximum misjudged"
+            self.skipped = 1
+        elif kind == "periodic_bolus_resumed":
+            assert self.skipped and e.get("skipped") == self.skipped, (e, self.skipped)
+            assert self.periodic_next_wall - self.offset == e.at_ms, "resumed other than at a periodic start"
+            self.skipped = 0
+        elif kind == "periodic_bolus_off" or (kind == "settings_dropped" and "periodic" in str(e.get("settings"))):
+            key = "skipped" if kind == "periodic_bolus_off" else "periodic_skipped"
+            assert e.get(key, 0) == self.skipped, "a run of skipped periodic boluses ended uncounted"
+            self.skipped = 0
         elif kind == "bolus_end":
             b = self.bolus
             assert b is not None and b[3] >= b[1] * MS_PER_DAY, "bolus ended before its volume was complete"
@@ -595,7 +698,7 @@ class FirmwareMachine(RuleBasedStateMachine):
             by = e.get("by")
             assert alarm in self.alarms
             ok = {
-                Alarm.LOW_RESERVOIR: by in ("refill", "threshold") and self.reservoir > self.threshold,
+                Alarm.LOW_RESERVOIR: by == "refill" and self.reservoir > self.threshold,
                 Alarm.EMPTY_RESERVOIR: by == "refill" and self.reservoir >= m.stroke_nl,
                 Alarm.MOTOR_STALL: by == "clinician" and not self.stalled,
                 Alarm.PUMP_FAULT: by == "clinician",
@@ -654,34 +757,51 @@ class FirmwareMachine(RuleBasedStateMachine):
         self._walk(out.actions, self.now)
         return out
 
+    def _press_refusal_logged(self) -> tuple[bool, int]:
+        """Whether a refused press is logged within the day's budget, and the count of unlogged ones it carries."""
+        budget = self.refusal_budget
+        if budget[1] == 0 or self.now - budget[0] >= MS_PER_DAY:
+            budget[0], budget[1] = self.now, 0
+        if budget[1] >= DEMAND_REFUSALS_LOGGED_PER_DAY:
+            budget[2] += 1
+            return False, 0
+        budget[1] += 1
+        carried, budget[2] = budget[2], 0
+        return True, carried
+
     def _check_refusal(self, command, out, before: dict) -> None:
-        """A refused command changes nothing but appending its own 'refused' log entry."""
+        """A refused command changes nothing but appending its own 'refused' log entry (within its budget)."""
         r = out.refusal
         assert r is not None and r.code and r.message
+        assert type(r.code) is str and r.code in set(RefusalCode), f"refusal code {r.code!r} is not a RefusalCode"
         after = self.fw.state.to_data()
         log_before, log_after = before.pop("log"), after.pop("log")
+        budgets_before, budgets_after = before.pop("rejections"), after.pop("rejections")
         assert after == before, f"refused {command!r} changed the state"
+        assert budgets_after["telemetry"] == budgets_before["telemetry"]
+        logged, carried = True, 0
+        if isinstance(command, RequestDemandBolus):
+            logged, carried = self._press_refusal_logged()
+            assert budgets_after["demand"] == self.refusal_budget
+        else:
+            assert budgets_after["demand"] == budgets_before["demand"]
+        if not logged:
+            assert log_after == log_before and out.actions == (), "a refused press beyond the budget was logged"
+            return
         assert log_after["next_seq"] == log_before["next_seq"] + 1
         kept_before, kept_after = log_before["entries"], log_after["entries"]
         assert kept_after[:-1] == kept_before[len(kept_before) + 1 - len(kept_after) :]
         last = LogEntry.from_data(kept_after[-1])
         assert last.kind == "refused" and last.get("code") == r.code
         assert last.get("command") == type(command).__name__
+        assert last.get("unlogged_before", 0) == carried
         assert out.actions == (Logged(last),)
 
     def _blocker(self, kind: BolusKind, volume: int, duration: int) -> tuple[str | None, int | None]:
-        """Why a bolus should be refused now (code and until), or (None, None)."""
+        """Why a bolus should be refused now in a mode that allows boluses (code and until), or (None, None)."""
         m = self.m
         if volume <= 0 or duration <= 0:
             return "bad_bolus", None
-        if self.eos:
-            return "end_of_service", None
-        if self.faulted:
-            return "fault", None
-        if self.stalled:
-            return "motor_stall", None
-        if self.stopped:
-            return "stopped", None
         if self.bolus is not None:
             _, vol, rate, done = self.bolus
             return "bolus_running", self.now + _ceil_div(vol * MS_PER_DAY - done, rate)
@@ -691,8 +811,6 @@ class FirmwareMachine(RuleBasedStateMachine):
         basal = 0 if kind in REPLACES_BASAL else self._max_basal()
         if rate > m.max_bolus_flow_nl_per_day - basal:
             return "bolus_too_fast", None
-        if self.reservoir < m.stroke_nl:
-            return "reservoir", None
         return None, None
 
     @rule(
@@ -787,12 +905,11 @@ class FirmwareMachine(RuleBasedStateMachine):
         m = self.m
         mg = self._mg_per_ml()
         doses = tuple(tuple((s, f * mg) for s, f in day) for day in days)
-        if not self.label:
-            code: str | None = "no_label"
+        code = self._refused_in(NO_SETTING)
+        if code is not None:
+            pass
         elif self.bolus is not None and self.bolus[0] not in REPLACES_BASAL:
             code = "bolus_running"
-        elif self.eos:
-            code = "end_of_service"
         else:
             code = _first_schedule_flaw(m, days)
 
@@ -817,18 +934,21 @@ class FirmwareMachine(RuleBasedStateMachine):
         volume, duration = dose
         until: int | None = None
         expected: int | None = None
+        in_mode = self._refused_in(NO_BOLUS)
         if kind is BolusKind.PRIMING:
             command: object = PrimingBolus(volume, duration)
             expected = volume
-            if volume > self._dead():
-                code: str | None = "above_dead_volume"
+            if in_mode is not None:
+                code: str | None = in_mode
+            elif volume > self._dead():
+                code = "above_dead_volume"
             else:
                 code, until = self._blocker(kind, volume, duration)
         else:
             dose_ng = volume * self._mg_per_ml()
             command = ClinicianBolus(dose_ng, duration)
-            if not self.label:
-                code = "no_label"
+            if in_mode is not None:
+                code = in_mode
             elif dose_ng <= 0 or duration <= 0:
                 code = "bad_bolus"
             else:
@@ -880,9 +1000,9 @@ class FirmwareMachine(RuleBasedStateMachine):
             return
         volume, duration, interval, first_from_now = plan
         new_plan = PeriodicBolusPlan(volume * self._mg_per_ml(), duration, interval, wall + first_from_now)
-        code: str | None = None
-        if not self.label:
-            code = "no_label"
+        code: str | None = self._refused_in(NO_SETTING)
+        if code is not None:
+            pass
         elif interval < duration:
             code = "periodic_overlap"
         elif new_plan.dose_ng <= 0 or duration <= 0:
@@ -936,12 +1056,10 @@ class FirmwareMachine(RuleBasedStateMachine):
                 limits.dose_ng * self._mg_per_ml(), limits.duration_ms, limits.lockout_ms, limits.max_per_24h
             )
         code: str | None = None
-        if limits is None:
+        if limits is None or (code := self._refused_in(NO_SETTING)) is not None:
             pass
         elif not (limits.max_per_24h >= 1 and limits.lockout_ms >= 0 and limits.dose_ng > 0 and limits.duration_ms > 0):
             code = "bad_demand_limits"
-        elif not self.label:
-            code = "no_label"
         elif not all(FORMULARY[drug].demand_allowed for drug, _ in self.label):
             code = "demand_not_allowed"
         elif self._setting_volume(limits.dose_ng) <= 0:
@@ -960,7 +1078,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         until: int | None = None
         status = self.fw.status()
         if limits is None:
-            code = "demand_off"
+            code = self._refused_in(NO_PRESS) or "demand_off"
             assert status["demand_next_allowed_wall_ms"] is None and status["demand_left_24h"] is None
         else:
             previous = [t for t, _, _ in self.demands]
@@ -975,7 +1093,9 @@ class FirmwareMachine(RuleBasedStateMachine):
             # The patient's view and the pump's decision come from one computation.
             assert status["demand_next_allowed_wall_ms"] == allowed_at + self.offset
             assert status["demand_left_24h"] == max(0, limits.max_per_24h - len(recent))
-            if locked:
+            if (in_mode := self._refused_in(NO_PRESS)) is not None:
+                code = in_mode
+            elif locked:
                 code, until = "locked_out", allowed_at
             elif full:
                 code, until = "daily_maximum", allowed_at
@@ -1016,15 +1136,10 @@ class FirmwareMachine(RuleBasedStateMachine):
             def stop() -> None:
                 self.stopped = True
 
-            self._send(StopTherapy(), "already_stopped" if self.stopped else None, stop)
+            self._send(StopTherapy(), self._refused_in(NO_STOP), stop)
             assert self.bolus is None, "a bolus survived stopping therapy"
             return
-        if not self.stopped:
-            code = "not_stopped"
-        elif self._basal_days() is None:
-            code = "no_program"
-        else:
-            code = None
+        code = self._refused_in(NO_RESUME)
 
         def resume() -> None:
             self.stopped = False
@@ -1158,6 +1273,11 @@ class FirmwareMachine(RuleBasedStateMachine):
     def reference_agrees(self) -> None:
         s = self.fw.state
         assert s.now_ms == self.now
+        status = self.fw.status()
+        assert self.fw.mode() == status["mode"] == self._modes()[0]
+        assert isinstance(self.fw.mode(), PumpMode)
+        assert s.periodic_skipped == self.skipped
+        assert status["demand_refusals_unlogged"] == self.refusal_budget[2]
         assert s.reservoir_nl == self.reservoir
         assert s.strokes_total == self.strokes
         assert s.battery_used_pc == self.battery

@@ -112,6 +112,16 @@ class Finding:
         """Whether this finding stops the value from being used."""
         return self.tier is Tier.HARD or not self.overridden
 
+    def input_error(
+        self, *, where: str = "", problem: str = "", how_to_pass: str = "by giving a written reason"
+    ) -> InputError:
+        """The finding as the error a door raises for input a person must correct; `where` names the place."""
+        action = self.action
+        if self.tier is Tier.SOFT:
+            action = action.rstrip(".") + f"; a physician may pass this soft limit {how_to_pass}"
+        field = f"{where}: {self.field}" if where else self.field
+        return InputError(field, self.value, problem or self.message, action, self.limit)
+
     def to_dict(self) -> dict[str, object]:
         """The finding as stable JSON-ready fields."""
         return {
@@ -181,10 +191,7 @@ class Verdict:
         if len(blocking) > 1:
             others = "; ".join(f"{f.field} {f.value} (limit {f.limit})" for f in blocking[1:])
             problem += f" Also beyond a limit: {others}."
-        action = first.action
-        if first.tier is Tier.SOFT:
-            action = action.rstrip(".") + "; a physician may pass this soft limit by giving a written reason"
-        raise InputError(first.field, first.value, problem, action, first.limit)
+        raise first.input_error(problem=problem)
 
     def to_dict(self) -> dict[str, object]:
         """The verdict as stable JSON-ready fields."""

@@ -143,10 +143,7 @@ class ScenarioRun:
 
 
 def _input_error(event: Event, finding: Finding) -> InputError:
-    action = finding.action
-    if finding.tier.value == "soft":
-        action = action.rstrip(".") + '; a physician may pass this soft limit with override_reason = "…"'
-    return InputError(f"{event.where}: {finding.field}", finding.value, finding.message, action, finding.limit)
+    return finding.input_error(where=event.where, how_to_pass='with override_reason = "…"')
 
 
 # ------------------------------------------------------------------ entries to intents

@@ -37,6 +37,8 @@ from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.firmware import Firmware
 from thecal.pump.core.hard_limits import WorstCase, worst_case
 from thecal.pump.core.label import MAX_LABEL_ENTRIES, DrugLabel, DrugRule, Formulary, LabelEntry
+from thecal.pump.core.modes import PumpMode
+from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule, DoseStep, Step, WeekSchedule
 from thecal.pump.core.state import PumpState
 
@@ -69,8 +71,10 @@ __all__ = [
     "PrimingBolus",
     "Program",
     "PumpFigures",
+    "PumpMode",
     "PumpState",
     "Refusal",
+    "RefusalCode",
     "ReportFault",
     "RequestDemandBolus",
     "ResumeTherapy",

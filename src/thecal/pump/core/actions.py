@@ -57,7 +57,11 @@ Action = Delivery | ToneSounded | Logged
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a command was refused: a code, the field, its value, the limit and words a nurse understands."""
+    """Why a command was refused: a code, the field, its value, the limit and words a nurse understands.
+
+    The firmware makes every refusal with a `RefusalCode` (refusals.py); the code is kept as its plain
+    string value, the one on the wire and in the log, so that a refusal travels as it is.
+    """
 
     code: str
     message: str
@@ -65,6 +69,10 @@ class Refusal:
     value: str = ""
     limit: str = ""
     until_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.code) is not str:
+            object.__setattr__(self, "code", str(self.code))
 
 
 @dataclass(frozen=True)

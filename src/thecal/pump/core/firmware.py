@@ -5,7 +5,22 @@ Theory of operation
 The core has no I/O, no wall clock and no randomness. Time moves only when
 `advance(to_ms)` is called; commands act at the current time through
 `handle(command)`. Both return what happened: motor work (`Delivery`), alarm
-tones and event-log entries.
+tones and event-log entries. Every transition is in this file. Beside it, each
+with one job: the modes and the table of legal commands (`modes.py`), the flow
+arithmetic that integrates the motor's work between transitions (`flow.py`),
+the status view (`status.py`), the limits (`limits.py`, `hard_limits.py`), the
+refusal codes (`refusals.py`) and the log's budget for refusals (`budget.py`).
+
+Modes. A pump can be in several conditions at once (faulted and empty,
+stopped and bridging); `modes.py` lists them in their one precedence, and the
+mode is the first that holds. The mode says what the motor runs, and the
+table there says which command is legal in which mode: `handle` looks a
+command up in it before anything else, and a command illegal in a mode that
+holds is refused with that table's code. Only then do the command's own
+checks run: its arguments, the pump's limits, the drug's hard limits, one
+bolus at a time. The periodic bolus, which starts on its own, goes through
+the same table. There is one way to refuse: a handler raises `Refused`, and
+`handle` logs the refusal and returns it; the state is left as it was.
 
 Flow is integrated exactly in integers. The accumulator `phase` counts
 nL·ms/day; every time it passes one stroke (`stroke_nl` × ms per day) the
@@ -52,6 +67,15 @@ bolus. One bolus runs at a time. While a bridge runs, a dose becomes a volume
 with the stronger of the two solutions, since the volume pushes the old one
 out first.
 
+The log is bounded, so nothing that can repeat without end may fill it. A
+periodic bolus that cannot start logs the first skip of a run, with the
+reason, counts the rest, and logs when periodic boluses resume (with the
+count). Refused demand presses (a stuck button) and telemetry refusals are
+logged on a budget of entries per pump day (`budget.py`); the rest are
+counted, and the count goes into the next logged entry and the status. The
+low-reservoir alarm ends only with a refill: changing the threshold never
+clears it.
+
 The reservoir volume is calculated from the strokes, never measured: an
 over-infusing motor empties the real reservoir before the calculated one.
 """
@@ -61,8 +85,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from thecal.pump.core.actions import Action, Delivery, Logged, Outcome, Refusal, ToneSounded
+from thecal.pump.core.actions import Action, Logged, Outcome, Refusal, ToneSounded
 from thecal.pump.core.alarms import RULES, Alarm, tone_for
+from thecal.pump.core.budget import RefusalBudget
 from thecal.pump.core.commands import (
     BolusKind,
     CancelBolus,
@@ -93,6 +118,16 @@ from thecal.pump.core.commands import (
 from thecal.pump.core.demand import demand_window, recent_doses
 from thecal.pump.core.eventlog import Detail, EventLog
 from thecal.pump.core.figures import PumpFigures
+from thecal.pump.core.flow import (
+    basal_schedule,
+    dead_volume_nl,
+    has_stroke_left,
+    max_basal_flow,
+    next_boundary,
+    next_stroke_ms,
+    rates,
+    run,
+)
 from thecal.pump.core.hard_limits import (
     Exposure,
     Replaced,
@@ -119,14 +154,15 @@ from thecal.pump.core.integers import (
 )
 from thecal.pump.core.label import DrugLabel, Formulary
 from thecal.pump.core.limits import fill_refusal, prescription_refusal, threshold_refusal
+from thecal.pump.core.modes import MODES, PERIODIC_DUE, Facts, PumpMode, act_of, facts, illegal, mode_of
+from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 from thecal.pump.core.state import ActiveBolus, Bridge, PumpState
 from thecal.pump.core.status import status_view
 
-# Anyone in radio range can send frames the pump refuses, without end. Logging every refusal would push the
-# clinical history out of the bounded log, so at most this many are logged per pump day and the rest counted;
-# the count goes into the next logged refusal and into the status.
-REJECTIONS_LOGGED_PER_DAY = 24
+# Refusals that can come without end are logged on a budget (budget.py): at most this many per pump day.
+REJECTIONS_LOGGED_PER_DAY = 24  # telemetry frames and commands refused before they reached the therapy
+DEMAND_REFUSALS_LOGGED_PER_DAY = 24  # patient's presses the pump refused: a stuck button presses without end
 _PEER_CHANGES = ("paired", "revoked")
 
 
@@ -158,7 +194,6 @@ class Firmware:
     ):
         self.model = model
         self.formulary = formulary
-        self._unit = model.stroke_nl * MS_PER_DAY
         if state is None:
             state = PumpState(
                 now_ms=0,
@@ -181,128 +216,31 @@ class Firmware:
         out: list[Action] = []
         self._out = out
         self._fire_due()
+        m = self.model
         while s.now_ms < to_ms:
-            basal, bolus = self._rates()
-            rate = basal + bolus
-            end = self._next_boundary(rate, bolus, to_ms)
-            self._flow(rate, bolus, end)
+            rule = MODES[mode_of(facts(m, s, self._flows))]
+            schedule = basal_schedule(s, self._flows)
+            basal, bolus = rates(m, s, schedule, rule.basal, rule.with_bolus)
+            end = next_boundary(m, s, schedule, basal + bolus, bolus, to_ms)
+            delivery = run(m, s, basal + bolus, bolus, end)
+            if delivery is not None:
+                out.append(delivery)
             self._fire_due()
         return out
 
     def next_stroke_ms(self) -> int | None:
         """When the next stroke completes at the present flow, or None while nothing flows."""
         basal, bolus = self._rates()
-        rate = basal + bolus
-        if rate == 0:
-            return None
-        return self.state.now_ms + ceil_div(self._unit - self.state.phase, rate)
+        return next_stroke_ms(self.model, self.state, basal + bolus)
 
-    def _basal_schedule(self) -> WeekSchedule | None:
-        """The flows the basal follows now: the bridge's old flows while it runs, else the prescription's."""
-        bridge = self.state.bridge
-        return bridge.flows if bridge is not None else self._flows
+    def _facts(self) -> Facts:
+        return facts(self.model, self.state, self._flows)
 
     def _rates(self) -> tuple[int, int]:
-        """The basal and bolus flows right now, in nL/day."""
-        s = self.state
-        if s.end_of_service or s.stalled or s.fault or not self._has_stroke_left():
-            return 0, 0
-        b = s.bolus
-        if b is not None and b.kind.replaces_basal:
-            return 0, b.rate_nl_per_day
-        schedule = self._basal_schedule()
-        if schedule is None:
-            basal = 0
-        elif s.stopped:
-            basal = self.model.minimum_rate_mode_flow_nl_per_day
-        else:
-            basal = schedule.flow_at(s.wall_ms)
-        return basal, b.rate_nl_per_day if b is not None else 0
-
-    def _has_stroke_left(self) -> bool:
-        return self.state.reservoir_nl >= self.model.stroke_nl
-
-    def _next_boundary(self, rate: int, bolus_rate: int, to_ms: int) -> int:
-        s = self.state
-        m = self.model
-        now = s.now_ms
-        end = to_ms
-        schedule = self._basal_schedule()
-        if schedule is not None and not s.stopped:
-            end = min(end, schedule.next_change_ms(s.wall_ms) - s.wall_offset_ms)
-        if s.bolus is not None and bolus_rate:
-            end = min(end, now + ceil_div(s.bolus.total - s.bolus.done, bolus_rate))
-        if s.bridge is not None and rate:
-            end = min(end, now + ceil_div(s.bridge.total - s.bridge.done, rate))
-        if s.periodic_next_wall_ms is not None:
-            end = min(end, s.periodic_next_wall_ms - s.wall_offset_ms)
-        if s.next_tone_ms is not None:
-            end = min(end, s.next_tone_ms)
-        if s.eri_at_ms is not None and not s.end_of_service:
-            end = min(end, s.eri_at_ms + m.end_of_service_after_eri_ms)
-        if rate:
-            end = min(end, self._stroke_time(self._strokes_until_empty(), rate))
-            if Alarm.LOW_RESERVOIR not in s.alarms and s.label:
-                over = s.reservoir_nl - s.low_reservoir_alarm_nl
-                if over > 0:
-                    end = min(end, self._stroke_time(ceil_div(over, m.stroke_nl), rate))
-        if not s.end_of_service:
-            end = self._battery_crossing(rate, end)
-        if end <= now:
-            # Every condition due at `now` was acted on before this call, so time must move.
-            raise RuntimeError(f"firmware boundary at {end} ms is not after now ({now} ms)")
-        return end
-
-    def _strokes_until_empty(self) -> int:
-        """Strokes until less than one stroke is left in the reservoir."""
-        return self.state.reservoir_nl // self.model.stroke_nl
-
-    def _stroke_time(self, k: int, rate: int) -> int:
-        """The time the k-th stroke from now completes at `rate`."""
-        return self.state.now_ms + ceil_div(k * self._unit - self.state.phase, rate)
-
-    def _battery_used_at(self, t: int, rate: int) -> int:
-        s = self.state
-        strokes = (s.phase + rate * (t - s.now_ms)) // self._unit
-        return (
-            s.battery_used_pc + self.model.baseline_current_na * (t - s.now_ms) + strokes * self.model.stroke_charge_pc
-        )
-
-    def _battery_crossing(self, rate: int, end: int) -> int:
-        """The earliest time up to `end` at which the battery reaches its next threshold."""
-        s = self.state
-        m = self.model
-        target = m.battery_capacity_pc - m.eri_reserve_pc if s.eri_at_ms is None else m.battery_capacity_pc
-        if self._battery_used_at(end, rate) < target:
-            return end
-        low, high = s.now_ms, end  # used(low) < target <= used(high)
-        while high - low > 1:
-            mid = (low + high) // 2
-            if self._battery_used_at(mid, rate) >= target:
-                high = mid
-            else:
-                low = mid
-        return high
-
-    def _flow(self, rate: int, bolus_rate: int, end: int) -> None:
-        s = self.state
-        m = self.model
-        dt = end - s.now_ms
-        strokes = 0
-        if rate:
-            phase_start = s.phase
-            total = phase_start + rate * dt
-            strokes, s.phase = divmod(total, self._unit)
-            if strokes:
-                s.reservoir_nl -= strokes * m.stroke_nl
-                s.strokes_total += strokes
-            self._out.append(Delivery(s.now_ms, end, rate, strokes, m.stroke_nl, phase_start))
-            if s.bridge is not None:
-                s.bridge.done += rate * dt
-        if bolus_rate and s.bolus is not None:
-            s.bolus.done += bolus_rate * dt
-        s.battery_used_pc += m.baseline_current_na * dt + strokes * m.stroke_charge_pc
-        s.now_ms = end
+        """The basal and bolus flows right now, in nL/day, as the mode runs them."""
+        rule = MODES[mode_of(self._facts())]
+        schedule = basal_schedule(self.state, self._flows)
+        return rates(self.model, self.state, schedule, rule.basal, rule.with_bolus)
 
     def _fire_due(self) -> None:
         """Act on every condition that holds at the current time."""
@@ -318,7 +256,7 @@ class Firmware:
         if s.label:
             if s.reservoir_nl <= s.low_reservoir_alarm_nl:
                 self._raise(Alarm.LOW_RESERVOIR, reservoir_nl=s.reservoir_nl)
-            if not self._has_stroke_left() and Alarm.EMPTY_RESERVOIR not in s.alarms:
+            if not has_stroke_left(m, s) and Alarm.EMPTY_RESERVOIR not in s.alarms:
                 self._end_bolus("reservoir empty")
                 self._raise(Alarm.EMPTY_RESERVOIR, reservoir_nl=s.reservoir_nl)
         if s.eri_at_ms is None and s.battery_used_pc >= m.battery_capacity_pc - m.eri_reserve_pc:
@@ -333,25 +271,47 @@ class Firmware:
             s.periodic_next_wall_ms = None
             self._raise(Alarm.END_OF_SERVICE, battery_used_pc=s.battery_used_pc)
         if s.periodic is not None and s.periodic_next_wall_ms is not None and s.wall_ms >= s.periodic_next_wall_ms:
-            plan = s.periodic
-            while s.periodic_next_wall_ms <= s.wall_ms:
-                s.periodic_next_wall_ms += plan.interval_ms
-            recent = recent_doses(s.periodic_history_ms, now)
-            volume = self._dose_volume_nl(plan.dose_ng)
-            if len(recent) >= periodic_boluses_per_24h(plan.interval_ms):
-                # Only after a change of plan or clock: no 24 h gets more boluses than the plan allows.
-                reason: Refusal | None = _PERIODIC_DAILY_MAXIMUM
-            elif volume is None:
-                reason = _BRIDGE_OF_OTHER_DRUG
-            else:
-                reason = self._bolus_blocker(BolusKind.PERIODIC, volume, plan.duration_ms)
-            if reason is None and volume is not None:
-                s.periodic_history_ms = (*recent, now)
-                self._start_bolus(BolusKind.PERIODIC, volume, plan.duration_ms)
-            else:
-                self._log("periodic_bolus_skipped", reason=reason.code if reason else "")
+            self._periodic_due(s.periodic)
         if s.next_tone_ms is not None and now >= s.next_tone_ms:
             self._sound()
+
+    def _periodic_due(self, plan: PeriodicBolusPlan) -> None:
+        """Start the periodic bolus that is due, or skip it; a run of skips is logged once, with its reason."""
+        s = self.state
+        next_wall = s.periodic_next_wall_ms
+        if next_wall is None:
+            return
+        while next_wall <= s.wall_ms:
+            next_wall += plan.interval_ms
+        s.periodic_next_wall_ms = next_wall
+        reason = self._periodic_blocker(plan)
+        if reason is not None:
+            if not s.periodic_skipped:
+                self._log("periodic_bolus_skipped", reason=reason.code)
+            s.periodic_skipped += 1
+            return
+        if s.periodic_skipped:
+            self._log("periodic_bolus_resumed", skipped=s.periodic_skipped)
+            s.periodic_skipped = 0
+        volume = self._dose_volume_nl(plan.dose_ng)
+        if volume is None:  # pragma: no cover - the blocker refuses while no volume can be measured out
+            raise RuntimeError("a periodic bolus passed its checks without a volume")
+        s.periodic_history_ms = (*recent_doses(s.periodic_history_ms, s.now_ms), s.now_ms)
+        self._start_bolus(BolusKind.PERIODIC, volume, plan.duration_ms)
+
+    def _periodic_blocker(self, plan: PeriodicBolusPlan) -> Refusal | None:
+        """Why the periodic bolus due now cannot start, or None."""
+        s = self.state
+        found = illegal(PERIODIC_DUE, self._facts())
+        if found is not None:
+            return self._mode_refusal(*found)
+        if len(recent_doses(s.periodic_history_ms, s.now_ms)) >= periodic_boluses_per_24h(plan.interval_ms):
+            # Only after a change of plan or clock: no 24 h gets more boluses than the plan allows.
+            return _PERIODIC_DAILY_MAXIMUM
+        volume = self._dose_volume_nl(plan.dose_ng)
+        if volume is None:
+            return _BRIDGE_OF_OTHER_DRUG
+        return self._bolus_blocker(BolusKind.PERIODIC, volume, plan.duration_ms)
 
     # -------------------------------------------------------------- alarms
 
@@ -407,11 +367,6 @@ class Firmware:
             return None
         return dose_ng * NL_PER_ML // concentration
 
-    def _max_basal_flow(self) -> int:
-        """The highest basal flow the pump may run while a bolus runs: the prescription's or the bridge's."""
-        flows = [f.max_flow_nl_per_day() for f in (self._flows, _bridge_flows(self.state.bridge)) if f is not None]
-        return max(flows, default=0)
-
     def _exposures(
         self,
         label: DrugLabel,
@@ -459,14 +414,13 @@ class Firmware:
         )
         if label and prescription is not None:
             _raise_if(prescription_refusal(self.model, prescription, label[0].concentration_ng_per_ml))
-        flows = _derived_flows(label, prescription)
-        basal = max((f.max_flow_nl_per_day() for f in (flows, _bridge_flows(bridge)) if f is not None), default=0)
+        basal = max_basal_flow(_derived_flows(label, prescription), bridge)
         if periodic is not None and new_periodic:
             volume = self._volume_or_refuse(label, bridge, periodic.dose_ng, "periodic")
             rate = ceil_div(volume * MS_PER_DAY, periodic.duration_ms)
             if rate > self.model.max_bolus_flow_nl_per_day - basal:
                 _refuse(
-                    "bolus_too_fast",
+                    RefusalCode.BOLUS_TOO_FAST,
                     "the periodic bolus would exceed the pump's bolus flow on top of the basal flow; "
                     "give it over a longer time",
                     "periodic.duration",
@@ -485,7 +439,7 @@ class Firmware:
         volume = dose_ng * NL_PER_ML // concentration
         if volume <= 0:
             _refuse(
-                "dose_too_small",
+                RefusalCode.DOSE_TOO_SMALL,
                 f"{format_mass(dose_ng)} at {format_concentration(concentration)} is less than 1 nL, "
                 "less than the pump can measure out; give a larger dose or use a weaker solution",
                 f"{field}.dose",
@@ -513,19 +467,43 @@ class Firmware:
     # ------------------------------------------------------------- commands
 
     def handle(self, command: Command) -> Outcome:
-        """Apply one command at the current time; refuse it, with a reason, if it is not safe."""
+        """Apply one command at the current time; refuse it, with a reason, if it is not legal or not safe."""
         self._out = []
         handler = _HANDLERS.get(type(command))
         if handler is None:
             raise TypeError(f"not a firmware command: {command!r}")
         try:
+            found = illegal(act_of(command), self._facts())
+            if found is not None:
+                raise Refused(self._mode_refusal(*found))
             info = handler(self, command) or {}
         except Refused as refused:
-            r = refused.refusal
-            self._log("refused", command=type(command).__name__, code=r.code, field=r.field, value=r.value)
-            return Outcome(False, r, tuple(self._out))
+            self._log_refusal(command, refused.refusal)
+            return Outcome(False, refused.refusal, tuple(self._out))
         self._fire_due()
         return Outcome(True, None, tuple(self._out), info)
+
+    def _mode_refusal(self, mode: PumpMode, code: RefusalCode) -> Refusal:
+        """The refusal of a command that the table says is illegal in `mode`."""
+        message = code.words
+        if mode is PumpMode.FAULT:
+            message = f"{message} (fault code {self.state.fault})"
+        return Refusal(code, message, "mode", mode.value, MODES[mode].ends)
+
+    def _log_refusal(self, command: Command, r: Refusal) -> None:
+        """Log a refusal; refused demand presses only within their daily budget, the rest counted."""
+        detail: dict[str, int | str] = {
+            "command": type(command).__name__,
+            "code": r.code,
+            "field": r.field,
+            "value": r.value,
+        }
+        if isinstance(command, RequestDemandBolus):
+            budget = self.state.demand_refusals
+            if not budget.admit(self.state.now_ms, DEMAND_REFUSALS_LOGGED_PER_DAY):
+                return
+            _add_unlogged(detail, budget)
+        self._log("refused", **detail)
 
     def _log(self, event: str, /, **detail: int | str) -> None:
         d: Detail = tuple(detail.items())
@@ -548,7 +526,7 @@ class Firmware:
         programmed = s.prescription is not None
         if label and (drug_changed or strength_changed) and s.bridge is not None:
             _refuse(
-                "bridge_running",
+                RefusalCode.BRIDGE_RUNNING,
                 "the bridge after the last change of solution is still running; refill with the same drug and "
                 "concentration, or wait until the bridge has ended",
                 "fill.contents",
@@ -559,16 +537,16 @@ class Firmware:
         )
         if programmed and stronger_old and not c.bridge:
             _refuse(
-                "bridge_needed",
+                RefusalCode.BRIDGE_NEEDED,
                 "the tubing and catheter still hold the old solution, which the new flows would push too fast; "
                 "refill with a bridge",
                 "fill.bridge",
                 "no bridge",
-                f"bridge of {format_volume(self._dead_volume_nl())}",
+                f"bridge of {format_volume(dead_volume_nl(self.model, s))}",
             )
         bridge = s.bridge
         if c.bridge and label and (drug_changed or strength_changed) and s.prescription is not None:
-            bridge = Bridge(old, s.prescription, self._dead_volume_nl(), s.now_ms)
+            bridge = Bridge(old, s.prescription, dead_volume_nl(self.model, s), s.now_ms)
         if drug_changed:
             prescription, periodic, demand = None, None, None
         else:
@@ -592,8 +570,10 @@ class Firmware:
         self._commit(replaced, label=label, prescription=prescription)
         s.bridge = bridge
         s.periodic, s.demand_limits = periodic, demand
+        skipped = 0
         if periodic is None:
             s.periodic_next_wall_ms = None
+            skipped, s.periodic_skipped = s.periodic_skipped, 0
         s.reservoir_nl = c.volume_nl
         s.low_reservoir_alarm_nl = threshold
         s.fills_total += 1
@@ -604,14 +584,14 @@ class Firmware:
             detail[f"{drug}_ng_per_ml"] = conc
         self._log("fill", **detail)
         if drug_changed and dropped:
-            self._log(
-                "settings_dropped", why="another drug" if label else "reservoir emptied", settings=", ".join(dropped)
-            )
+            why = "another drug" if label else "reservoir emptied"
+            extra = {"periodic_skipped": skipped} if skipped else {}
+            self._log("settings_dropped", why=why, settings=", ".join(dropped), **extra)
         if started_bridge and bridge is not None:
             self._log("bolus_start", kind=BolusKind.BRIDGE.value, volume_nl=bridge.volume_nl)
         if s.reservoir_nl > threshold:
             self._clear(Alarm.LOW_RESERVOIR, "refill")
-        if self._has_stroke_left():
+        if has_stroke_left(self.model, s):
             self._clear(Alarm.EMPTY_RESERVOIR, "refill")
 
     def _end_bridge(self) -> None:
@@ -623,42 +603,34 @@ class Firmware:
         s.bridge = None
         self._log("bolus_end", kind=BolusKind.BRIDGE.value, volume_nl=bridge.volume_nl)
 
-    def _dead_volume_nl(self) -> int:
-        return self.model.internal_volume_nl + self.state.catheter_volume_nl
-
     def _set_catheter(self, c: SetCatheter) -> None:
         if not 0 <= c.volume_nl <= self.model.reservoir_nl:
             _refuse(
-                "bad_catheter_volume",
+                RefusalCode.BAD_CATHETER_VOLUME,
                 "a catheter's volume is its length times its volume per length, from its labeling; check both",
                 "catheter.volume",
                 format_volume(c.volume_nl),
                 f"0 to {format_volume(self.model.reservoir_nl)}",
             )
         self.state.catheter_volume_nl = c.volume_nl
-        self._log("catheter_set", volume_nl=c.volume_nl, dead_volume_nl=self._dead_volume_nl())
+        self._log("catheter_set", volume_nl=c.volume_nl, dead_volume_nl=dead_volume_nl(self.model, self.state))
 
     def _set_threshold(self, c: SetLowReservoirAlarm) -> None:
         _raise_if(threshold_refusal(self.model, c.threshold_nl))
-        s = self.state
-        s.low_reservoir_alarm_nl = c.threshold_nl
+        # A new threshold never clears an active low-reservoir alarm: the reservoir is as low as it was, and
+        # only a refill (above the threshold then in force) ends the alarm.
+        self.state.low_reservoir_alarm_nl = c.threshold_nl
         self._log("low_reservoir_alarm_set", threshold_nl=c.threshold_nl)
-        if s.reservoir_nl > c.threshold_nl:
-            self._clear(Alarm.LOW_RESERVOIR, "threshold")
 
     def _program(self, c: Program) -> None:
         s = self.state
-        if not s.label:
-            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "program")
         if s.bolus is not None and not s.bolus.kind.replaces_basal:
             _refuse(
-                "bolus_running",
+                RefusalCode.BOLUS_RUNNING,
                 "a bolus is running; wait for it to end or cancel it before reprogramming",
                 "program",
                 s.bolus.kind.value,
             )
-        if s.end_of_service:
-            _refuse("end_of_service", "the pump has reached end of service", "program", "")
         replaced = self._settings_check(s.label, c.doses, s.periodic, s.demand_limits, s.bridge)
         before = s.prescription.max_dose_ng_per_day() if s.prescription is not None else 0
         self._commit(replaced, prescription=c.doses)
@@ -677,48 +649,38 @@ class Firmware:
         )
 
     def _bolus_blocker(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> Refusal | None:
-        """Why a bolus cannot start now, or None when it can."""
+        """Why a bolus of this volume cannot start now in a mode that allows boluses, or None when it can."""
         s = self.state
         m = self.model
         if volume_nl <= 0 or duration_ms <= 0:
-            return Refusal("bad_bolus", "a bolus needs a dose and a duration above zero", f"{kind}.volume")
-        if s.end_of_service:
-            return Refusal("end_of_service", "the pump has reached end of service")
-        if s.fault:
-            return Refusal("fault", f"the pump halted on a fault ({s.fault}); a clinician must clear it")
-        if s.stalled:
-            return Refusal("motor_stall", "the motor is stalled")
-        if s.stopped:
-            return Refusal("stopped", "therapy is stopped; resume it first")
+            return Refusal(RefusalCode.BAD_BOLUS, "a bolus needs a dose and a duration above zero", f"{kind}.volume")
         if s.bolus is not None:
             return Refusal(
-                "bolus_running",
+                RefusalCode.BOLUS_RUNNING,
                 f"a {s.bolus.kind.value} bolus is still running",
                 until_ms=s.now_ms + ceil_div(s.bolus.total - s.bolus.done, s.bolus.rate_nl_per_day),
             )
         if volume_nl > s.reservoir_nl:
             return Refusal(
-                "reservoir",
+                RefusalCode.RESERVOIR,
                 "the reservoir holds less than this bolus",
                 f"{kind}.volume",
                 format_volume(volume_nl),
                 format_volume(s.reservoir_nl),
             )
         rate = ceil_div(volume_nl * MS_PER_DAY, duration_ms)
-        basal = 0 if kind.replaces_basal else self._max_basal_flow()
+        basal = 0 if kind.replaces_basal else max_basal_flow(self._flows, s.bridge)
         ceiling = m.max_bolus_flow_nl_per_day - basal
         if rate > ceiling:
             fastest = ceil_div(volume_nl * MS_PER_DAY, max(ceiling, 1))
             return Refusal(
-                "bolus_too_fast",
+                RefusalCode.BOLUS_TOO_FAST,
                 f"the bolus would need {format_flow(rate)} on top of the basal flow; give it over at least "
                 f"{format_duration(fastest)}",
                 f"{kind}.duration",
                 format_duration(duration_ms),
                 format_flow(ceiling),
             )
-        if not self._has_stroke_left():
-            return Refusal("reservoir", "the reservoir is empty; refill it first")
         return None
 
     def _start_bolus(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> int:
@@ -745,10 +707,13 @@ class Firmware:
 
     def _clinician_bolus(self, c: ClinicianBolus) -> dict[str, int | str]:
         s = self.state
-        if not s.label:
-            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "bolus")
         if c.dose_ng <= 0 or c.duration_ms <= 0:
-            _refuse("bad_bolus", "a bolus needs a dose and a duration above zero", "bolus.dose", format_mass(c.dose_ng))
+            _refuse(
+                RefusalCode.BAD_BOLUS,
+                "a bolus needs a dose and a duration above zero",
+                "bolus.dose",
+                format_mass(c.dose_ng),
+            )
         _raise_if(bolus_dose_refusal(s.label, c.dose_ng, "bolus"))
         volume = self._dose_volume_nl(c.dose_ng)
         if volume is None:
@@ -759,10 +724,10 @@ class Firmware:
         return {"ends_ms": self._start_bolus(BolusKind.CLINICIAN, volume, c.duration_ms), "volume_nl": volume}
 
     def _priming_bolus(self, c: PrimingBolus) -> dict[str, int | str]:
-        dead = self._dead_volume_nl()
+        dead = dead_volume_nl(self.model, self.state)
         if c.volume_nl > dead:
             _refuse(
-                "above_dead_volume",
+                RefusalCode.ABOVE_DEAD_VOLUME,
                 f"a priming bolus fills the pump tubing and catheter, {format_volume(dead)} together; "
                 "more would reach the patient as an overdose. Check the catheter volume set at implant",
                 "priming.volume",
@@ -774,7 +739,7 @@ class Firmware:
 
     def _cancel_bolus(self, c: CancelBolus) -> None:
         if self.state.bolus is None:
-            _refuse("no_bolus", "no bolus is running")
+            _refuse(RefusalCode.NO_BOLUS, "no bolus is running")
         self._end_bolus("cancelled")
 
     def _periodic(self, c: SetPeriodicBolus) -> None:
@@ -785,13 +750,12 @@ class Firmware:
             self._commit(replaced)
             s.periodic = None
             s.periodic_next_wall_ms = None
-            self._log("periodic_bolus_off")
+            skipped, s.periodic_skipped = s.periodic_skipped, 0
+            self._log("periodic_bolus_off", **({"skipped": skipped} if skipped else {}))
             return
-        if not s.label:
-            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "periodic")
         if plan.interval_ms < plan.duration_ms:
             _refuse(
-                "periodic_overlap",
+                RefusalCode.PERIODIC_OVERLAP,
                 "each periodic bolus must end before the next one starts",
                 "periodic.interval",
                 format_duration(plan.interval_ms),
@@ -799,7 +763,7 @@ class Firmware:
             )
         if plan.dose_ng <= 0 or plan.duration_ms <= 0:
             _refuse(
-                "bad_bolus",
+                RefusalCode.BAD_BOLUS,
                 "a periodic bolus needs a dose and a duration above zero",
                 "periodic.dose",
                 format_mass(plan.dose_ng),
@@ -820,8 +784,6 @@ class Firmware:
             self._log("demand_off")
             return
         _raise_if(demand_settings_refusal(limits))
-        if not s.label:
-            _refuse("no_label", "the pump does not know what its reservoir holds; fill it first", "demand")
         replaced = self._settings_check(s.label, s.prescription, s.periodic, limits, s.bridge, new_demand=True)
         self._commit(replaced)
         s.demand_limits = limits
@@ -836,13 +798,13 @@ class Firmware:
         s = self.state
         limits = s.demand_limits
         if limits is None:
-            _refuse("demand_off", "the physician has not enabled extra doses")
+            _refuse(RefusalCode.DEMAND_OFF, "the physician has not enabled extra doses")
         now = s.now_ms
         window = demand_window(limits, s.demand_history_ms, now)
         if window.locked_until_ms is not None:
             raise Refused(
                 Refusal(
-                    "locked_out",
+                    RefusalCode.LOCKED_OUT,
                     "too soon after the last dose",
                     "demand",
                     "",
@@ -853,7 +815,7 @@ class Firmware:
         if window.full_until_ms is not None:
             raise Refused(
                 Refusal(
-                    "daily_maximum",
+                    RefusalCode.DAILY_MAXIMUM,
                     "the most doses allowed in 24 hours have been taken",
                     "demand",
                     str(window.used_24h),
@@ -870,36 +832,30 @@ class Firmware:
         return {"ends_ms": end, "used_in_24h": window.used_24h + 1, "max_per_24h": limits.max_per_24h}
 
     def _stop(self, c: StopTherapy) -> None:
-        if self.state.stopped:
-            _refuse("already_stopped", "therapy is already stopped")
         if self.state.bolus is not None:
             self._end_bolus("therapy stopped")
         self.state.stopped = True
         self._log("therapy_stopped", flow_nl_per_day=self.model.minimum_rate_mode_flow_nl_per_day)
 
     def _resume(self, c: ResumeTherapy) -> None:
-        s = self.state
-        if not s.stopped:
-            _refuse("not_stopped", "therapy is not stopped")
-        if self._basal_schedule() is None:
-            _refuse("no_program", "there is no therapy to resume; program one")
-        s.stopped = False
+        # The table refuses a resume unless therapy is stopped and there is a schedule to go back to.
+        self.state.stopped = False
         self._log("therapy_resumed")
 
     def _clear_alarm(self, c: ClearAlarm) -> None:
         s = self.state
         rule = RULES[c.alarm]
         if c.alarm not in s.alarms:
-            _refuse("not_active", f"the {c.alarm.value} alarm is not active", "alarm", c.alarm.value)
+            _refuse(RefusalCode.NOT_ACTIVE, f"the {c.alarm.value} alarm is not active", "alarm", c.alarm.value)
         if c.role is not Role.CLINICIAN or not rule.clinician_may_clear:
             _refuse(
-                "not_clearable",
+                RefusalCode.NOT_CLEARABLE,
                 f"the {c.alarm.value} alarm ends only by {rule.cleared_by}",
                 "alarm",
                 c.alarm.value,
             )
         if c.alarm is Alarm.MOTOR_STALL and s.stalled:
-            _refuse("still_stalled", "the motor is still stalled", "alarm", c.alarm.value)
+            _refuse(RefusalCode.STILL_STALLED, "the motor is still stalled", "alarm", c.alarm.value)
         if c.alarm is Alarm.PUMP_FAULT:
             s.fault = ""
         self._clear(c.alarm, c.role.value)
@@ -932,19 +888,12 @@ class Firmware:
         self.state.battery_used_pc += self.model.telemetry_session_charge_pc
 
     def _rejected(self, c: TelemetryRejected) -> dict[str, int | str]:
-        s = self.state
-        if s.rejections_logged_in_window == 0 or s.now_ms - s.rejections_window_start_ms >= MS_PER_DAY:
-            s.rejections_window_start_ms = s.now_ms
-            s.rejections_logged_in_window = 0
-        if s.rejections_logged_in_window >= REJECTIONS_LOGGED_PER_DAY:
-            s.rejections_unlogged += 1
+        budget = self.state.telemetry_rejections
+        if not budget.admit(self.state.now_ms, REJECTIONS_LOGGED_PER_DAY):
             return {"logged": False}
-        s.rejections_logged_in_window += 1
         detail: dict[str, int | str] = {"code": c.code}
         detail.update((k, v) for k, v in (("key_id", c.key_id), ("role", c.role), ("command", c.command)) if v)
-        if s.rejections_unlogged:
-            detail["unlogged_before"] = s.rejections_unlogged
-            s.rejections_unlogged = 0
+        _add_unlogged(detail, budget)
         self._log("telemetry_rejected", **detail)
         return {"logged": True}
 
@@ -966,45 +915,22 @@ class Firmware:
     # ---------------------------------------------------------------- status
 
     def status(self) -> dict[str, object]:
-        """What an interrogation shows: a snapshot in base units, stable keys, ready for JSON."""
-        basal, bolus = self._rates()
-        return status_view(
-            self.model,
-            self.state,
-            mode=self.mode(),
-            basal_nl_per_day=basal,
-            bolus_nl_per_day=bolus,
-            dead_volume_nl=self._dead_volume_nl(),
-        )
+        """What an interrogation shows: a snapshot in base units, stable keys, ready for JSON (status.py)."""
+        return status_view(self.model, self.state, self._flows)
 
-    def mode(self) -> str:
-        """One word for what the pump is doing."""
-        s = self.state
-        if s.end_of_service:
-            return "end_of_service"
-        if s.fault:
-            return "fault"
-        if s.stalled:
-            return "stalled"
-        if s.label and not self._has_stroke_left():
-            return "empty"
-        if s.bolus is not None and s.bolus.kind.replaces_basal:
-            return s.bolus.kind.value
-        if self._basal_schedule() is None:
-            return "not_programmed"
-        if s.stopped:
-            return "minimum_rate"
-        return BolusKind.BRIDGE.value if s.bridge is not None else "running"
+    def mode(self) -> PumpMode:
+        """What the pump is doing: the first mode that holds (modes.py)."""
+        return mode_of(self._facts())
 
 
 _PERIODIC_DAILY_MAXIMUM = Refusal(
-    "daily_maximum",
+    RefusalCode.DAILY_MAXIMUM,
     "the periodic boluses of the last 24 h already reach what the periodic plan allows in a day",
     "periodic",
 )
 
 _BRIDGE_OF_OTHER_DRUG = Refusal(
-    "bridge_running",
+    RefusalCode.BRIDGE_RUNNING,
     "the tubing and catheter still hold the previous drug; no dose of the new one can be given until the "
     "bridge has pushed it through",
     "bridge",
@@ -1018,10 +944,6 @@ def _derived_flows(label: DrugLabel, prescription: DoseSchedule | None) -> WeekS
     return prescription.flows(label[0].concentration_ng_per_ml)
 
 
-def _bridge_flows(bridge: Bridge | None) -> WeekSchedule | None:
-    return bridge.flows if bridge is not None else None
-
-
 def _next_periodic_wall_ms(plan: PeriodicBolusPlan, wall_ms: int) -> int:
     """The first start of the plan at or after `wall_ms`."""
     if plan.first_wall_ms >= wall_ms:
@@ -1029,12 +951,19 @@ def _next_periodic_wall_ms(plan: PeriodicBolusPlan, wall_ms: int) -> int:
     return plan.first_wall_ms + ceil_div(wall_ms - plan.first_wall_ms, plan.interval_ms) * plan.interval_ms
 
 
+def _add_unlogged(detail: dict[str, int | str], budget: RefusalBudget) -> None:
+    """Carry the count of refusals not logged since the last logged one into this entry."""
+    unlogged = budget.take_unlogged()
+    if unlogged:
+        detail["unlogged_before"] = unlogged
+
+
 def _raise_if(refusal: Refusal | None) -> None:
     if refusal is not None:
         raise Refused(refusal)
 
 
-def _refuse(code: str, message: str, field: str = "", value: str = "", limit: str = "") -> NoReturn:
+def _refuse(code: RefusalCode, message: str, field: str = "", value: str = "", limit: str = "") -> NoReturn:
     raise Refused(Refusal(code, message, field, value, limit))
 
 

@@ -88,7 +88,9 @@ def label_refusal(formulary: Formulary, contents: tuple[tuple[str, int], ...]) -
         seen.add(drug)
         rule = formulary[drug]
         if conc <= 0:
-            return Refusal(RefusalCode.BAD_CONCENTRATION, "a concentration must be above zero", f"fill.{drug}", str(conc))
+            return Refusal(
+                RefusalCode.BAD_CONCENTRATION, "a concentration must be above zero", f"fill.{drug}", str(conc)
+            )
         if conc > rule.max_concentration_ng_per_ml:
             return Refusal(
                 RefusalCode.ABOVE_MAX_CONCENTRATION,

@@ -19,7 +19,9 @@ from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 def fill_refusal(model: PumpFigures, fill: Fill) -> Refusal | None:
     """Why a fill is not acceptable for this pump, or None."""
     if fill.volume_nl < 0:
-        return Refusal(RefusalCode.BAD_VOLUME, "a fill volume cannot be negative", "fill.volume", format_volume(fill.volume_nl))
+        return Refusal(
+            RefusalCode.BAD_VOLUME, "a fill volume cannot be negative", "fill.volume", format_volume(fill.volume_nl)
+        )
     if fill.volume_nl > model.reservoir_nl:
         return Refusal(
             RefusalCode.OVER_CAPACITY,
@@ -29,10 +31,14 @@ def fill_refusal(model: PumpFigures, fill: Fill) -> Refusal | None:
             format_volume(model.reservoir_nl),
         )
     if fill.volume_nl > 0 and not fill.contents:
-        return Refusal(RefusalCode.NO_CONTENTS, "say which drug and concentration the reservoir holds", "fill.contents", "none")
+        return Refusal(
+            RefusalCode.NO_CONTENTS, "say which drug and concentration the reservoir holds", "fill.contents", "none"
+        )
     for drug, conc in fill.contents:
         if conc <= 0:
-            return Refusal(RefusalCode.BAD_CONCENTRATION, "a concentration must be above zero", f"fill.{drug}", str(conc))
+            return Refusal(
+                RefusalCode.BAD_CONCENTRATION, "a concentration must be above zero", f"fill.{drug}", str(conc)
+            )
     if fill.low_reservoir_alarm_nl is not None:
         return threshold_refusal(model, fill.low_reservoir_alarm_nl)
     return None

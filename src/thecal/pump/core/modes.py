@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from typing import NamedTuple
 
 from thecal.pump.core.commands import Command, SetDemandLimits, SetPeriodicBolus
 from thecal.pump.core.figures import PumpFigures
@@ -46,8 +48,7 @@ class PumpMode(StrEnum):
     RUNNING = "running"
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(NamedTuple):
     """The facts about a pump's state that decide which modes hold."""
 
     end_of_service: bool
@@ -65,15 +66,15 @@ def facts(model: PumpFigures, state: PumpState, flows: WeekSchedule | None) -> F
     """The facts of this state, with `flows` the prescription's derived flows."""
     bolus = state.bolus
     return Facts(
-        end_of_service=state.end_of_service,
-        fault=bool(state.fault),
-        stalled=state.stalled,
-        filled=bool(state.label),
-        stroke_left=has_stroke_left(model, state),
-        priming=bolus is not None and bolus.kind.replaces_basal,
-        scheduled=basal_schedule(state, flows) is not None,
-        stopped=state.stopped,
-        bridging=state.bridge is not None,
+        state.end_of_service,
+        bool(state.fault),
+        state.stalled,
+        bool(state.label),
+        has_stroke_left(model, state),
+        bolus is not None and bolus.kind.replaces_basal,
+        basal_schedule(state, flows) is not None,
+        state.stopped,
+        state.bridge is not None,
     )
 
 
@@ -154,15 +155,15 @@ MODES: dict[PumpMode, ModeRule] = {
 }
 
 
-def holding(f: Facts) -> list[PumpMode]:
-    """Every mode that holds, in precedence order."""
-    return [mode for mode, rule in MODES.items() if rule.holds(f)]
+# The precedence as a flat tuple: the mode is looked up at every segment the motor runs.
+_PRECEDENCE = tuple((mode, rule.holds) for mode, rule in MODES.items())
 
 
+@cache  # a few hundred combinations of facts at most; the motor asks at every segment
 def mode_of(f: Facts) -> PumpMode:
     """The pump's mode: the first that holds."""
-    for mode, rule in MODES.items():
-        if rule.holds(f):
+    for mode, holds in _PRECEDENCE:
+        if holds(f):
             return mode
     # The last three modes cover every state: no schedule, stopped, or a schedule running.
     raise RuntimeError(f"no pump mode holds for {f}")
@@ -176,6 +177,11 @@ _NO_BOLUS_WHEN: Mapping[PumpMode, RefusalCode] = {
     PumpMode.NOT_FILLED: RefusalCode.NO_LABEL,
     PumpMode.EMPTY: RefusalCode.RESERVOIR,
     PumpMode.MINIMUM_RATE: RefusalCode.STOPPED,
+}
+# A press on a pump that was never filled meets the patient's own answer: an unfilled pump holds no demand
+# settings (a fill that empties the label drops them), so the press is refused as `demand_off`.
+_NO_PRESS_WHEN: Mapping[PumpMode, RefusalCode] = {
+    mode: code for mode, code in _NO_BOLUS_WHEN.items() if mode is not PumpMode.NOT_FILLED
 }
 # Where no new therapy may be set.
 _NO_SETTING_WHEN: Mapping[PumpMode, RefusalCode] = {
@@ -199,7 +205,7 @@ ILLEGAL_IN: dict[str, Mapping[PumpMode, RefusalCode]] = {
     "SetPeriodicBolus(None)": {},
     "SetDemandLimits": _NO_SETTING_WHEN,
     "SetDemandLimits(None)": {},
-    "RequestDemandBolus": _NO_BOLUS_WHEN,
+    "RequestDemandBolus": _NO_PRESS_WHEN,
     PERIODIC_DUE: _NO_BOLUS_WHEN,
     "StopTherapy": {PumpMode.MINIMUM_RATE: RefusalCode.ALREADY_STOPPED},
     "ResumeTherapy": {
@@ -217,6 +223,7 @@ ILLEGAL_IN: dict[str, Mapping[PumpMode, RefusalCode]] = {
     "SetClock": {},
 }
 
+
 def act_of(command: Command) -> str:
     """The row of `ILLEGAL_IN` for a command: its type's name, with "(None)" for a setting turned off."""
     name = type(command).__name__
@@ -230,9 +237,9 @@ def act_of(command: Command) -> str:
 def illegal(act: str, f: Facts) -> tuple[PumpMode, RefusalCode] | None:
     """The first mode that holds in which `act` is refused, with the code; None when it is legal now."""
     row = ILLEGAL_IN[act]
-    for mode, rule in MODES.items():
+    for mode, holds in _PRECEDENCE:
         code = row.get(mode)
-        if code is not None and rule.holds(f):
+        if code is not None and holds(f):
             return mode, code
     return None
 

@@ -1,35 +1,41 @@
 """What an interrogation shows: the pump's state as plain integers, with stable keys, ready for JSON.
 
 Doses are shown as doses (ng, ng/day), volumes and flows as volumes (nL,
-nL/day), times as pump time or wall time (ms) as the key says. The demand
-window comes from the same function the firmware refuses a press with.
+nL/day), times as pump time or wall time (ms) as the key says. The mode and
+the flows come from the mode table and the flow arithmetic the firmware runs
+on; the patient's demand window from the same function the firmware refuses a
+press with. Nothing here changes the state.
 """
 
 from __future__ import annotations
 
 from thecal.pump.core.demand import demand_window
 from thecal.pump.core.figures import PumpFigures
+from thecal.pump.core.flow import basal_schedule, dead_volume_nl, rates
+from thecal.pump.core.modes import MODES, facts, mode_of
+from thecal.pump.core.schedule import WeekSchedule
 from thecal.pump.core.state import PumpState
 
 
-def status_view(
-    model: PumpFigures,
-    s: PumpState,
-    *,
-    mode: str,
-    basal_nl_per_day: int,
-    bolus_nl_per_day: int,
-    dead_volume_nl: int,
-) -> dict[str, object]:
-    """The status of a pump in this state: a snapshot in base units, stable keys."""
+def demand_view(s: PumpState) -> tuple[int | None, int | None]:
+    """The patient's window: the wall time the next demand dose is possible, and how many are left in 24 h.
+
+    Both are None while demand doses are off.
+    """
+    if s.demand_limits is None:
+        return None, None
+    window = demand_window(s.demand_limits, s.demand_history_ms, s.now_ms)
+    return window.next_allowed_ms + s.wall_offset_ms, window.left_24h
+
+
+def status_view(model: PumpFigures, s: PumpState, flows: WeekSchedule | None) -> dict[str, object]:
+    """The status of a pump in this state, with `flows` its derived basal flows: base units, stable keys."""
+    mode = mode_of(facts(model, s, flows))
+    rule = MODES[mode]
+    basal, bolus = rates(model, s, basal_schedule(s, flows), rule.basal, rule.with_bolus)
     demand = s.demand_limits
     periodic = s.periodic
-    next_allowed: int | None = None
-    left: int | None = None
-    if demand is not None:
-        window = demand_window(demand, s.demand_history_ms, s.now_ms)
-        next_allowed = window.next_allowed_ms + s.wall_offset_ms
-        left = window.left_24h
+    next_allowed, left = demand_view(s)
     return {
         "model": model.name,
         "now_ms": s.now_ms,
@@ -56,14 +62,14 @@ def status_view(
             "first_wall_ms": periodic.first_wall_ms,
         },
         "catheter_volume_nl": s.catheter_volume_nl,
-        "dead_volume_nl": dead_volume_nl,
+        "dead_volume_nl": dead_volume_nl(model, s),
         "dose_raised_wall_ms": s.dose_raised_wall_ms,
         "demand_next_allowed_wall_ms": next_allowed,
         "demand_left_24h": left,
         "bridge": None if s.bridge is None else {"remaining_nl": s.bridge.remaining_nl},
-        "mode": mode,
-        "basal_flow_nl_per_day": basal_nl_per_day,
-        "bolus_flow_nl_per_day": bolus_nl_per_day,
+        "mode": mode.value,
+        "basal_flow_nl_per_day": basal,
+        "bolus_flow_nl_per_day": bolus,
         "bolus": None
         if s.bolus is None
         else {
@@ -78,5 +84,6 @@ def status_view(
         "eri_at_ms": s.eri_at_ms,
         "fills_total": s.fills_total,
         "log_next_seq": s.log.next_seq,
-        "telemetry_rejections_unlogged": s.rejections_unlogged,
+        "telemetry_rejections_unlogged": s.telemetry_rejections.unlogged,
+        "demand_refusals_unlogged": s.demand_refusals.unlogged,
     }
