@@ -12,15 +12,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from thecal.drugs import pump_formulary
 from thecal.pump.core import (
     DemandLimits,
+    DoseSchedule,
+    DoseStep,
     Fill,
     Firmware,
     Program,
     RequestDemandBolus,
     SetDemandLimits,
-    Step,
-    WeekSchedule,
 )
 from thecal.pump.core.actions import Delivery
 from thecal.pump.model import load_model
@@ -33,18 +34,23 @@ REFILL_EVERY_DAYS = 150
 
 
 def _pump() -> Firmware:
-    fw = Firmware(load_model("programmable-40"), wall_ms=START_WALL_MS)
+    fw = Firmware(load_model("programmable-40"), pump_formulary(), wall_ms=START_WALL_MS)
+    # Morphine 10 mg/mL: 1.2 mg/day is 0.12 mL/day.
     weekday = (
-        Step(0, 120_000),
-        Step(7 * MS_PER_HOUR, 180_000),
-        Step(12 * MS_PER_HOUR, 150_000),
-        Step(18 * MS_PER_HOUR, 170_000),
-        Step(22 * MS_PER_HOUR, 120_000),
+        DoseStep(0, 1_200_000),
+        DoseStep(7 * MS_PER_HOUR, 1_800_000),
+        DoseStep(12 * MS_PER_HOUR, 1_500_000),
+        DoseStep(18 * MS_PER_HOUR, 1_700_000),
+        DoseStep(22 * MS_PER_HOUR, 1_200_000),
     )
-    weekend = (Step(0, 120_000), Step(9 * MS_PER_HOUR, 150_000), Step(22 * MS_PER_HOUR, 120_000))
-    fw.handle(Fill(40_000_000, (("morphine", 10_000_000),)))
-    fw.handle(Program(WeekSchedule((weekday,) * 5 + (weekend,) * 2)))
-    fw.handle(SetDemandLimits(DemandLimits(10_000, 10 * 60_000, 4 * MS_PER_HOUR, 3)))
+    weekend = (DoseStep(0, 1_200_000), DoseStep(9 * MS_PER_HOUR, 1_500_000), DoseStep(22 * MS_PER_HOUR, 1_200_000))
+    for command in (
+        Fill(40_000_000, (("morphine", 10_000_000),)),
+        Program(DoseSchedule((weekday,) * 5 + (weekend,) * 2)),
+        SetDemandLimits(DemandLimits(100_000, 10 * 60_000, 4 * MS_PER_HOUR, 3)),
+    ):
+        if not fw.handle(command).accepted:
+            raise SystemExit(f"the benchmark's pump refused {command}")
     return fw
 
 

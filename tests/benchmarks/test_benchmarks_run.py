@@ -39,3 +39,15 @@ def test_the_plain_door_answers_a_refusal_as_a_refusal(tmp_path: Path) -> None:
         command = telemetry.Command("demand_bolus", {}, bytes(16))
         statuses.append(decode_reply(send.send(telemetry.encode_plain_request(command))).status)
     assert statuses == [ReplyStatus.OK, ReplyStatus.REFUSED]
+
+
+def test_the_firmware_benchmark_sets_up_a_pump_that_takes_its_therapy() -> None:
+    """The benchmark's pump is filled, programmed and takes demand doses, so it measures real work."""
+    from benchmarks import pump_core
+    from thecal.pump.core import Delivery
+
+    fw = pump_core._pump()
+    delivered = pump_core._drive(fw, 0, pump_core.fast_forward)
+    assert delivered == 0 and fw.state.prescription is not None and fw.state.demand_limits is not None
+    strokes = sum(a.strokes for a in fw.advance(pump_core.MS_PER_DAY) if isinstance(a, Delivery))
+    assert strokes > 0

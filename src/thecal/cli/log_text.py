@@ -29,6 +29,7 @@ KIND_WORDS = {
     "periodic_bolus_on": "periodic bolus on",
     "periodic_bolus_off": "periodic bolus off",
     "periodic_bolus_skipped": "periodic bolus skipped",
+    "periodic_bolus_resumed": "periodic boluses resumed",
     "demand_on": "patient's handset doses on",
     "demand_off": "patient's handset doses off",
     "therapy_stopped": "therapy stopped (minimum rate)",

@@ -16,7 +16,8 @@ LOCAL_TIME = "pump clock, local time"
 MODE_WORDS = {
     "running": "running the prescription",
     "minimum_rate": "therapy stopped: the pump runs at its minimum rate",
-    "not_programmed": "not programmed: no drug or no prescription yet",
+    "not_filled": "not filled: no drug in the reservoir yet",
+    "not_programmed": "not programmed: no prescription yet",
     "priming": "priming the catheter, in place of the basal flow",
     "bridge": "bridging: the old drug in the tubing and catheter goes first, at the old doses",
     "empty": "the reservoir is empty: no drug is delivered",
