@@ -26,6 +26,7 @@ from thecal.drugs.verdict import Finding, StaffRole
 from thecal.errors import InputError
 from thecal.pump.core import Alarm, Outcome, ReportFault
 from thecal.pump.core import Fill as FillCommand
+from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule, DoseStep
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.catheter import CatheterFault
@@ -62,19 +63,19 @@ from thecal.units import NL_PER_ML
 # Refusals that come from the pump's state as the run goes on, not from a mistake in the file.
 RUNTIME_CODES = frozenset(
     {
-        "refill_discrepancy",
-        "still_stalled",
-        "bolus_running",
-        "motor_stall",
-        "stopped",
-        "already_stopped",
-        "not_stopped",
-        "end_of_service",
-        "fault",
-        "reservoir",
-        "not_active",
-        "not_clearable",
-        "no_bolus",
+        RefusalCode.BOLUS_RUNNING,
+        RefusalCode.MOTOR_STALL,
+        RefusalCode.STILL_STALLED,
+        RefusalCode.STOPPED,
+        RefusalCode.ALREADY_STOPPED,
+        RefusalCode.NOT_STOPPED,
+        RefusalCode.END_OF_SERVICE,
+        RefusalCode.FAULT,
+        RefusalCode.RESERVOIR,
+        RefusalCode.NOT_ACTIVE,
+        RefusalCode.NOT_CLEARABLE,
+        RefusalCode.NO_BOLUS,
+        "refill_discrepancy",  # the therapy layer's reconciliation flag (therapy/handlers/fills.py)
     }
 )
 PATIENT = Actor("patient", StaffRole.PATIENT)
