@@ -89,7 +89,8 @@ class Stream:
             return Command.create("program_therapy", continuous(4_000_000 + 10 * i))  # about 4 mg/day
         if i % 3 == 1:
             # Ten pump minutes last 0.4 s at 1440 times real time, so the cancel that follows finds it running.
-            return Command.create("clinician_bolus", {"dose_ng": 100_000 + 10 * i, "duration_ms": 600_000})
+            # Every bolus stays on the pump's 24 h record, so each is small: hundreds stay far below 20 mg a day.
+            return Command.create("clinician_bolus", {"dose_ng": 10_000 + 10 * i, "duration_ms": 600_000})
         return Command.create("bolus_cancel", {})
 
 

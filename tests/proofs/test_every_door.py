@@ -129,12 +129,6 @@ def test_the_pump_models_own_limits_are_the_same_at_every_door(offset: int) -> N
 # The property test of the daily limit found these cases where the prediction misses.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="therapy/checks.py predicts the pump's daily limit from the settings held now, but the pump also counts "
-    "the settings replaced in the last 24 h, which the status does not show",
-)
 def test_a_plan_allowed_after_a_dose_was_lowered_within_24_h_is_taken_by_the_pump() -> None:
     """20 mg/day lowered to 13.6 mg/day an hour ago: 8 demand doses of 0.5 mg fit the plan, not the pump's 24 h."""
     hour = 3_600_000
@@ -150,12 +144,6 @@ def test_a_plan_allowed_after_a_dose_was_lowered_within_24_h_is_taken_by_the_pum
     sent_as_planned(timeline)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="neither therapy/checks.py nor pump/core/firmware.py checks a demand dose's flow against the pump's bolus "
-    "ceiling when the settings are made: the plan is allowed and every press is then refused as too fast",
-)
 def test_demand_settings_the_pump_cannot_give_are_refused_when_they_are_made() -> None:
     """0.5 mg of 10 mg/mL over 1 min is 72 mL/day, three times the pump's bolus ceiling."""
     settings = demand_settings(3_600_000, 500_000, 60_000, 7_200_000, 6, override=True)

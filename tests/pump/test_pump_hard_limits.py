@@ -304,7 +304,10 @@ def test_a_refill_that_would_push_the_old_solution_too_fast_needs_a_bridge(pump:
     r = _refused(fw, Fill(20_000_000, contents), "bridge_needed").refusal
     assert r.limit == "bridge of 0.220 mL"
     assert fw.handle(Fill(20_000_000, contents, bridge=True)).accepted
-    assert fw.status()["bridge"] == {"remaining_nl": 220_000}
+    bridge = fw.status()["bridge"]
+    assert bridge["remaining_nl"] == 220_000
+    assert bridge["label"] == [{"drug": "morphine", "concentration_ng_per_ml": 10 * MG}]
+    assert bridge["prescription"] == [[[0, 1_500_000]]] * 7
 
 
 def test_the_bridge_carries_the_old_dose_and_then_the_new_flows_begin(pump: MakePump) -> None:
@@ -360,6 +363,8 @@ CONTRACT_KEYS = {
     "dose_raised_wall_ms",
     "demand_next_allowed_wall_ms",
     "demand_left_24h",
+    "demand_not_now",
+    "recent_exposures",
     "bridge",
     "mode",
     "basal_flow_nl_per_day",
@@ -393,7 +398,7 @@ def test_the_status_has_the_contract_keys_and_round_trips_through_json(pump: Mak
         "interval_ms": 8 * MS_PER_HOUR,
         "first_wall_ms": 0,
     }
-    assert status["bridge"] == {"remaining_nl": 420_000} and status["dose_raised_wall_ms"] == 0
+    assert status["bridge"]["remaining_nl"] == 420_000 and status["dose_raised_wall_ms"] == 0
 
 
 def test_dose_raised_is_when_the_highest_basal_dose_last_went_up(pump: MakePump) -> None:
@@ -416,17 +421,27 @@ def test_dose_raised_is_when_the_highest_basal_dose_last_went_up(pump: MakePump)
 
 
 basal_dose = st.integers(MG // 2, 20 * MG)
+# Durations differ from one setting to the next: a long dose before a 24 h window must count in it.
+dose_minutes = st.sampled_from([10, 10, 13, 45, 100, 120])
 demand_settings = st.one_of(
     st.none(),
-    st.tuples(st.integers(10_000, MG // 2), st.sampled_from([0, 0, MS_PER_HOUR, 3 * MS_PER_HOUR]), st.integers(1, 24)),
+    st.tuples(
+        st.integers(10_000, MG // 2),
+        st.sampled_from([0, 0, MS_PER_HOUR, 3 * MS_PER_HOUR, 5 * MS_PER_HOUR]),
+        st.integers(1, 24),
+        dose_minutes,
+    ),
 )
-periodic_settings = st.one_of(st.none(), st.tuples(st.integers(10_000, MG), st.integers(MS_PER_HOUR, 12 * MS_PER_HOUR)))
+periodic_settings = st.one_of(
+    st.none(), st.tuples(st.integers(10_000, MG), st.integers(2 * MS_PER_HOUR, 12 * MS_PER_HOUR), dose_minutes)
+)
 action = st.one_of(
     st.tuples(st.just("program"), basal_dose),
     st.tuples(st.just("demand"), demand_settings),
     st.tuples(st.just("periodic"), periodic_settings),
     st.tuples(st.just("greedy"), st.integers(MS_PER_HOUR, 30 * MS_PER_HOUR)),
     st.tuples(st.just("wait"), st.integers(1, 20 * MS_PER_HOUR)),
+    st.tuples(st.just("bolus"), st.integers(MG // 10, MG)),
 )
 
 
@@ -451,21 +466,40 @@ def _greedy_patient(fw: Firmware, for_ms: int, take: Callable[[object], None]) -
     actions=st.lists(action, min_size=3, max_size=25),
 )
 # Demand doses used to the full, then turned off and the basal raised: the old doses still count for a day.
-@example(first=(8 * MG, (MG // 2, 0, 24), None), actions=[("demand", None), ("program", 20 * MG), ("wait", MS_PER_DAY)])
+@example(
+    first=(8 * MG, (MG // 2, 0, 24, 10), None), actions=[("demand", None), ("program", 20 * MG), ("wait", MS_PER_DAY)]
+)
 # Four quick presses under one setting, then a 3 h lockout allowing 24 a day: the pump counts the four.
 @example(
-    first=(15_500_000, (MG // 2, 0, 4), None),
-    actions=[("demand", (MG // 2, 3 * MS_PER_HOUR, 24)), ("greedy", 30 * MS_PER_HOUR)],
+    first=(15_500_000, (MG // 2, 0, 4, 10), None),
+    actions=[("demand", (MG // 2, 3 * MS_PER_HOUR, 24, 10)), ("greedy", 30 * MS_PER_HOUR)],
 )
 # Two large periodic boluses a day, then eight small ones: the most boluses times the largest dose count.
 @example(
-    first=(18 * MG, None, (MG, 12 * MS_PER_HOUR)),
-    actions=[("periodic", (MG // 4, 3 * MS_PER_HOUR)), ("wait", MS_PER_DAY)],
+    first=(18 * MG, None, (MG, 12 * MS_PER_HOUR, 10)),
+    actions=[("periodic", (MG // 4, 3 * MS_PER_HOUR, 10)), ("wait", MS_PER_DAY)],
 )
 # A new plan whose first bolus comes 2 h after the last of the old plan, every 3 h: the pump counts the old ones.
 @example(
-    first=(12 * MG, None, (MG, 3 * MS_PER_HOUR)),
-    actions=[("wait", 2 * MS_PER_HOUR), ("periodic", (MG, 3 * MS_PER_HOUR)), ("wait", 2 * MS_PER_DAY)],
+    first=(12 * MG, None, (MG, 3 * MS_PER_HOUR, 10)),
+    actions=[("wait", 2 * MS_PER_HOUR), ("periodic", (MG, 3 * MS_PER_HOUR, 10)), ("wait", 2 * MS_PER_DAY)],
+)
+# One dose a day of 0.5 mg over 100 min, then the daily maximum of 13-min doses: the long one counts until
+# 24 h after it ended.
+@example(
+    first=(10 * MG, (MG // 2, MS_PER_HOUR, 20, 100), None),
+    actions=[("greedy", MS_PER_HOUR), ("demand", (MG // 2, MS_PER_HOUR, 20, 13)), ("greedy", 30 * MS_PER_HOUR)],
+)
+# A 5 h lockout (5 doses a day), the first dose over 2 h and the rest over 10 min: no shorter dose may end
+# sooner than the lockout after the long one did.
+@example(
+    first=(17_500_000, (MG // 2, 5 * MS_PER_HOUR, 24, 120), None),
+    actions=[("greedy", MS_PER_HOUR), ("demand", (MG // 2, 5 * MS_PER_HOUR, 24, 10)), ("greedy", 30 * MS_PER_HOUR)],
+)
+# 18.9 mg/day and a 1 mg clinician bolus every two hours: the second within 24 h of the first is refused.
+@example(
+    first=(18_900_000, None, None),
+    actions=[("bolus", MG), ("wait", 2 * MS_PER_HOUR), ("bolus", MG), ("wait", 2 * MS_PER_HOUR), ("bolus", MG)],
 )
 def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
     model20: PumpModel,
@@ -473,7 +507,8 @@ def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
     first: tuple[int, object, object],
     actions: list[tuple[str, object]],
 ) -> None:
-    """Random changes of basal, demand and periodic settings and a greedy patient: no 24 h ever passes 20 mg."""
+    """Random changes of basal, demand and periodic settings (of different durations), clinician boluses and a
+    greedy patient: no 24 h ever passes 20 mg."""
     fw = Firmware(model20, formulary)
     assert fw.handle(Fill(20_000_000, MORPHINE_10)).accepted
     strokes: list[int] = []
@@ -489,14 +524,19 @@ def test_no_day_passes_the_daily_limit_whatever_the_sequence_of_settings(
         if kind == "program":
             take(fw.handle(Program(DoseSchedule.continuous(arg))).actions)  # type: ignore[arg-type]
         elif kind == "demand":
-            limits = None if arg is None else DemandLimits(arg[0], 10 * MS_PER_MIN, arg[1], arg[2])  # type: ignore[index]
+            limits = None
+            if arg is not None:
+                dose, lockout, most, minutes = arg  # type: ignore[misc]
+                limits = DemandLimits(dose, minutes * MS_PER_MIN, lockout, most)
             take(fw.handle(SetDemandLimits(limits)).actions)
         elif kind == "periodic":
             plan = None
             if arg is not None:
-                dose, interval = arg  # type: ignore[misc]
-                plan = PeriodicBolusPlan(dose, 10 * MS_PER_MIN, interval, fw.state.wall_ms + interval // 3)
+                dose, interval, minutes = arg  # type: ignore[misc]
+                plan = PeriodicBolusPlan(dose, minutes * MS_PER_MIN, interval, fw.state.wall_ms + interval // 3)
             take(fw.handle(SetPeriodicBolus(plan)).actions)
+        elif kind == "bolus":
+            take(fw.handle(ClinicianBolus(arg, MS_PER_HOUR)).actions)  # type: ignore[arg-type]
         elif kind == "greedy":
             _greedy_patient(fw, arg, take)  # type: ignore[arg-type]
         else:

@@ -364,11 +364,12 @@ def test_demand_refusals_say_why_and_until_when(running_pump: MakePump) -> None:
     assert press_at(2 * MS_PER_HOUR).accepted  # the lockout has just ended
     assert press_at(4 * MS_PER_HOUR).accepted
     out = press_at(6 * MS_PER_HOUR)
-    # Three doses at 0, 2 h and 4 h: the first leaves the 24 h window at 24 h.
-    assert (out.refusal.code, out.refusal.until_ms) == ("daily_maximum", MS_PER_DAY)
-    out = press_at(MS_PER_DAY - 1)
-    assert (out.refusal.code, out.refusal.until_ms) == ("daily_maximum", MS_PER_DAY)
-    out = press_at(MS_PER_DAY)
+    # Three doses at 0, 2 h and 4 h: the first counts until 24 h after it ended, at 10 min.
+    day_after = MS_PER_DAY + 10 * MS_PER_MIN
+    assert (out.refusal.code, out.refusal.until_ms) == ("daily_maximum", day_after)
+    out = press_at(day_after - 1)
+    assert (out.refusal.code, out.refusal.until_ms) == ("daily_maximum", day_after)
+    out = press_at(day_after)
     assert out.accepted and out.info["used_in_24h"] == 3
 
     # A lockout shorter than the dose: the next press meets the running bolus.

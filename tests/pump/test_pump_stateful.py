@@ -18,7 +18,13 @@ legal commands (written out below, not imported), so that every refusal code
 is predicted, and every periodic bolus due is predicted as given or skipped:
 the first skip of a run is logged with its reason, the rest only counted, and
 the resumption logged with the count. Refused demand presses are logged within
-a daily budget and counted beyond it.
+a daily budget and counted beyond it. It keeps its own account of the bridge
+after any change of solution (with the old flows, or none when nothing was
+programmed, when a prescription runs at the stronger solution's flows), of
+demand doses counted until 24 h after they end, and of the one check of
+settings every change passes (flows, and each periodic and demand bolus on
+top of the highest basal flow); the status's answer to a press is predicted
+with the press.
 
 The machine's formulary is a test double whose daily and single-dose limits
 never bind, so that any dose the pump can deliver is explored; the label
@@ -352,8 +358,9 @@ class FirmwareMachine(RuleBasedStateMachine):
         self.plan: PeriodicBolusPlan | None = None
         self.periodic_next_wall: int | None = None
         self.limits: DemandLimits | None = None
-        self.demands: list[tuple[int, int, int]] = []  # (time, lockout_ms, max_per_24h) of accepted doses
-        self.periodic_starts: list[int] = []
+        # (start, end, lockout_ms, max_per_24h) of accepted demand doses
+        self.demands: list[tuple[int, int, int, int]] = []
+        self.periodic_boluses: list[tuple[int, int]] = []  # (start, end) of periodic boluses given
         self.skipped = 0  # periodic boluses skipped in the present run
         self.refusal_budget = [0, 0, 0]  # refused presses: window start, logged in it, counted unlogged
         self.integral = 0
@@ -382,29 +389,64 @@ class FirmwareMachine(RuleBasedStateMachine):
         """The lead drug's concentration in whole mg/mL (10 when there is no label)."""
         return self.label[0][1] // NL_PER_ML if self.label else 10
 
-    def _dose_concentration(self) -> int | None:
-        """The concentration a dose is measured out with now: the stronger one while a bridge of the drug runs."""
-        if not self.label:
+    def _dose_concentration(self, label: tuple | None = None, bridge: list | None = None) -> int | None:
+        """The concentration a dose is measured out with: the stronger one while a bridge of the drug runs."""
+        label = self.label if label is None else label
+        bridge = self.bridge if bridge is None else bridge
+        if not label:
             return None
-        lead = self.label[0]
-        if self.bridge is None:
+        lead = label[0]
+        if bridge is None:
             return lead[1]
-        old = self.bridge[3]
+        old = bridge[3]
         return None if old[0] != lead[0] else max(old[1], lead[1])
 
     def _volume(self, dose_ng: int) -> int | None:
         conc = self._dose_concentration()
         return None if conc is None else dose_ng * NL_PER_ML // conc
 
-    def _setting_volume(self, dose_ng: int) -> int:
-        """The volume the firmware checks a new periodic or demand dose with."""
-        conc = self.label[0][1]
-        if self.bridge is not None and self.bridge[3][0] == self.label[0][0]:
-            conc = max(conc, self.bridge[3][1])
-        return dose_ng * NL_PER_ML // conc
+    def _flow_concentration(self, label: tuple, bridge: list | None) -> int:
+        """The concentration a prescription's flows are measured with: the label's, or the stronger old one while
+        a bridge without old flows of the same drug runs."""
+        if bridge is not None and bridge[0] is None:
+            return self._dose_concentration(label, bridge) or label[0][1]
+        return label[0][1]
+
+    def _settings_flaw(
+        self,
+        label: tuple,
+        doses: Days | None,
+        plan: PeriodicBolusPlan | None,
+        limits: DemandLimits | None,
+        bridge: list | None,
+    ) -> str | None:
+        """The code of the one check every change of settings passes (the drug's daily and single-dose limits
+        never bind in this formulary), or None."""
+        m = self.m
+        if not label:
+            return None
+        if limits is not None and not all(FORMULARY[drug].demand_allowed for drug, _ in label):
+            return "demand_not_allowed"
+        conc = label[0][1]
+        if doses is not None:
+            flaw = _first_schedule_flaw(m, _flows(doses, conc))
+            stronger = self._flow_concentration(label, bridge)
+            if flaw is None and stronger != conc:
+                flaw = _first_schedule_flaw(m, _flows(doses, stronger))
+            if flaw is not None:
+                return flaw
+        weeks = [w for w in (_flows(doses, conc) if doses else None, bridge[0] if bridge else None) if w is not None]
+        basal = max((f for w in weeks for d in w for _, f in d), default=0)
+        measured = self._dose_concentration(label, bridge) or conc
+        for dose, duration in [(b.dose_ng, b.duration_ms) for b in (plan, limits) if b is not None]:
+            if dose * NL_PER_ML // measured <= 0:
+                return "dose_too_small"
+            if _ceil_div(dose * NL_PER_ML // conc * MS_PER_DAY, duration) > m.max_bolus_flow_nl_per_day - basal:
+                return "bolus_too_fast"
+        return None
 
     def _basal_days(self) -> Days | None:
-        return self.bridge[0] if self.bridge is not None else self.days
+        return self.bridge[0] if self.bridge is not None and self.bridge[0] is not None else self.days
 
     def _max_basal(self) -> int:
         weeks = [w for w in (self.days, self.bridge[0] if self.bridge else None) if w is not None]
@@ -441,6 +483,11 @@ class FirmwareMachine(RuleBasedStateMachine):
             return code
         if len(self._periodic_recent()) >= _ceil_div(MS_PER_DAY, self.plan.interval_ms):
             return "daily_maximum"
+        if self.periodic_boluses:
+            # Both its start and its end at least one interval after the last bolus's.
+            start, end = self.periodic_boluses[-1]
+            if self.now < max(start + self.plan.interval_ms, end + self.plan.interval_ms - self.plan.duration_ms):
+                return "daily_maximum"
         volume = self._volume(self.plan.dose_ng)
         if volume is None:
             return "bridge_running"
@@ -602,7 +649,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         self._pass_time(d.end_ms, times)
 
     def _periodic_recent(self) -> list[int]:
-        return [t for t in self.periodic_starts if t > self.now - MS_PER_DAY]
+        return [t for t, _ in self.periodic_boluses if t > self.now - MS_PER_DAY]
 
     def _periodic_fired(self, at_ms: int) -> None:
         assert self.plan is not None and self.periodic_next_wall is not None, "periodic bolus without a plan"
@@ -619,6 +666,8 @@ class FirmwareMachine(RuleBasedStateMachine):
         elif kind == "bolus_end" and e.get("kind") == BolusKind.BRIDGE:
             assert self.bridge is not None and self.bridge[2] >= self.bridge[1], "bridge ended before its volume"
             self.bridge = None
+            # A prescription made during a bridge without old flows now runs at the label's concentration.
+            self.days = _flows(self.doses, self.label[0][1]) if self.doses is not None and self.label else None
         elif kind == "bolus_start":
             assert self.bolus is None, "two boluses at once"
             bolus_kind = BolusKind(e.get("kind"))
@@ -636,7 +685,7 @@ class FirmwareMachine(RuleBasedStateMachine):
                 assert self._periodic_reason() is None, f"periodic bolus given though {self._periodic_reason()}"
                 self._periodic_fired(e.at_ms)
                 assert len(self._periodic_recent()) < _ceil_div(MS_PER_DAY, self.plan.interval_ms), "too many in 24 h"
-                self.periodic_starts.append(e.at_ms)
+                self.periodic_boluses.append((e.at_ms, e.get("ends_ms")))
             rate = e.get("rate_nl_per_day")
             assert rate == _ceil_div(volume * MS_PER_DAY, duration)
             self.bolus = [bolus_kind, volume, rate, 0]
@@ -835,6 +884,11 @@ class FirmwareMachine(RuleBasedStateMachine):
         change = drug_changed or strength_changed
         programmed = self.doses is not None
         stronger_old = bool(contents) and (drug_changed or (strength_changed and contents[0][1] < old[0][1]))
+        # After any earlier fill the tubing holds the old solution: a bridge with the old flows, or none.
+        new_bridge = self.bridge
+        if bridge and contents and change:
+            new_bridge = [self.days if programmed else None, self._dead() * MS_PER_DAY, 0, old[0]]
+        kept = (None, None, None) if drug_changed else (self.doses, self.plan, self.limits)
         code: str | None = None
         if volume > m.reservoir_nl:
             code = "over_capacity"
@@ -848,25 +902,26 @@ class FirmwareMachine(RuleBasedStateMachine):
             code = flaw
         elif contents and change and self.bridge is not None:
             code = "bridge_running"
-        elif programmed and stronger_old and not bridge:
+        elif stronger_old and not bridge:
             code = "bridge_needed"
-        elif programmed and contents and not drug_changed:
-            code = _first_schedule_flaw(m, _flows(self.doses, contents[0][1]))
+        else:
+            code = self._settings_flaw(contents, *kept, new_bridge)
 
         def apply() -> None:
             if change and self.bolus is not None:
                 self.expect_interrupt = (
                     "the fill changed the drug" if drug_changed else "the fill changed the concentration"
                 )
-            if bridge and contents and change and programmed:
-                self.bridge = [self.days, self._dead() * MS_PER_DAY, 0, old[0]]
+            self.bridge = new_bridge
             self.label = contents
             if drug_changed:
                 self.doses = None
                 self.plan = None
                 self.periodic_next_wall = None
                 self.limits = None
-            self.days = _flows(self.doses, contents[0][1]) if self.doses is not None and contents else None
+            self.days = None
+            if self.doses is not None and contents:
+                self.days = _flows(self.doses, self._flow_concentration(contents, self.bridge))
             self.reservoir = volume
             self.filled = bool(contents)
             self.threshold = new_threshold
@@ -902,7 +957,6 @@ class FirmwareMachine(RuleBasedStateMachine):
     @rule(days=week_days())
     def program(self, days: Days) -> None:
         """Program the doses that derive these flows at the label's concentration (a whole number of mg/mL)."""
-        m = self.m
         mg = self._mg_per_ml()
         doses = tuple(tuple((s, f * mg) for s, f in day) for day in days)
         code = self._refused_in(NO_SETTING)
@@ -911,12 +965,13 @@ class FirmwareMachine(RuleBasedStateMachine):
         elif self.bolus is not None and self.bolus[0] not in REPLACES_BASAL:
             code = "bolus_running"
         else:
-            code = _first_schedule_flaw(m, days)
+            code = self._settings_flaw(self.label, doses, self.plan, self.limits, self.bridge)
 
         def apply() -> None:
             self.doses = doses
-            self.days = _flows(doses, self.label[0][1])
-            assert self.days == days
+            conc = self._flow_concentration(self.label, self.bridge)
+            self.days = _flows(doses, conc)
+            assert self.days == days or conc != self.label[0][1]
             self.stopped = False
 
         schedule = DoseSchedule(tuple(tuple(DoseStep(s, d) for s, d in day) for day in doses))
@@ -988,7 +1043,6 @@ class FirmwareMachine(RuleBasedStateMachine):
         )
     )
     def periodic(self, plan: tuple[int, int, int, int] | None) -> None:
-        m = self.m
         wall = self.now + self.offset
         if plan is None:
 
@@ -1008,11 +1062,7 @@ class FirmwareMachine(RuleBasedStateMachine):
         elif new_plan.dose_ng <= 0 or duration <= 0:
             code = "bad_bolus"
         else:
-            v = self._setting_volume(new_plan.dose_ng)
-            if v <= 0:
-                code = "dose_too_small"
-            elif _ceil_div(v * MS_PER_DAY, duration) > m.max_bolus_flow_nl_per_day - self._max_basal():
-                code = "bolus_too_fast"
+            code = self._settings_flaw(self.label, self.doses, new_plan, self.limits, self.bridge)
 
         def on() -> None:
             self.plan = new_plan
@@ -1060,10 +1110,8 @@ class FirmwareMachine(RuleBasedStateMachine):
             pass
         elif not (limits.max_per_24h >= 1 and limits.lockout_ms >= 0 and limits.dose_ng > 0 and limits.duration_ms > 0):
             code = "bad_demand_limits"
-        elif not all(FORMULARY[drug].demand_allowed for drug, _ in self.label):
-            code = "demand_not_allowed"
-        elif self._setting_volume(limits.dose_ng) <= 0:
-            code = "dose_too_small"
+        else:
+            code = self._settings_flaw(self.label, self.doses, self.plan, limits, self.bridge)
 
         def apply() -> None:
             self.limits = limits
@@ -1081,20 +1129,28 @@ class FirmwareMachine(RuleBasedStateMachine):
             code = self._refused_in(NO_PRESS) or "demand_off"
             assert status["demand_next_allowed_wall_ms"] is None and status["demand_left_24h"] is None
         else:
-            previous = [t for t, _, _ in self.demands]
-            recent = [t for t in previous if t > now - MS_PER_DAY]
-            locked = bool(previous) and now - previous[-1] < limits.lockout_ms
-            full = len(recent) >= limits.max_per_24h
+            # A dose counts while any of it is delivered in the 24 h up to now: until 24 h after its end.
+            recent_ends = [end for _, end, _, _ in self.demands if end > now - MS_PER_DAY]
+            # The lockout holds from the last dose's start, and between the ends of the last dose and this one.
+            lockout_end = now
+            if self.demands:
+                start, end, _, _ = self.demands[-1]
+                lockout_end = max(start + limits.lockout_ms, end + limits.lockout_ms - limits.duration_ms)
+            locked = lockout_end > now
+            full = len(recent_ends) >= limits.max_per_24h
             allowed_at = max(
                 now,
-                previous[-1] + limits.lockout_ms if locked else now,
-                recent[-limits.max_per_24h] + MS_PER_DAY if full else now,
+                lockout_end if locked else now,
+                recent_ends[-limits.max_per_24h] + MS_PER_DAY if full else now,
             )
-            # The patient's view and the pump's decision come from one computation.
-            assert status["demand_next_allowed_wall_ms"] == allowed_at + self.offset
-            assert status["demand_left_24h"] == max(0, limits.max_per_24h - len(recent))
+            bolus_end = None
+            if self.bolus is not None:
+                _, vol, rate, done = self.bolus
+                bolus_end = now + _ceil_div(vol * MS_PER_DAY - done, rate)
             if (in_mode := self._refused_in(NO_PRESS)) is not None:
                 code = in_mode
+            elif bolus_end is not None and bolus_end > allowed_at:
+                code, until = "bolus_running", bolus_end
             elif locked:
                 code, until = "locked_out", allowed_at
             elif full:
@@ -1107,17 +1163,27 @@ class FirmwareMachine(RuleBasedStateMachine):
                     code, until = self._blocker(BolusKind.DEMAND, volume, limits.duration_ms)
                 self.command_volume = volume
             self.command_duration = limits.duration_ms
+            # The patient's view and the pump's decision come from one computation: the window, and a running
+            # bolus that holds the next dose back until it ends.
+            next_allowed = allowed_at if until is None else max(allowed_at, until)
+            assert status["demand_next_allowed_wall_ms"] == next_allowed + self.offset
+            assert status["demand_left_24h"] == max(0, limits.max_per_24h - len(recent_ends))
+        # The status answers a press now as the pump then does: why not, and until when.
+        until_wall = None if until is None else until + self.offset
+        expected = None if code is None else {"code": code, "until_wall_ms": until_wall}
+        assert status["demand_not_now"] == expected, (status["demand_not_now"], expected)
         fw = self.fw
         before = fw.state.to_data() if code is not None else {}
         out = fw.handle(RequestDemandBolus())
         if out.accepted:
             assert limits is not None
             # The physician's limits hold for every dose the patient gets.
-            for t, _, _ in self.demands:
+            for t, end, _, _ in self.demands:
                 assert now - t >= limits.lockout_ms, f"demand dose at {now} ms within the lockout after {t} ms"
-            in_window = [t for t, _, _ in self.demands if t > now - MS_PER_DAY]
+                assert now + limits.duration_ms - end >= limits.lockout_ms, "a dose ends within the lockout"
+            in_window = [t for t, end, _, _ in self.demands if end > now - MS_PER_DAY]
             assert len(in_window) + 1 <= limits.max_per_24h, f"more than {limits.max_per_24h} doses in 24 h"
-            self.demands.append((now, limits.lockout_ms, limits.max_per_24h))
+            self.demands.append((now, int(out.info["ends_ms"]), limits.lockout_ms, limits.max_per_24h))
             assert out.info["used_in_24h"] == len(in_window) + 1
         assert (None if out.accepted else out.refusal.code) == code, (code, out.refusal)
         if out.accepted:
@@ -1245,14 +1311,14 @@ class FirmwareMachine(RuleBasedStateMachine):
 
     @rule(anchor=st.sampled_from(["lockout", "day", "first_in_day"]), jitter=st.integers(-1, 1))
     def press_at_a_limit(self, anchor: str, jitter: int) -> None:
-        """The patient presses again right at a limit: the end of the lockout or 24 h after a dose."""
+        """The patient presses again right at a limit: the end of the lockout or 24 h after a dose ended."""
         if self.limits is not None and self.demands:
             if anchor == "lockout":
                 t = self.demands[-1][0] + self.limits.lockout_ms + jitter
             elif anchor == "day":
-                t = self.demands[-1][0] + MS_PER_DAY + jitter
+                t = self.demands[-1][1] + MS_PER_DAY + jitter
             else:
-                recent = [d for d, _, _ in self.demands if d > self.now - MS_PER_DAY]
+                recent = [end for _, end, _, _ in self.demands if end > self.now - MS_PER_DAY]
                 t = (recent[0] if recent else self.now) + MS_PER_DAY + jitter
             if t > self.now:
                 self.advance(t - self.now)
@@ -1304,8 +1370,9 @@ class FirmwareMachine(RuleBasedStateMachine):
 
     @invariant()
     def demand_doses_within_limits(self) -> None:
-        for i, (t, lockout, most) in enumerate(self.demands):
-            window = [u for u, _, _ in self.demands[: i + 1] if u > t - MS_PER_DAY]
+        for i, (t, _, lockout, most) in enumerate(self.demands):
+            # Every dose of which some is delivered in the 24 h up to this one's start counts.
+            window = [u for u, end, _, _ in self.demands[: i + 1] if end > t - MS_PER_DAY]
             assert len(window) <= most
             if i:
                 assert t - self.demands[i - 1][0] >= lockout

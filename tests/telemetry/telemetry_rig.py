@@ -25,6 +25,7 @@ FULL_STATUS: dict[str, object] = {
     "demand": {"dose_ng": 100_000, "duration_ms": 300_000, "lockout_ms": 3_600_000, "max_per_24h": 4},
     "demand_next_allowed_wall_ms": 1_700_000_600_000,
     "demand_left_24h": 3,
+    "demand_not_now": {"code": "locked_out", "until_wall_ms": 1_700_000_600_000},
     "reservoir_nl": 4_200_000,
     "label": [{"drug": "morphine", "concentration_ng_per_ml": 10_000_000}],
     "prescription": [[[0, 5_000_000]]] * 7,

@@ -56,6 +56,8 @@ def status(
         "dose_raised_wall_ms": dose_raised_wall_ms,
         "demand_next_allowed_wall_ms": None if demand is None else wall_ms,
         "demand_left_24h": None if demand is None else demand.max_per_24h,
+        "demand_not_now": {"code": "demand_off", "until_wall_ms": None} if demand is None else None,
+        "recent_exposures": [],
         "bridge": None,
         "mode": mode,
         "alarms": list(alarms),

@@ -129,7 +129,7 @@ def test_refill_from_10_to_25_mg_per_ml_keeps_every_demand_dose_at_0_1_mg(
     assert bolus is not None and bolus.volume_nl == 4_000  # still 0.1 mg, now 0.004 mL of 25 mg/mL
 
 
-def test_a_pump_refusal_stops_the_plan_and_reads_as_a_hard_finding(
+def test_a_refill_the_pump_would_refuse_is_refused_by_the_plan_before_the_needle_goes_in(
     running: tuple[VirtualPump, TherapyService],
 ) -> None:
     vp, service = running
@@ -138,18 +138,35 @@ def test_a_pump_refusal_stops_the_plan_and_reads_as_a_hard_finding(
     left = service.port.interrogate().reservoir_nl
     up = Refill(18 * ML, Fill.single("morphine", 25 * MG), aspirated_nl=left, override_reason=REASON)
     done(service, up, PHYSICIAN)
+    # A second change while the bridge of the first still runs: the pump would refuse it, so the plan does.
+    left = service.port.interrogate().reservoir_nl
+    again = service.plan(Refill(18 * ML, Fill.single("morphine", 10 * MG), aspirated_nl=left), NURSE)
+    assert not again.allowed and "bridge_running" in {f.code for f in again.findings}
     vp.advance(vp.now_ms + 10 * DAY)
     # Back to the weaker solution without a bridge: the stronger one in the catheter would go too fast.
     left = service.port.interrogate().reservoir_nl
-    down = Refill(18 * ML, Fill.single("morphine", 10 * MG), aspirated_nl=left, bridge=False)
-    plan = service.plan(down, NURSE)
-    assert "no_bridge" in {w.code for w in plan.warnings}
+    plan = service.plan(Refill(18 * ML, Fill.single("morphine", 10 * MG), aspirated_nl=left, bridge=False), NURSE)
+    (finding,) = [f for f in plan.findings if f.code == "bridge_needed"]
+    assert finding.tier is Tier.HARD and finding.source == "pump firmware" and not plan.allowed
+    assert "no_bridge" not in {w.code for w in plan.warnings}  # not a warning: a refusal
     execution = service.execute(plan, NURSE, confirmed=True)
+    assert execution.status is ExecutionStatus.NOT_ALLOWED and execution.sent == ()
+    assert service.port.interrogate().label == (("morphine", 25 * MG),)
+
+
+def test_a_pump_refusal_stops_the_plan_and_reads_as_a_hard_finding(
+    running: tuple[VirtualPump, TherapyService],
+) -> None:
+    """A plan made, then the patient's dose starts before it is sent: the pump refuses the bolus it cannot add."""
+    _, service = running
+    plan = service.plan(ClinicianBolus(200_000, HOUR), PHYSICIAN)
+    assert plan.allowed
+    done(service, DemandPress(), PATIENT)
+    execution = service.execute(plan, PHYSICIAN, confirmed=True)
     assert execution.status is ExecutionStatus.REFUSED
     refusal = execution.refusal
     assert refusal is not None and refusal.tier is Tier.HARD and refusal.source == "pump firmware"
-    assert refusal.code == "bridge_needed"
-    assert not execution.verification.ok  # the pump still holds 25 mg/mL, not what was planned
+    assert refusal.code == "bolus_running"
 
 
 def test_after_an_mri_the_stall_is_cleared_once_the_motor_turns(running: tuple[VirtualPump, TherapyService]) -> None:

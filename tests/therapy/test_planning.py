@@ -8,6 +8,7 @@ import pytest
 from fakes import DAY, HOUR, MCG, MG, ML, NURSE, PATIENT, PHYSICIAN, REASON, WALL_MS, FakePort, status
 
 from thecal.drugs import Fill, Tier
+from thecal.drugs.limits import PUMP_FIRMWARE
 from thecal.pump.core import commands as pump
 from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.schedule import DoseSchedule, DoseStep
@@ -236,8 +237,12 @@ def test_the_daily_limit_is_checked_on_the_worst_case_with_every_demand_dose_use
     assert daily.tier is Tier.HARD and "24 demand doses making 24 mg" in daily.message
     (worst,) = [w for w in p.warnings if w.code == "worst_case_24h"]
     assert "34 mg of morphine" in worst.message
-    # The pump's own daily limit is predicted too, from the firmware's own function.
-    assert "above_max_daily_dose" in codes(p)
+    # The pump's own verdict is predicted too, by the firmware's own check: its first refusal is the single dose.
+    assert "above_max_demand_dose" in codes(p)
+    # Within the single-dose limit, the pump's daily limit is what it refuses: 10 mg + 24 × 0.5 mg = 22 mg.
+    p = plan(PtmSettings(MG // 2, 600_000, 0, 24), PHYSICIAN, prescription=DoseSchedule.continuous(10 * MG))
+    (pump_daily,) = [f for f in p.findings if f.code == "above_max_daily_dose"]
+    assert pump_daily.tier is Tier.HARD and pump_daily.source == PUMP_FIRMWARE
 
 
 def test_demand_doses_of_ziconotide_and_for_an_opioid_naive_patient_are_refused() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from thecal.cli.pump_words import alarm_is_critical, clock_text, local_time
 from thecal.pump.core.alarms import RULES, Alarm
+from thecal.pump.core.refusals import RefusalCode
 from thecal.therapy import PatientView
 
 CALL_NOW = "call your clinic now"
@@ -36,6 +37,21 @@ def patient_alarm(name: str) -> str:
     return f"{words} {CALL_NOW if alarm_is_critical(name) else CALL_SOON}."
 
 
+# Why a press gives no dose, in the patient's words; any other reason is the pump's own words.
+NOT_NOW_WORDS: dict[str, str] = {
+    RefusalCode.LOCKED_OUT: "it is too soon after your last dose",
+    RefusalCode.DAILY_MAXIMUM: "you have taken the most doses allowed in 24 hours",
+    RefusalCode.BOLUS_RUNNING: "a dose is still being given",
+}
+
+
+def _code_words(code: str) -> str:
+    try:
+        return RefusalCode(code).words
+    except ValueError:
+        return code.replace("_", " ")
+
+
 def dose_now_lines(view: PatientView) -> list[str]:
     """Whether an extra dose is possible now; if not, why and until when; and how many are left in 24 h."""
     if not view.demand_enabled:
@@ -45,13 +61,17 @@ def dose_now_lines(view: PatientView) -> list[str]:
     allowed = view.demand_next_allowed_wall_ms
     left = view.demand_left_24h
     lines: list[str] = []
-    if allowed is None or allowed <= view.wall_ms:
+    code = view.demand_not_now_code
+    if code is None and (allowed is None or allowed <= view.wall_ms):
         lines.append("Extra dose: possible now.")
     else:
-        why = (
-            "you have taken the most doses allowed in 24 hours" if left == 0 else "it is too soon after your last dose"
-        )
-        lines.append(f"Extra dose: not now, {why}. Next dose possible at {clock_text(allowed, view.wall_ms)}.")
+        # The pump's own reason when it gives one; from the counts only for a pump that does not say.
+        if code is None:
+            code = RefusalCode.DAILY_MAXIMUM if left == 0 else RefusalCode.LOCKED_OUT
+        why = NOT_NOW_WORDS.get(code) or _code_words(code)
+        until = view.demand_not_now_until_wall_ms or allowed
+        when = f" Next dose possible at {clock_text(until, view.wall_ms)}." if until and until > view.wall_ms else ""
+        lines.append(f"Extra dose: not now, {why}.{when}")
     if left is not None:
         lines.append(f"Doses left in the next 24 hours: {left}.")
     return lines

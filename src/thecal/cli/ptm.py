@@ -64,6 +64,7 @@ def _bolus(args: argparse.Namespace) -> int:
     except ThecalError as error:
         print(f"thecal: {error}", file=sys.stderr)
         return connect.EXIT_REFUSED
+    # No dose now (lockout, daily maximum, a dose still running) is a plan refused before sending: exit 2.
     code = connect.EXIT_INPUT if execution is None else EXIT_CODES[execution.status]
     if args.json:
         data = {"plan": plan.to_dict(), "execution": None if execution is None else execution.to_dict()}

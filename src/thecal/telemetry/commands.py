@@ -266,6 +266,7 @@ PTM_STATUS_FIELDS = frozenset(
         "demand",
         "demand_next_allowed_wall_ms",
         "demand_left_24h",
+        "demand_not_now",
     }
 )
 

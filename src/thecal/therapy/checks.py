@@ -7,9 +7,13 @@ periodic and demand dose used, computed by the firmware's own formula
 (`pump.core.hard_limits`) for every drug of the reservoir. The drug library's
 checks that bundle a daily-dose check of their own (a titration step, demand
 settings) have that part replaced by the worst case, which is never lower, so
-stacking still only tightens. The pump's own limits (its flows, its daily
-limit counting settings replaced in the last 24 h) are predicted by calling the
-firmware's functions, so a plan says in advance what the pump would refuse.
+stacking still only tightens; the clinician boluses of the last 24 h, which the
+pump shows in its record, count in it. The pump's own verdict is predicted by
+calling the firmware's one check of settings (`pump.core.settings_check`) on
+what the plan leaves, with the record the pump keeps of the settings replaced
+and the boluses given in the last 24 h and the bridge it runs: its flows, its
+daily limit, each periodic and demand bolus on top of the basal. So a plan a
+person confirms is one the pump takes.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from thecal.drugs.model import Drug
 from thecal.drugs.verdict import Finding
 from thecal.errors import InputError
 from thecal.pump.core.actions import Refusal
-from thecal.pump.core.hard_limits import Replaced, WorstCase, daily_refusal, exposures, worst_case
+from thecal.pump.core.hard_limits import WorstCase, exposures, recent, remember, worst_case
 from thecal.pump.core.limits import prescription_refusal
+from thecal.pump.core.settings_check import in_force, one_off_refusal, settings_refusal
+from thecal.pump.core.state import Bridge
 from thecal.therapy.context import Context
 from thecal.therapy.plan import PlanWarning
 from thecal.therapy.settings import TherapySettings, dose_rate_text, library_drug
@@ -80,11 +86,52 @@ def scaled(lead_ng: int, label: Label, concentration_ng_per_ml: int) -> int:
 
 
 def dose_checks(
-    ctx: Context, before: TherapySettings, after: TherapySettings, *, one_off_ng: int = 0
+    ctx: Context,
+    before: TherapySettings,
+    after: TherapySettings,
+    *,
+    one_off_ng: int = 0,
+    starts_bridge: bool = False,
 ) -> tuple[list[Finding], list[PlanWarning]]:
     """Every check a change of dose-based settings (or a one-off dose now) must pass, and its warnings."""
     if not after.label or (not after.doses_differ(before) and not one_off_ng):
         return [], []
+    findings, warnings = _library_checks(ctx, before, after, one_off_ng)
+    pump = pump_finding(pump_refusal(ctx, before, after, ctx.bridge_after(before, starts_bridge), one_off_ng))
+    # The pump's verdict, unless a check above already says the same words (its flows, from the pump model).
+    if pump is not None and all(f.message != pump.message for f in findings):
+        findings.append(pump)
+    return findings, warnings
+
+
+def pump_refusal(
+    ctx: Context, before: TherapySettings, after: TherapySettings, bridge: Bridge | None, one_off_ng: int = 0
+) -> Refusal | None:
+    """What the pump would refuse of the settings `after` (or of a clinician bolus now), as the firmware
+    checks it: with its record of the last 24 h and the bridge it would run."""
+    entries = ctx.entries(after.label)
+    if not entries:
+        return None
+    s = ctx.snapshot
+    old_entries = ctx.entries(before.label) or ()
+    held = in_force(old_entries, before.prescription, before.periodic, before.demand, ctx.running_bridge())
+    if one_off_ng:
+        return one_off_refusal(entries, one_off_ng, held, s.recent_exposures, s.now_ms)
+    replaced = remember(s.recent_exposures, held, s.now_ms)
+    return settings_refusal(
+        s.model, entries, after.prescription, after.periodic, after.demand, bridge, replaced, s.now_ms
+    )
+
+
+def pump_finding(refusal: Refusal | None) -> Finding | None:
+    """The pump's predicted refusal as the finding every door shows, or None."""
+    return None if refusal is None else refusal_finding(refusal)
+
+
+def _library_checks(
+    ctx: Context, before: TherapySettings, after: TherapySettings, one_off_ng: int
+) -> tuple[list[Finding], list[PlanWarning]]:
+    """The drug library's checks of a change, with its limits and warnings, and the pump model's flows."""
     fill, findings = library_fill(after.label)
     if fill is None:
         return findings, []
@@ -150,34 +197,28 @@ def _worst_case(
     findings: list[Finding] = []
     words: list[str] = []
     totals: dict[str, int] = {}
+    now = ctx.snapshot.now_ms
     for exposure, (drug, conc) in zip(new, after.label, strict=True):
-        worst = worst_case(exposure, (), ctx.snapshot.now_ms)
+        worst = worst_case(exposure, (), now)
         extra = scaled(one_off_ng, after.label, conc) if one_off_ng else 0
-        total = worst.total_ng + extra
+        records = recent(ctx.snapshot.recent_exposures, now)
+        given = sum(r.exposure.one_off_ng for r in records if r.exposure.drug == drug)
+        total = worst.total_ng + extra + given
         totals[drug] = total
-        sentence = _worst_words(after.label, drug, worst, extra)
+        sentence = _worst_words(after.label, drug, worst, extra, given)
         words.append(sentence)
         known = library_drug(drug)
         if known is not None:
             verdict = check_daily_dose(known, total, opioid_naive=ctx.patient.opioid_naive)
             findings += [_noted(f, sentence) for f in verdict.findings]
-    # The pump also counts what this plan replaces for the next 24 h; its refusal is predicted here.
-    old_entries = ctx.entries(before.label)
-    replaced = tuple(
-        Replaced(ctx.snapshot.now_ms, e)
-        for e in (exposures(old_entries, before.prescription, before.periodic, before.demand) if old_entries else ())
-    )
-    pump = daily_refusal(new_entries, new, replaced, ctx.snapshot.now_ms)
-    if pump is not None:
-        findings.append(refusal_finding(pump))
     warnings = [PlanWarning("worst_case_24h", " ".join(words))] if any(totals.values()) else []
     warnings += _jump_warnings(ctx, before, after, totals)
     return findings, warnings
 
 
-def _worst_words(label: Label, drug: str, worst: WorstCase, extra_ng: int) -> str:
+def _worst_words(label: Label, drug: str, worst: WorstCase, extra_ng: int, given_ng: int) -> str:
     known = library_drug(drug)
-    total = worst.total_ng + extra_ng
+    total = worst.total_ng + extra_ng + given_ng
 
     def mass(ng: int) -> str:
         return known.mass_text(ng) if known else format_exact(ng, 1_000_000, "mg")
@@ -187,6 +228,8 @@ def _worst_words(label: Label, drug: str, worst: WorstCase, extra_ng: int) -> st
         parts.append(f"{mass(worst.periodic_ng)} of periodic boluses")
     if worst.demand_presses:
         parts.append(f"{worst.demand_presses} demand doses making {mass(worst.demand_ng)}")
+    if given_ng:
+        parts.append(f"{mass(given_ng)} of clinician boluses in the last 24 h")
     if extra_ng:
         parts.append(f"this bolus of {mass(extra_ng)}")
     return f"In the worst 24 h the patient could get {mass(total)} of {drug}: {', '.join(parts)}."

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from thecal.pump.core.label import DrugLabel, Formulary, LabelEntry
+from thecal.pump.core.state import Bridge
 from thecal.therapy.roles import Actor
 from thecal.therapy.settings import TherapySettings
 from thecal.therapy.snapshot import Label, PumpSnapshot
@@ -49,3 +50,21 @@ class Context:
         if not all(drug in self.formulary for drug, _ in label):
             return None
         return tuple(LabelEntry(drug, conc, self.formulary[drug]) for drug, conc in label)
+
+    def running_bridge(self) -> Bridge | None:
+        """The bridge the pump runs now, as the firmware holds it: the old solution and the prescription pushing it."""
+        s = self.snapshot
+        entries = self.entries(s.bridge_label)
+        if s.bridge_remaining_nl is None or not entries:
+            return None
+        return Bridge(entries, s.bridge_prescription, s.bridge_remaining_nl, s.now_ms)
+
+    def bridge_after(self, before: TherapySettings, starts_bridge: bool) -> Bridge | None:
+        """The bridge once a plan is done: one a fill starts (the old solution, the whole dead volume), or the one
+        that runs now."""
+        if not starts_bridge:
+            return self.running_bridge()
+        entries = self.entries(before.label)
+        if not entries:
+            return None
+        return Bridge(entries, before.prescription, self.snapshot.dead_volume_nl, self.snapshot.now_ms)

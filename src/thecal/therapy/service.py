@@ -127,7 +127,9 @@ class TherapyService:
         draft = HANDLERS[type(intent)](ctx, intent)
         findings = [f for f in (role_finding(actor, intent),) if f is not None]
         findings += draft.findings
-        shared, warned = dose_checks(ctx, before, draft.after, one_off_ng=draft.one_off_ng)
+        shared, warned = dose_checks(
+            ctx, before, draft.after, one_off_ng=draft.one_off_ng, starts_bridge=draft.starts_bridge
+        )
         findings += shared
         warnings = list(draft.warnings) + warned
         findings, kept = _without_kept_soft_limits(ctx, before, findings)

@@ -1,10 +1,14 @@
 """What an interrogation shows, as typed values: the therapy layer reads the pump only through these.
 
 `PumpSnapshot` is the clinician's view of `Firmware.status()` (its stable keys,
-integers in base units), together with the figures of the pump's model.
-`PatientView` is the part a patient's handset may read. Both are built by the
-ports from the status a pump answers; a key missing or of the wrong type is a
-fault of the pump or the link, reported as such, never guessed.
+integers in base units), together with the figures of the pump's model: with
+the record of what the pump's daily limit still counts from the last 24 h and
+the old solution a bridge still pushes, so that a plan predicts the pump's
+verdict. `PatientView` is the part a patient's handset may read. Both are built
+by the ports from the status a pump answers; a key missing or of the wrong type
+is a fault of the pump or the link, reported as such, never guessed. The one
+exception is the pump's answer to a press now, which a handset's view may not
+carry: without it, the next-dose time still holds.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass, field
 
 from thecal.errors import ThecalError
 from thecal.pump.core.commands import DemandLimits, PeriodicBolusPlan
+from thecal.pump.core.hard_limits import Exposure, Replaced
 from thecal.pump.core.schedule import DoseSchedule
 from thecal.pump.model import PumpModel
 
@@ -51,12 +56,17 @@ class PatientView:
     demand_enabled: bool
     demand_next_allowed_wall_ms: int | None
     demand_left_24h: int | None
+    # Why a press now gives no dose (a pump refusal code) and until when, as the pump itself answers; None when it
+    # would give one, or when the view does not carry the answer.
+    demand_not_now_code: str | None = None
+    demand_not_now_until_wall_ms: int | None = None
 
     @classmethod
     def from_status(cls, status: Status) -> PatientView:
         """The patient's view of a status, full or already reduced to the patient's fields."""
         stopped = status.get("therapy_stopped")
         enabled = status.get("demand_enabled")
+        code, until = _not_now(status)
         return cls(
             wall_ms=_int(status, "wall_ms"),
             alarms=_words(status, "alarms"),
@@ -64,6 +74,8 @@ class PatientView:
             demand_enabled=enabled if isinstance(enabled, bool) else status.get("demand") is not None,
             demand_next_allowed_wall_ms=_int_or_none(status, "demand_next_allowed_wall_ms"),
             demand_left_24h=_int_or_none(status, "demand_left_24h"),
+            demand_not_now_code=code,
+            demand_not_now_until_wall_ms=until,
         )
 
 
@@ -89,6 +101,11 @@ class PumpSnapshot:
     demand_next_allowed_wall_ms: int | None
     demand_left_24h: int | None
     bridge_remaining_nl: int | None
+    bridge_label: Label  # the old solution a bridge still pushes; empty while no bridge runs
+    bridge_prescription: DoseSchedule | None  # the old prescription whose flows push it, if there was one
+    recent_exposures: tuple[Replaced, ...]  # what the pump's daily limit still counts from the last 24 h
+    demand_not_now_code: str | None
+    demand_not_now_until_wall_ms: int | None
     basal_flow_nl_per_day: int
     bolus_flow_nl_per_day: int
     bolus: BolusView | None
@@ -100,6 +117,7 @@ class PumpSnapshot:
         """The typed view of a clinician's interrogation answer."""
         bolus = _record_or_none(status, "bolus")
         bridge = _record_or_none(status, "bridge")
+        code, until = _not_now(status)
         return cls(
             model=model,
             now_ms=_int(status, "now_ms"),
@@ -119,6 +137,11 @@ class PumpSnapshot:
             demand_next_allowed_wall_ms=_int_or_none(status, "demand_next_allowed_wall_ms"),
             demand_left_24h=_int_or_none(status, "demand_left_24h"),
             bridge_remaining_nl=None if bridge is None else _int(bridge, "remaining_nl"),
+            bridge_label=() if bridge is None else _label(bridge),
+            bridge_prescription=None if bridge is None else _prescription(bridge),
+            recent_exposures=_exposures(status),
+            demand_not_now_code=code,
+            demand_not_now_until_wall_ms=until,
             basal_flow_nl_per_day=_int(status, "basal_flow_nl_per_day"),
             bolus_flow_nl_per_day=_int(status, "bolus_flow_nl_per_day"),
             bolus=None
@@ -153,6 +176,8 @@ class PumpSnapshot:
             demand_enabled=self.demand is not None,
             demand_next_allowed_wall_ms=self.demand_next_allowed_wall_ms,
             demand_left_24h=self.demand_left_24h,
+            demand_not_now_code=self.demand_not_now_code,
+            demand_not_now_until_wall_ms=self.demand_not_now_until_wall_ms,
         )
 
 
@@ -226,6 +251,39 @@ def _prescription(status: Status) -> DoseSchedule | None:
         return DoseSchedule.from_data(data)  # type: ignore[arg-type]  # checked by the schedule itself below
     except (TypeError, ValueError) as exc:
         raise SnapshotError("prescription", f"is not a dose schedule ({exc})") from None
+
+
+def _not_now(status: Status) -> tuple[str | None, int | None]:
+    """The pump's answer to a press now: the refusal code and until when (wall time), or (None, None)."""
+    record = _record_or_none(status, "demand_not_now")
+    if record is None:
+        return None, None
+    return _text(record, "code"), _int_or_none(record, "until_wall_ms")
+
+
+_EXPOSURE_TERMS = (
+    "basal_ng_per_day",
+    "periodic_dose_ng",
+    "periodic_per_24h",
+    "demand_dose_ng",
+    "demand_max_per_24h",
+    "demand_lockout_ms",
+    "one_off_ng",
+)
+
+
+def _exposures(status: Status) -> tuple[Replaced, ...]:
+    """The record of replaced settings and clinician boluses the pump's daily limit still counts."""
+    records = _get(status, "recent_exposures")
+    if not isinstance(records, list | tuple):
+        raise SnapshotError("recent_exposures", "is not a list")
+    out: list[Replaced] = []
+    for record in records:
+        if not isinstance(record, Mapping):
+            raise SnapshotError("recent_exposures", "holds an entry that is not a record")
+        terms = [_int(record, key) for key in _EXPOSURE_TERMS]
+        out.append(Replaced(_int(record, "ended_ms"), Exposure(_text(record, "drug"), *terms)))
+    return tuple(out)
 
 
 def _demand(status: Status) -> DemandLimits | None:

@@ -49,7 +49,10 @@ class Fill:
 
     `aspirated_nl` was withdrawn before filling. With `bridge`, the drug still in
     the tubing and catheter (the dead volume) is pushed through at the old flows,
-    so it reaches the patient at the old dose, before the new flows begin.
+    so it reaches the patient at the old dose, before the new flows begin; with
+    nothing programmed before, whatever flows pushes it, every dose measured out
+    with the stronger solution meanwhile. A change to a weaker solution or
+    another drug needs the bridge after any earlier fill.
     """
 
     volume_nl: int

@@ -1,10 +1,19 @@
 """The demand window: when the patient's next extra dose is allowed, and how many are left in 24 h.
 
 One function, used by the firmware to refuse a press and by the status the
-PTM shows, so the two never disagree. Every press of the last 24 h counts,
-whatever the settings were when it was given, and the lockout counts from
-the last dose even when that lies outside the 24 h window (a lockout longer
-than a day).
+PTM shows, so the two never disagree. Every demand dose counts, whatever the
+settings were when it was given, for as long as any of it is delivered in the
+24 h up to now: from its start until 24 h after its end. Counted by its start
+alone, a long dose begun just before a 24 h window would not count in it, and
+the daily maximum of shorter doses within it would pass the limit by up to one
+dose. The lockout counts from the start of the last dose, even when that lies
+outside the 24 h window (a lockout longer than a day); and a dose may not end
+sooner than the lockout after the last one ended, which only matters when the
+last dose was the longer one: a shorter dose right after a longer one would
+otherwise put more into a 24 h window than the lockout allows.
+
+The same two rules keep periodic boluses of different durations (across a
+change of plan) within what the plan allows in 24 h: `spaced_until`.
 """
 
 from __future__ import annotations
@@ -13,6 +22,10 @@ from dataclasses import dataclass
 
 from thecal.pump.core.commands import DemandLimits
 from thecal.pump.core.integers import MS_PER_DAY
+
+# Each dose given: (start, end of its delivery), pump time in ms, oldest first. One bolus runs at a time, so the
+# doses end in the order they started.
+DoseHistory = tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,20 +44,30 @@ class DemandWindow:
         return self.locked_until_ms is None and self.full_until_ms is None
 
 
-def recent_doses(history_ms: tuple[int, ...], now_ms: int) -> tuple[int, ...]:
-    """The demand doses given in the 24 h up to `now_ms`."""
-    return tuple(t for t in history_ms if t > now_ms - MS_PER_DAY)
+def recent_doses(history: DoseHistory, now_ms: int) -> DoseHistory:
+    """The doses of which some was delivered in the 24 h up to `now_ms` (or is still to be)."""
+    return tuple(dose for dose in history if dose[1] > now_ms - MS_PER_DAY)
 
 
-def demand_window(limits: DemandLimits, history_ms: tuple[int, ...], now_ms: int) -> DemandWindow:
+def spaced_until(history: DoseHistory, spacing_ms: int, duration_ms: int) -> int | None:
+    """The earliest start of a dose of `duration_ms` that begins at least `spacing_ms` after the last one began
+    and ends at least `spacing_ms` after it ended; None when there was no dose."""
+    if not history:
+        return None
+    start, end = history[-1]
+    return max(start + spacing_ms, end + spacing_ms - duration_ms)
+
+
+def demand_window(limits: DemandLimits, history: DoseHistory, now_ms: int) -> DemandWindow:
     """When the next demand dose is allowed and how many are left in the 24 h up to now."""
-    recent = recent_doses(history_ms, now_ms)
+    recent = recent_doses(history, now_ms)
     locked: int | None = None
-    if history_ms and now_ms - history_ms[-1] < limits.lockout_ms:
-        locked = history_ms[-1] + limits.lockout_ms
+    until = spaced_until(history, limits.lockout_ms, limits.duration_ms)
+    if until is not None and now_ms < until:
+        locked = until
     full: int | None = None
     if len(recent) >= limits.max_per_24h:
         # Allowed again once all but max − 1 of these doses have left the window.
-        full = recent[-limits.max_per_24h] + MS_PER_DAY
+        full = recent[-limits.max_per_24h][1] + MS_PER_DAY
     next_allowed = max(now_ms, locked or now_ms, full or now_ms)
     return DemandWindow(len(recent), max(0, limits.max_per_24h - len(recent)), locked, full, next_allowed)

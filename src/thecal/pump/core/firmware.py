@@ -41,23 +41,30 @@ Doses are kept as doses. The reservoir's drug label (filled from the pump's
 formulary, with each drug's hard limits) gives the lead drug's concentration;
 the prescription (ng/day), the periodic bolus and the demand dose (ng) become
 volumes with it, rounded down so that never more than prescribed is given.
-The basal flows are derived when the prescription or the label changes, and
-must pass the pump's own flow limits. A fill that keeps the lead drug at a new
-concentration re-derives every dose-based setting at once; a fill that
-changes the lead drug drops them, and the pump is not programmed until a new
-prescription arrives. Every command that changes the label or a dose-based
-setting passes one check of the drug's hard limits (`hard_limits.py`). The
-pump counts every demand dose and every periodic bolus of the last 24 h,
-whatever the settings were when it was given: a press is refused, and a
-periodic bolus skipped, when the present settings allow no more in 24 h.
+The basal flows are derived when the prescription, the label or the bridge
+changes. A fill that keeps the lead drug at a new concentration re-derives
+every dose-based setting at once; a fill that changes the lead drug drops
+them, and the pump is not programmed until a new prescription arrives. Every
+command that changes the label or a dose-based setting passes one check
+(`settings_check.py`): the drug's hard limits (`hard_limits.py`), the pump's
+flows, and the flow of a periodic or demand bolus on top of the basal, so that
+no setting is taken that the pump would then refuse at every press or skip at
+every start. The pump counts every demand dose (from its start until 24 h
+after its end) and every periodic bolus of the last 24 h, whatever the
+settings were when it was given: a press is refused, and a periodic bolus
+skipped, when the present settings allow no more in 24 h. A clinician bolus
+counts toward the daily limit until 24 h after it ends.
 
 The bridge belongs to the fill. After a change of drug or concentration the
-tubing and catheter (the dead volume) still hold the old solution; with
-`Fill(bridge=True)` the old flows keep running, step by step as the old
-schedule had them, in place of the basal, until the dead volume has been
-pushed, and then the new flows begin. A fill that would push the old, stronger
-solution with the new, higher flows (a lower concentration, or another drug,
-while a prescription exists) is refused without a bridge.
+tubing and catheter (the dead volume) still hold the old solution, whether or
+not anything was programmed; with `Fill(bridge=True)` the old flows keep
+running, step by step as the old schedule had them, in place of the basal,
+until the dead volume has been pushed by any flow, boluses included, and then
+the new flows begin. With no old schedule, whatever flows pushes it, and a
+prescription made meanwhile runs at flows measured with the stronger solution.
+A fill that would leave the old, stronger solution to go at the new volumes (a
+lower concentration, or another drug) is refused without a bridge
+(`solutions.py`).
 
 Combining bolus and basal, the one rule: a priming bolus replaces the basal
 flow while it runs; any other bolus adds its own constant flow to the basal
@@ -115,7 +122,7 @@ from thecal.pump.core.commands import (
     TelemetryRejected,
     TelemetrySession,
 )
-from thecal.pump.core.demand import demand_window, recent_doses
+from thecal.pump.core.demand import demand_window, recent_doses, spaced_until
 from thecal.pump.core.eventlog import Detail, EventLog
 from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.flow import (
@@ -131,32 +138,36 @@ from thecal.pump.core.flow import (
 from thecal.pump.core.hard_limits import (
     Exposure,
     Replaced,
-    bolus_dose_refusal,
-    daily_refusal,
-    demand_dose_refusal,
     demand_settings_refusal,
-    exposures,
     label_refusal,
     make_label,
-    merged,
+    one_off_exposures,
     periodic_boluses_per_24h,
     remember,
+    remember_one_off,
 )
 from thecal.pump.core.integers import (
     MS_PER_DAY,
-    NL_PER_ML,
     ceil_div,
-    format_concentration,
     format_duration,
-    format_flow,
     format_mass,
     format_volume,
 )
 from thecal.pump.core.label import DrugLabel, Formulary
-from thecal.pump.core.limits import fill_refusal, prescription_refusal, threshold_refusal
+from thecal.pump.core.limits import bolus_flow_refusal, fill_refusal, threshold_refusal
 from thecal.pump.core.modes import MODES, PERIODIC_DUE, Facts, PumpMode, act_of, facts, illegal, mode_of
 from thecal.pump.core.refusals import RefusalCode
-from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
+from thecal.pump.core.schedule import DoseSchedule
+from thecal.pump.core.settings_check import (
+    dose_volume_nl,
+    in_force,
+    lead_of,
+    one_off_refusal,
+    setting_flows,
+    settings_refusal,
+    too_small_refusal,
+)
+from thecal.pump.core.solutions import Tubing, bridge_refusal, solution_change
 from thecal.pump.core.state import ActiveBolus, Bridge, PumpState
 from thecal.pump.core.status import status_view
 
@@ -204,7 +215,7 @@ class Firmware:
             state.log.append(0, "power_on", (("model", model.name),))
         self.state = state
         self._out: list[Action] = []
-        self._flows = _derived_flows(state.label, state.prescription)
+        self._flows = setting_flows(state.label, state.prescription, state.bridge)
 
     # ------------------------------------------------------------------ time
 
@@ -296,8 +307,9 @@ class Firmware:
         volume = self._dose_volume_nl(plan.dose_ng)
         if volume is None:  # pragma: no cover - the blocker refuses while no volume can be measured out
             raise RuntimeError("a periodic bolus passed its checks without a volume")
-        s.periodic_history_ms = (*recent_doses(s.periodic_history_ms, s.now_ms), s.now_ms)
-        self._start_bolus(BolusKind.PERIODIC, volume, plan.duration_ms)
+        end = self._start_bolus(BolusKind.PERIODIC, volume, plan.duration_ms)
+        kept = tuple(b for b in s.periodic_history_ms if b[0] > s.now_ms - MS_PER_DAY)
+        s.periodic_history_ms = (*kept, (s.now_ms, end))
 
     def _periodic_blocker(self, plan: PeriodicBolusPlan) -> Refusal | None:
         """Why the periodic bolus due now cannot start, or None."""
@@ -305,9 +317,15 @@ class Firmware:
         found = illegal(PERIODIC_DUE, self._facts())
         if found is not None:
             return self._mode_refusal(*found)
-        if len(recent_doses(s.periodic_history_ms, s.now_ms)) >= periodic_boluses_per_24h(plan.interval_ms):
+        started = [b for b in s.periodic_history_ms if b[0] > s.now_ms - MS_PER_DAY]
+        if len(started) >= periodic_boluses_per_24h(plan.interval_ms):
             # Only after a change of plan or clock: no 24 h gets more boluses than the plan allows.
             return _PERIODIC_DAILY_MAXIMUM
+        spaced = spaced_until(s.periodic_history_ms, plan.interval_ms, plan.duration_ms)
+        if spaced is not None and s.now_ms < spaced:
+            # Only after a change of plan or clock: a shorter bolus right after a longer one would put more into
+            # some 24 h than the plan allows.
+            return _PERIODIC_TOO_CLOSE
         volume = self._dose_volume_nl(plan.dose_ng)
         if volume is None:
             return _BRIDGE_OF_OTHER_DRUG
@@ -345,46 +363,13 @@ class Firmware:
 
     # ------------------------------------------------------ doses and volumes
 
-    def _dose_concentration(self) -> int | None:
-        """The concentration a dose of the lead drug is measured out with now, or None while it cannot be."""
-        s = self.state
-        if not s.label:
-            return None
-        lead = s.label[0]
-        bridge = s.bridge
-        if bridge is None:
-            return lead.concentration_ng_per_ml
-        old = bridge.label[0]
-        if old.drug != lead.drug:
-            return None  # the tubing still holds another drug: no dose of the new one can be measured out
-        # The volume pushes the old solution out first and the new one after: the stronger one sets the volume.
-        return max(old.concentration_ng_per_ml, lead.concentration_ng_per_ml)
-
     def _dose_volume_nl(self, dose_ng: int) -> int | None:
         """The volume that gives at most `dose_ng` of the lead drug now, or None while none can."""
-        concentration = self._dose_concentration()
-        if concentration is None:
-            return None
-        return dose_ng * NL_PER_ML // concentration
-
-    def _exposures(
-        self,
-        label: DrugLabel,
-        prescription: DoseSchedule | None,
-        periodic: PeriodicBolusPlan | None,
-        demand: DemandLimits | None,
-        bridge: Bridge | None,
-    ) -> tuple[Exposure, ...]:
-        """What settings (and a running bridge's old flows) can give of each drug in any 24 h."""
-        by_drug = {e.drug: e for e in exposures(label, prescription, periodic, demand)}
-        if bridge is not None:
-            for e in exposures(bridge.label, bridge.doses, None, None):
-                by_drug[e.drug] = merged(by_drug[e.drug], e) if e.drug in by_drug else e
-        return tuple(by_drug.values())
+        return dose_volume_nl(self.state.label, self.state.bridge, dose_ng)
 
     def _in_force(self) -> tuple[Exposure, ...]:
         s = self.state
-        return self._exposures(s.label, s.prescription, s.periodic, s.demand_limits, s.bridge)
+        return in_force(s.label, s.prescription, s.periodic, s.demand_limits, s.bridge)
 
     def _settings_check(
         self,
@@ -393,60 +378,13 @@ class Firmware:
         periodic: PeriodicBolusPlan | None,
         demand: DemandLimits | None,
         bridge: Bridge | None,
-        *,
-        new_periodic: bool = False,
-        new_demand: bool = False,
     ) -> tuple[Replaced, ...]:
-        """Refuse settings that pass a limit of a drug or of the pump; return the record of replaced settings.
-
-        The drug's limits come first: a dose beyond them is the more important thing to say. The volume and
-        flow of a periodic or demand bolus are checked when it is set; when it starts, the bolus checks run
-        again with the flows of that moment.
-        """
+        """Refuse settings that pass a limit of a drug or of the pump (settings_check.py); return the record of
+        what counts from the last 24 h once they are the pump's."""
         s = self.state
-        if periodic is not None:
-            _raise_if(bolus_dose_refusal(label, periodic.dose_ng, "periodic"))
-        if demand is not None:
-            _raise_if(demand_dose_refusal(label, demand))
         replaced = remember(s.replaced, self._in_force(), s.now_ms)
-        _raise_if(
-            daily_refusal(label, self._exposures(label, prescription, periodic, demand, bridge), replaced, s.now_ms)
-        )
-        if label and prescription is not None:
-            _raise_if(prescription_refusal(self.model, prescription, label[0].concentration_ng_per_ml))
-        basal = max_basal_flow(_derived_flows(label, prescription), bridge)
-        if periodic is not None and new_periodic:
-            volume = self._volume_or_refuse(label, bridge, periodic.dose_ng, "periodic")
-            rate = ceil_div(volume * MS_PER_DAY, periodic.duration_ms)
-            if rate > self.model.max_bolus_flow_nl_per_day - basal:
-                _refuse(
-                    RefusalCode.BOLUS_TOO_FAST,
-                    "the periodic bolus would exceed the pump's bolus flow on top of the basal flow; "
-                    "give it over a longer time",
-                    "periodic.duration",
-                    format_duration(periodic.duration_ms),
-                    format_flow(self.model.max_bolus_flow_nl_per_day - basal),
-                )
-        if demand is not None and new_demand:
-            self._volume_or_refuse(label, bridge, demand.dose_ng, "demand")
+        _raise_if(settings_refusal(self.model, label, prescription, periodic, demand, bridge, replaced, s.now_ms))
         return replaced
-
-    def _volume_or_refuse(self, label: DrugLabel, bridge: Bridge | None, dose_ng: int, field: str) -> int:
-        """The volume of a dose under a label; refuse a dose too small to measure out."""
-        concentration = label[0].concentration_ng_per_ml
-        if bridge is not None and bridge.label[0].drug == label[0].drug:
-            concentration = max(concentration, bridge.label[0].concentration_ng_per_ml)
-        volume = dose_ng * NL_PER_ML // concentration
-        if volume <= 0:
-            _refuse(
-                RefusalCode.DOSE_TOO_SMALL,
-                f"{format_mass(dose_ng)} at {format_concentration(concentration)} is less than 1 nL, "
-                "less than the pump can measure out; give a larger dose or use a weaker solution",
-                f"{field}.dose",
-                format_mass(dose_ng),
-                format_mass(ceil_div(concentration, NL_PER_ML)),
-            )
-        return volume
 
     def _commit(
         self,
@@ -454,15 +392,18 @@ class Firmware:
         *,
         label: DrugLabel | None = None,
         prescription: DoseSchedule | _Keep | None = _KEEP,
+        bridge: Bridge | _Keep | None = _KEEP,
     ) -> None:
-        """Make checked settings the pump's own; derived flows follow the prescription and the label."""
+        """Make checked settings the pump's own; derived flows follow the prescription, the label and the bridge."""
         s = self.state
         s.replaced = replaced
         if label is not None:
             s.label = label
         if not isinstance(prescription, _Keep):
             s.prescription = prescription
-        self._flows = _derived_flows(s.label, s.prescription)
+        if not isinstance(bridge, _Keep):
+            s.bridge = bridge
+        self._flows = setting_flows(s.label, s.prescription, s.bridge)
 
     # ------------------------------------------------------------- commands
 
@@ -516,38 +457,15 @@ class Firmware:
         _raise_if(label_refusal(self.formulary, c.contents))
         label = make_label(self.formulary, c.contents)
         old = s.label
-        drug_changed = bool(old) and (not label or old[0].drug != label[0].drug)
-        strength_changed = (
-            bool(old)
-            and bool(label)
-            and not drug_changed
-            and old[0].concentration_ng_per_ml != label[0].concentration_ng_per_ml
-        )
-        programmed = s.prescription is not None
-        if label and (drug_changed or strength_changed) and s.bridge is not None:
-            _refuse(
-                RefusalCode.BRIDGE_RUNNING,
-                "the bridge after the last change of solution is still running; refill with the same drug and "
-                "concentration, or wait until the bridge has ended",
-                "fill.contents",
-                f"{format_volume(s.bridge.remaining_nl)} left to bridge",
-            )
-        stronger_old = bool(label) and (
-            drug_changed or (strength_changed and label[0].concentration_ng_per_ml < old[0].concentration_ng_per_ml)
-        )
-        if programmed and stronger_old and not c.bridge:
-            _refuse(
-                RefusalCode.BRIDGE_NEEDED,
-                "the tubing and catheter still hold the old solution, which the new flows would push too fast; "
-                "refill with a bridge",
-                "fill.bridge",
-                "no bridge",
-                f"bridge of {format_volume(dead_volume_nl(self.model, s))}",
-            )
+        bridging = None if s.bridge is None else s.bridge.remaining_nl
+        tubing = Tubing(lead_of(old), bridging, dead_volume_nl(self.model, s))
+        _raise_if(bridge_refusal(tubing, c))
+        change = solution_change(tubing.lead, c.contents)
         bridge = s.bridge
-        if c.bridge and label and (drug_changed or strength_changed) and s.prescription is not None:
+        if c.bridge and label and change.changed:
+            # Whatever was programmed: the tubing holds the old solution after any earlier fill.
             bridge = Bridge(old, s.prescription, dead_volume_nl(self.model, s), s.now_ms)
-        if drug_changed:
+        if change.drug_changed:
             prescription, periodic, demand = None, None, None
         else:
             prescription, periodic, demand = s.prescription, s.periodic, s.demand_limits
@@ -555,8 +473,10 @@ class Firmware:
 
         threshold = s.low_reservoir_alarm_nl if c.low_reservoir_alarm_nl is None else c.low_reservoir_alarm_nl
         expected = s.reservoir_nl
-        if (drug_changed or strength_changed) and s.bolus is not None:
-            self._end_bolus("the fill changed the drug" if drug_changed else "the fill changed the concentration")
+        if change.changed and s.bolus is not None:
+            self._end_bolus(
+                "the fill changed the drug" if change.drug_changed else "the fill changed the concentration"
+            )
         dropped = [
             name
             for name, setting in (
@@ -567,8 +487,7 @@ class Firmware:
             if setting is not None
         ]
         started_bridge = bridge is not None and bridge is not s.bridge
-        self._commit(replaced, label=label, prescription=prescription)
-        s.bridge = bridge
+        self._commit(replaced, label=label, prescription=prescription, bridge=bridge)
         s.periodic, s.demand_limits = periodic, demand
         skipped = 0
         if periodic is None:
@@ -583,7 +502,7 @@ class Firmware:
         for drug, conc in c.contents:
             detail[f"{drug}_ng_per_ml"] = conc
         self._log("fill", **detail)
-        if drug_changed and dropped:
+        if change.drug_changed and dropped:
             why = "another drug" if label else "reservoir emptied"
             extra = {"periodic_skipped": skipped} if skipped else {}
             self._log("settings_dropped", why=why, settings=", ".join(dropped), **extra)
@@ -599,8 +518,8 @@ class Firmware:
         bridge = s.bridge
         if bridge is None:
             return
-        s.replaced = remember(s.replaced, self._in_force(), s.now_ms)
-        s.bridge = None
+        # The flows of a prescription made during a bridge with no old flows change with the solution they push.
+        self._commit(remember(s.replaced, self._in_force(), s.now_ms), bridge=None)
         self._log("bolus_end", kind=BolusKind.BRIDGE.value, volume_nl=bridge.volume_nl)
 
     def _set_catheter(self, c: SetCatheter) -> None:
@@ -651,14 +570,13 @@ class Firmware:
     def _bolus_blocker(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> Refusal | None:
         """Why a bolus of this volume cannot start now in a mode that allows boluses, or None when it can."""
         s = self.state
-        m = self.model
         if volume_nl <= 0 or duration_ms <= 0:
             return Refusal(RefusalCode.BAD_BOLUS, "a bolus needs a dose and a duration above zero", f"{kind}.volume")
         if s.bolus is not None:
             return Refusal(
                 RefusalCode.BOLUS_RUNNING,
                 f"a {s.bolus.kind.value} bolus is still running",
-                until_ms=s.now_ms + ceil_div(s.bolus.total - s.bolus.done, s.bolus.rate_nl_per_day),
+                until_ms=self._bolus_end_ms(),
             )
         if volume_nl > s.reservoir_nl:
             return Refusal(
@@ -668,20 +586,13 @@ class Firmware:
                 format_volume(volume_nl),
                 format_volume(s.reservoir_nl),
             )
-        rate = ceil_div(volume_nl * MS_PER_DAY, duration_ms)
         basal = 0 if kind.replaces_basal else max_basal_flow(self._flows, s.bridge)
-        ceiling = m.max_bolus_flow_nl_per_day - basal
-        if rate > ceiling:
-            fastest = ceil_div(volume_nl * MS_PER_DAY, max(ceiling, 1))
-            return Refusal(
-                RefusalCode.BOLUS_TOO_FAST,
-                f"the bolus would need {format_flow(rate)} on top of the basal flow; give it over at least "
-                f"{format_duration(fastest)}",
-                f"{kind}.duration",
-                format_duration(duration_ms),
-                format_flow(ceiling),
-            )
-        return None
+        return bolus_flow_refusal(self.model, volume_nl, duration_ms, basal, kind)
+
+    def _bolus_end_ms(self) -> int | None:
+        """When the running bolus ends at its rate, or None when none runs."""
+        b = self.state.bolus
+        return None if b is None else self.state.now_ms + ceil_div(b.total - b.done, b.rate_nl_per_day)
 
     def _start_bolus(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> int:
         s = self.state
@@ -714,14 +625,16 @@ class Firmware:
                 "bolus.dose",
                 format_mass(c.dose_ng),
             )
-        _raise_if(bolus_dose_refusal(s.label, c.dose_ng, "bolus"))
+        # The bolus counts toward the daily limit for 24 h after it ends, on top of the settings in force.
+        _raise_if(one_off_refusal(s.label, c.dose_ng, self._in_force(), s.replaced, s.now_ms))
         volume = self._dose_volume_nl(c.dose_ng)
         if volume is None:
             raise Refused(_BRIDGE_OF_OTHER_DRUG)
-        if volume <= 0:
-            self._volume_or_refuse(s.label, s.bridge, c.dose_ng, "bolus")
+        _raise_if(too_small_refusal(s.label, s.bridge, c.dose_ng, "bolus"))
         _raise_if(self._bolus_blocker(BolusKind.CLINICIAN, volume, c.duration_ms))
-        return {"ends_ms": self._start_bolus(BolusKind.CLINICIAN, volume, c.duration_ms), "volume_nl": volume}
+        ends = self._start_bolus(BolusKind.CLINICIAN, volume, c.duration_ms)
+        s.replaced = remember_one_off(s.replaced, one_off_exposures(s.label, c.dose_ng), ends, s.now_ms)
+        return {"ends_ms": ends, "volume_nl": volume}
 
     def _priming_bolus(self, c: PrimingBolus) -> dict[str, int | str]:
         dead = dead_volume_nl(self.model, self.state)
@@ -768,7 +681,7 @@ class Firmware:
                 "periodic.dose",
                 format_mass(plan.dose_ng),
             )
-        replaced = self._settings_check(s.label, s.prescription, plan, s.demand_limits, s.bridge, new_periodic=True)
+        replaced = self._settings_check(s.label, s.prescription, plan, s.demand_limits, s.bridge)
         self._commit(replaced)
         s.periodic = plan
         nxt = s.periodic_next_wall_ms = _next_periodic_wall_ms(plan, s.wall_ms)
@@ -784,7 +697,7 @@ class Firmware:
             self._log("demand_off")
             return
         _raise_if(demand_settings_refusal(limits))
-        replaced = self._settings_check(s.label, s.prescription, s.periodic, limits, s.bridge, new_demand=True)
+        replaced = self._settings_check(s.label, s.prescription, s.periodic, limits, s.bridge)
         self._commit(replaced)
         s.demand_limits = limits
         self._log(
@@ -796,40 +709,61 @@ class Firmware:
 
     def _demand(self, c: RequestDemandBolus) -> dict[str, int | str]:
         s = self.state
+        _raise_if(self._press_refusal())
+        limits = s.demand_limits
+        volume = self._dose_volume_nl(limits.dose_ng) if limits is not None else None
+        if limits is None or volume is None:  # pragma: no cover - _press_refusal refuses both
+            raise RuntimeError("a demand dose passed its checks without settings or a volume")
+        used = len(recent_doses(s.demand_history_ms, s.now_ms))
+        end = self._start_bolus(BolusKind.DEMAND, volume, limits.duration_ms)
+        s.demand_history_ms = (*recent_doses(s.demand_history_ms, s.now_ms), (s.now_ms, end))
+        return {"ends_ms": end, "used_in_24h": used + 1, "max_per_24h": limits.max_per_24h}
+
+    def _press_refusal(self) -> Refusal | None:
+        """Why a press now gives no dose, once the mode allows presses (the status shows the same), or None."""
+        s = self.state
         limits = s.demand_limits
         if limits is None:
-            _refuse(RefusalCode.DEMAND_OFF, "the physician has not enabled extra doses")
-        now = s.now_ms
-        window = demand_window(limits, s.demand_history_ms, now)
+            return Refusal(RefusalCode.DEMAND_OFF, "the physician has not enabled extra doses")
+        window = demand_window(limits, s.demand_history_ms, s.now_ms)
+        running = self._bolus_end_ms()
+        if running is not None and running > window.next_allowed_ms and s.bolus is not None:
+            # The bolus holds the next dose back longest: say so, and until when.
+            return Refusal(
+                RefusalCode.BOLUS_RUNNING,
+                f"a {s.bolus.kind.value} bolus is still running",
+                "demand",
+                until_ms=running,
+            )
         if window.locked_until_ms is not None:
-            raise Refused(
-                Refusal(
-                    RefusalCode.LOCKED_OUT,
-                    "too soon after the last dose",
-                    "demand",
-                    "",
-                    format_duration(limits.lockout_ms),
-                    window.next_allowed_ms,
-                )
+            return Refusal(
+                RefusalCode.LOCKED_OUT,
+                "too soon after the last dose",
+                "demand",
+                "",
+                format_duration(limits.lockout_ms),
+                window.next_allowed_ms,
             )
         if window.full_until_ms is not None:
-            raise Refused(
-                Refusal(
-                    RefusalCode.DAILY_MAXIMUM,
-                    "the most doses allowed in 24 hours have been taken",
-                    "demand",
-                    str(window.used_24h),
-                    str(limits.max_per_24h),
-                    window.next_allowed_ms,
-                )
+            return Refusal(
+                RefusalCode.DAILY_MAXIMUM,
+                "the most doses allowed in 24 hours have been taken",
+                "demand",
+                str(window.used_24h),
+                str(limits.max_per_24h),
+                window.next_allowed_ms,
             )
         volume = self._dose_volume_nl(limits.dose_ng)
         if volume is None:
-            raise Refused(_BRIDGE_OF_OTHER_DRUG)
-        _raise_if(self._bolus_blocker(BolusKind.DEMAND, volume, limits.duration_ms))
-        s.demand_history_ms = (*recent_doses(s.demand_history_ms, now), now)
-        end = self._start_bolus(BolusKind.DEMAND, volume, limits.duration_ms)
-        return {"ends_ms": end, "used_in_24h": window.used_24h + 1, "max_per_24h": limits.max_per_24h}
+            return _BRIDGE_OF_OTHER_DRUG
+        return self._bolus_blocker(BolusKind.DEMAND, volume, limits.duration_ms)
+
+    def _press_answer(self) -> Refusal | None:
+        """What the pump would answer to a press now: the refusal (the mode's first), or None when it gives a dose."""
+        found = illegal(act_of(RequestDemandBolus()), self._facts())
+        if found is not None:
+            return self._mode_refusal(*found)
+        return self._press_refusal()
 
     def _stop(self, c: StopTherapy) -> None:
         if self.state.bolus is not None:
@@ -916,7 +850,7 @@ class Firmware:
 
     def status(self) -> dict[str, object]:
         """What an interrogation shows: a snapshot in base units, stable keys, ready for JSON (status.py)."""
-        return status_view(self.model, self.state, self._flows)
+        return status_view(self.model, self.state, self._flows, self._press_answer())
 
     def mode(self) -> PumpMode:
         """What the pump is doing: the first mode that holds (modes.py)."""
@@ -929,19 +863,19 @@ _PERIODIC_DAILY_MAXIMUM = Refusal(
     "periodic",
 )
 
+_PERIODIC_TOO_CLOSE = Refusal(
+    RefusalCode.DAILY_MAXIMUM,
+    "this periodic bolus would start or end less than one interval after the last one did (a longer bolus before "
+    "it, or a new plan); it is skipped so that no 24 h gets more than the plan allows",
+    "periodic",
+)
+
 _BRIDGE_OF_OTHER_DRUG = Refusal(
     RefusalCode.BRIDGE_RUNNING,
     "the tubing and catheter still hold the previous drug; no dose of the new one can be given until the "
     "bridge has pushed it through",
     "bridge",
 )
-
-
-def _derived_flows(label: DrugLabel, prescription: DoseSchedule | None) -> WeekSchedule | None:
-    """The flows that carry a prescription with the label's lead drug, or None when there is none."""
-    if not label or prescription is None:
-        return None
-    return prescription.flows(label[0].concentration_ng_per_ml)
 
 
 def _next_periodic_wall_ms(plan: PeriodicBolusPlan, wall_ms: int) -> int:

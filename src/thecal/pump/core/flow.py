@@ -43,8 +43,9 @@ def has_stroke_left(model: PumpFigures, state: PumpState) -> bool:
 
 
 def basal_schedule(state: PumpState, flows: WeekSchedule | None) -> WeekSchedule | None:
-    """The flows the basal follows: the bridge's old flows while it runs, else the prescription's."""
-    return state.bridge.flows if state.bridge is not None else flows
+    """The flows the basal follows: the bridge's old flows while it runs (when it has any), else the prescription's."""
+    bridge = state.bridge
+    return bridge.flows if bridge is not None and bridge.flows is not None else flows
 
 
 def max_basal_flow(flows: WeekSchedule | None, bridge: Bridge | None) -> int:

@@ -25,10 +25,15 @@ demand presses (from the largest maximum per 24 h and the shortest lockout)
 times the largest demand dose, and the most periodic boluses times the
 largest periodic dose. This holds because the pump counts every demand dose
 and every periodic bolus of the last 24 h, whatever the settings were when it
-was given, and gives no more than the present settings allow. The record of
-replaced settings is small and bounded: records older than 24 h are dropped,
-a record that a newer one covers in every term is dropped, and when too many
-remain the two oldest are merged into one that covers both.
+was given, and gives no more than the present settings allow.
+
+A clinician bolus is a one-off exposure: its mass is added, not compared, and
+it counts until 24 h after its delivery ends. It is kept in the same record as
+the replaced settings. The record is small and bounded: records whose end is
+more than 24 h ago are dropped, a record that a newer one covers in every term
+is dropped (a one-off is never covered: boluses add up), and when too many
+remain the two oldest are merged into one that covers both (one-offs summed,
+ending at the later end).
 """
 
 from __future__ import annotations
@@ -159,6 +164,7 @@ class Exposure:
     demand_dose_ng: int = 0
     demand_max_per_24h: int = 0  # 0 when demand doses are off
     demand_lockout_ms: int = 0
+    one_off_ng: int = 0  # clinician boluses: added up, never compared
 
     def covers(self, other: Exposure) -> bool:
         """True when every term of this exposure is at least that of `other`."""
@@ -169,15 +175,33 @@ class Exposure:
             and self.demand_dose_ng >= other.demand_dose_ng
             and self.demand_max_per_24h >= other.demand_max_per_24h
             and (other.demand_max_per_24h == 0 or self.demand_lockout_ms <= other.demand_lockout_ms)
+            and self.one_off_ng >= other.one_off_ng
         )
+
+    def to_data(self) -> dict[str, int | str]:
+        """The exposure as plain JSON-ready fields, named as here."""
+        return {
+            "drug": self.drug,
+            "basal_ng_per_day": self.basal_ng_per_day,
+            "periodic_dose_ng": self.periodic_dose_ng,
+            "periodic_per_24h": self.periodic_per_24h,
+            "demand_dose_ng": self.demand_dose_ng,
+            "demand_max_per_24h": self.demand_max_per_24h,
+            "demand_lockout_ms": self.demand_lockout_ms,
+            "one_off_ng": self.one_off_ng,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class Replaced:
-    """Settings that were in force until `ended_ms` (pump time)."""
+    """Settings that were in force until `ended_ms` (pump time), or a bolus whose delivery ends then."""
 
     ended_ms: int
     exposure: Exposure
+
+    def to_data(self) -> dict[str, int | str]:
+        """The record as plain JSON-ready fields: the end (pump time) and the exposure's terms."""
+        return {"ended_ms": self.ended_ms, **self.exposure.to_data()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +214,12 @@ class WorstCase:
     periodic_boluses: int
     demand_ng: int
     demand_presses: int
+    one_off_ng: int = 0  # clinician boluses of the last 24 h (and the one being given)
 
     @property
     def total_ng(self) -> int:
-        """All three terms together."""
-        return self.basal_ng + self.periodic_ng + self.demand_ng
+        """Every term together."""
+        return self.basal_ng + self.periodic_ng + self.demand_ng + self.one_off_ng
 
 
 def exposures(
@@ -222,8 +247,23 @@ def exposures(
     return tuple(out)
 
 
+def one_off_exposures(label: DrugLabel, dose_ng: int) -> tuple[Exposure, ...]:
+    """A clinician bolus of `dose_ng` of the lead drug, as a one-off exposure of each drug of the label."""
+    if not label:
+        return ()
+    return tuple(Exposure(entry.drug, one_off_ng=scaled_ng(dose_ng, entry, label[0])) for entry in label)
+
+
+def with_one_off(current: Iterable[Exposure], one_off: Iterable[Exposure]) -> tuple[Exposure, ...]:
+    """The settings in force with a one-off bolus added, drug by drug."""
+    by_drug = {e.drug: e for e in current}
+    for e in one_off:
+        by_drug[e.drug] = merged(by_drug[e.drug], e) if e.drug in by_drug else e
+    return tuple(by_drug.values())
+
+
 def merged(a: Exposure, b: Exposure) -> Exposure:
-    """One exposure that covers both (same drug)."""
+    """One exposure that covers both (same drug): the larger of each setting's term, the one-offs added."""
     if not a.demand_max_per_24h:
         lockout = b.demand_lockout_ms
     elif not b.demand_max_per_24h:
@@ -238,6 +278,7 @@ def merged(a: Exposure, b: Exposure) -> Exposure:
         max(a.demand_dose_ng, b.demand_dose_ng),
         max(a.demand_max_per_24h, b.demand_max_per_24h),
         lockout,
+        a.one_off_ng + b.one_off_ng,
     )
 
 
@@ -257,24 +298,48 @@ def worst_case(current: Exposure, replaced: Iterable[Replaced], now_ms: int) -> 
         total.periodic_per_24h,
         presses * total.demand_dose_ng,
         presses,
+        total.one_off_ng,
     )
+
+
+def recent(replaced: Iterable[Replaced], now_ms: int) -> tuple[Replaced, ...]:
+    """The records that still count at `now_ms`: those whose end is less than 24 h ago (or still to come)."""
+    return tuple(r for r in replaced if r.ended_ms > now_ms - MS_PER_DAY)
 
 
 def remember(replaced: tuple[Replaced, ...], ended: Iterable[Exposure], now_ms: int) -> tuple[Replaced, ...]:
     """The record of replaced settings after `ended` went out of force now, pruned and bounded."""
-    records = [r for r in replaced if r.ended_ms > now_ms - MS_PER_DAY]
+    records = list(recent(replaced, now_ms))
     for exposure in ended:
         if exposure == Exposure(exposure.drug):
             continue  # nothing was in force
-        # Records are in order of end time; one that ended earlier and gave no more in any term adds nothing.
+        # A record that ended no later and gave no more in any term adds nothing (a one-off is never covered).
         records = [r for r in records if r.exposure.drug != exposure.drug or not exposure.covers(r.exposure)]
         records.append(Replaced(now_ms, exposure))
-        mine = [i for i, r in enumerate(records) if r.exposure.drug == exposure.drug]
-        if len(mine) > MAX_REPLACED_PER_DRUG:
-            first, second = records[mine[0]], records[mine[1]]
-            records[mine[1]] = Replaced(second.ended_ms, merged(first.exposure, second.exposure))
-            del records[mine[0]]
+        _bound(records, exposure.drug)
     return tuple(records)
+
+
+def remember_one_off(
+    replaced: tuple[Replaced, ...], one_off: Iterable[Exposure], ends_ms: int, now_ms: int
+) -> tuple[Replaced, ...]:
+    """The record after a clinician bolus that ends at `ends_ms`: it counts until 24 h after that."""
+    records = list(recent(replaced, now_ms))
+    for exposure in one_off:
+        if exposure.one_off_ng:
+            records.append(Replaced(ends_ms, exposure))
+            _bound(records, exposure.drug)
+    return tuple(records)
+
+
+def _bound(records: list[Replaced], drug: str) -> None:
+    """Merge the two oldest records of a drug while it has too many: the merged one covers both, to the later end."""
+    mine = [i for i, r in enumerate(records) if r.exposure.drug == drug]
+    if len(mine) > MAX_REPLACED_PER_DRUG:
+        first, second = records[mine[0]], records[mine[1]]
+        ended = max(first.ended_ms, second.ended_ms)
+        records[mine[1]] = Replaced(ended, merged(first.exposure, second.exposure))
+        del records[mine[0]]
 
 
 def daily_refusal(
@@ -288,14 +353,16 @@ def daily_refusal(
         worst = worst_case(exposure, replaced, now_ms)
         limit = entry.rule.max_daily_dose_ng_per_day
         if worst.total_ng > limit:
+            boluses = f", {format_mass(worst.one_off_ng)} of clinician boluses" if worst.one_off_ng else ""
             return Refusal(
                 RefusalCode.ABOVE_MAX_DAILY_DOSE,
                 f"{entry.drug}: in the worst 24 h the patient could get {format_mass(worst.total_ng)} "
                 f"({format_dose_rate(worst.basal_ng)} basal, {worst.periodic_boluses} periodic boluses making "
                 f"{format_mass(worst.periodic_ng)}, {worst.demand_presses} demand doses making "
-                f"{format_mass(worst.demand_ng)}, "
+                f"{format_mass(worst.demand_ng)}{boluses}, "
                 "counting settings replaced in the last 24 h), more than the pump's hard limit; "
-                "lower the dose, the periodic bolus or the demand doses",
+                "lower the dose, the periodic bolus or the demand doses"
+                + (", or wait until the earlier boluses are 24 h past" if worst.one_off_ng else ""),
                 f"daily_dose.{entry.drug}",
                 f"{format_dose_rate(worst.total_ng)} worst case",
                 format_dose_rate(limit),

@@ -11,7 +11,15 @@ from __future__ import annotations
 from thecal.pump.core.actions import Refusal
 from thecal.pump.core.commands import Fill
 from thecal.pump.core.figures import PumpFigures
-from thecal.pump.core.integers import format_concentration, format_dose_rate, format_flow, format_volume
+from thecal.pump.core.integers import (
+    MS_PER_DAY,
+    ceil_div,
+    format_concentration,
+    format_dose_rate,
+    format_duration,
+    format_flow,
+    format_volume,
+)
 from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 
@@ -120,3 +128,34 @@ def flow_refusal(model: PumpFigures, flow_nl_per_day: int, field: str) -> Refusa
             format_flow(model.max_continuous_flow_nl_per_day),
         )
     return None
+
+
+def bolus_flow_refusal(
+    model: PumpFigures, volume_nl: int, duration_ms: int, basal_nl_per_day: int, field: str
+) -> Refusal | None:
+    """Why a bolus of this volume over this duration, on top of this basal flow, is faster than the pump's bolus
+    flow, or None; the refusal gives the shortest duration that works."""
+    rate = ceil_div(volume_nl * MS_PER_DAY, duration_ms)
+    ceiling = model.max_bolus_flow_nl_per_day - basal_nl_per_day
+    if rate <= ceiling:
+        return None
+    if ceiling <= 0:
+        return Refusal(
+            RefusalCode.BOLUS_TOO_FAST,
+            f"the basal flow of {format_flow(basal_nl_per_day)} already takes the pump's whole bolus flow of "
+            f"{format_flow(model.max_bolus_flow_nl_per_day)}; no bolus fits on top of it: lower the basal flow",
+            f"{field}.duration",
+            format_duration(duration_ms),
+            format_flow(max(ceiling, 0)),
+        )
+    # rate ≤ ceiling exactly when volume × day ≤ ceiling × duration.
+    shortest = ceil_div(volume_nl * MS_PER_DAY, ceiling)
+    return Refusal(
+        RefusalCode.BOLUS_TOO_FAST,
+        f"{format_volume(volume_nl)} over {format_duration(duration_ms)} would need {format_flow(rate)} on top of "
+        f"the basal flow of {format_flow(basal_nl_per_day)}, more than the pump's bolus flow allows; give it over "
+        f"at least {format_duration(shortest)}",
+        f"{field}.duration",
+        format_duration(duration_ms),
+        format_flow(ceiling),
+    )

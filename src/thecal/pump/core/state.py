@@ -8,13 +8,14 @@ from typing import Any
 from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.budget import RefusalBudget
 from thecal.pump.core.commands import BolusKind, DemandLimits, PeriodicBolusPlan
+from thecal.pump.core.demand import DoseHistory
 from thecal.pump.core.eventlog import EventLog
 from thecal.pump.core.hard_limits import Exposure, Replaced
 from thecal.pump.core.integers import MS_PER_DAY, ceil_div
 from thecal.pump.core.label import DrugLabel, DrugRule, LabelEntry
 from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 
 
 @dataclass
@@ -40,22 +41,24 @@ class ActiveBolus:
 
 @dataclass
 class Bridge:
-    """After a change of drug or concentration, the old flows run until the dead volume has been pushed.
+    """After a change of drug or concentration, the old solution in the dead volume, until it has been pushed.
 
-    `label` and `doses` are what was in force before the fill: the drug still in
-    the tubing and catheter, and its prescription. `done` counts the flow
-    integral pushed since (nL·ms/day), whatever flow pushed it.
+    `label` and `doses` are what was in force before the fill: the solution still
+    in the tubing and catheter, and its prescription, whose flows run in place of
+    the basal; None when nothing was programmed (then whatever flows pushes it,
+    and doses are measured with the stronger solution). `done` counts the flow
+    integral pushed since (nL·ms/day), whatever flow pushed it, boluses included.
     """
 
     label: DrugLabel
-    doses: DoseSchedule
+    doses: DoseSchedule | None
     volume_nl: int
     started_ms: int
     done: int = 0
-    flows: WeekSchedule = field(init=False, repr=False, compare=False)
+    flows: WeekSchedule | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.flows = self.doses.flows(self.label[0].concentration_ng_per_ml)
+        self.flows = None if self.doses is None else self.doses.flows(self.label[0].concentration_ng_per_ml)
 
     @property
     def total(self) -> int:
@@ -91,8 +94,8 @@ class PumpState:
     periodic_next_wall_ms: int | None = None
     periodic_skipped: int = 0  # periodic boluses skipped since the last one given; the first of them is logged
     demand_limits: DemandLimits | None = None
-    demand_history_ms: tuple[int, ...] = ()
-    periodic_history_ms: tuple[int, ...] = ()
+    demand_history_ms: DoseHistory = ()  # (start, end) of each demand dose that may still count
+    periodic_history_ms: DoseHistory = ()  # (start, end) of each periodic bolus started in the last 24 h
     replaced: tuple[Replaced, ...] = ()
     alarms: dict[Alarm, int] = field(default_factory=dict)
     next_tone_ms: int | None = None
@@ -133,7 +136,7 @@ class PumpState:
             if g is None
             else {
                 "label": _label_data(g.label),
-                "doses": g.doses.to_data(),
+                "doses": None if g.doses is None else g.doses.to_data(),
                 "volume_nl": g.volume_nl,
                 "started_ms": g.started_ms,
                 "done": g.done,
@@ -142,8 +145,8 @@ class PumpState:
             "periodic_next_wall_ms": self.periodic_next_wall_ms,
             "periodic_skipped": self.periodic_skipped,
             "demand_limits": _plain(self.demand_limits),
-            "demand_history_ms": list(self.demand_history_ms),
-            "periodic_history_ms": list(self.periodic_history_ms),
+            "demand_history_ms": [list(dose) for dose in self.demand_history_ms],
+            "periodic_history_ms": [list(bolus) for bolus in self.periodic_history_ms],
             "replaced": [
                 [r.ended_ms, *(getattr(r.exposure, f) for f in r.exposure.__dataclass_fields__)] for r in self.replaced
             ],
@@ -183,14 +186,18 @@ class PumpState:
             bridge=None
             if g is None
             else Bridge(
-                _label_from(g["label"]), DoseSchedule.from_data(g["doses"]), g["volume_nl"], g["started_ms"], g["done"]
+                _label_from(g["label"]),
+                None if g["doses"] is None else DoseSchedule.from_data(g["doses"]),
+                g["volume_nl"],
+                g["started_ms"],
+                g["done"],
             ),
             periodic=PeriodicBolusPlan(*d["periodic"]) if d["periodic"] else None,
             periodic_next_wall_ms=d["periodic_next_wall_ms"],
             periodic_skipped=d["periodic_skipped"],
             demand_limits=DemandLimits(*d["demand_limits"]) if d["demand_limits"] else None,
-            demand_history_ms=tuple(d["demand_history_ms"]),
-            periodic_history_ms=tuple(d["periodic_history_ms"]),
+            demand_history_ms=tuple((int(start), int(end)) for start, end in d["demand_history_ms"]),
+            periodic_history_ms=tuple((int(start), int(end)) for start, end in d["periodic_history_ms"]),
             replaced=tuple(Replaced(r[0], Exposure(str(r[1]), *r[2:])) for r in d["replaced"]),
             alarms={Alarm(a): t for a, t in d["alarms"].items()},
             next_tone_ms=d["next_tone_ms"],

@@ -4,38 +4,70 @@ Doses are shown as doses (ng, ng/day), volumes and flows as volumes (nL,
 nL/day), times as pump time or wall time (ms) as the key says. The mode and
 the flows come from the mode table and the flow arithmetic the firmware runs
 on; the patient's demand window from the same function the firmware refuses a
-press with. Nothing here changes the state.
+press with, and the answer to a press now is the firmware's own (a running
+bolus, a stalled motor: every reason it would refuse). The record of settings
+replaced and clinician boluses given in the last 24 h, which the daily limit
+counts, is shown so that a programmer predicts the pump's verdict. Nothing
+here changes the state.
 """
 
 from __future__ import annotations
 
+from thecal.pump.core.actions import Refusal
 from thecal.pump.core.demand import demand_window
 from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.flow import basal_schedule, dead_volume_nl, rates
+from thecal.pump.core.hard_limits import recent
 from thecal.pump.core.modes import MODES, facts, mode_of
 from thecal.pump.core.schedule import WeekSchedule
-from thecal.pump.core.state import PumpState
+from thecal.pump.core.state import Bridge, PumpState
 
 
-def demand_view(s: PumpState) -> tuple[int | None, int | None]:
+def demand_view(s: PumpState, press: Refusal | None) -> tuple[int | None, int | None]:
     """The patient's window: the wall time the next demand dose is possible, and how many are left in 24 h.
 
-    Both are None while demand doses are off.
+    The next dose waits for the lockout, the daily maximum and a running bolus (`press` is the pump's answer to
+    a press now). Both are None while demand doses are off.
     """
     if s.demand_limits is None:
         return None, None
     window = demand_window(s.demand_limits, s.demand_history_ms, s.now_ms)
-    return window.next_allowed_ms + s.wall_offset_ms, window.left_24h
+    next_allowed = window.next_allowed_ms
+    if press is not None and press.until_ms is not None:
+        next_allowed = max(next_allowed, press.until_ms)
+    return next_allowed + s.wall_offset_ms, window.left_24h
 
 
-def status_view(model: PumpFigures, s: PumpState, flows: WeekSchedule | None) -> dict[str, object]:
-    """The status of a pump in this state, with `flows` its derived basal flows: base units, stable keys."""
+def press_view(s: PumpState, press: Refusal | None) -> dict[str, object] | None:
+    """Why a press now would give no dose, and until when (wall time) if the pump knows; None when it would."""
+    if press is None:
+        return None
+    until = None if press.until_ms is None else press.until_ms + s.wall_offset_ms
+    return {"code": press.code, "until_wall_ms": until}
+
+
+def bridge_view(bridge: Bridge | None) -> dict[str, object] | None:
+    """The bridge under way: what is left to push, the old solution, and the old prescription pushing it."""
+    if bridge is None:
+        return None
+    return {
+        "remaining_nl": bridge.remaining_nl,
+        "label": [{"drug": e.drug, "concentration_ng_per_ml": e.concentration_ng_per_ml} for e in bridge.label],
+        "prescription": None if bridge.doses is None else bridge.doses.to_data(),
+    }
+
+
+def status_view(
+    model: PumpFigures, s: PumpState, flows: WeekSchedule | None, press: Refusal | None
+) -> dict[str, object]:
+    """The status of a pump in this state, with `flows` its derived basal flows and `press` its answer to a
+    press now: base units, stable keys."""
     mode = mode_of(facts(model, s, flows))
     rule = MODES[mode]
     basal, bolus = rates(model, s, basal_schedule(s, flows), rule.basal, rule.with_bolus)
     demand = s.demand_limits
     periodic = s.periodic
-    next_allowed, left = demand_view(s)
+    next_allowed, left = demand_view(s, press)
     return {
         "model": model.name,
         "now_ms": s.now_ms,
@@ -66,7 +98,9 @@ def status_view(model: PumpFigures, s: PumpState, flows: WeekSchedule | None) ->
         "dose_raised_wall_ms": s.dose_raised_wall_ms,
         "demand_next_allowed_wall_ms": next_allowed,
         "demand_left_24h": left,
-        "bridge": None if s.bridge is None else {"remaining_nl": s.bridge.remaining_nl},
+        "demand_not_now": press_view(s, press),
+        "recent_exposures": [r.to_data() for r in recent(s.replaced, s.now_ms)],
+        "bridge": bridge_view(s.bridge),
         "mode": mode.value,
         "basal_flow_nl_per_day": basal,
         "bolus_flow_nl_per_day": bolus,

@@ -1,4 +1,12 @@
-"""Implant, first fill and refill: what the reservoir and the catheter hold."""
+"""Implant, first fill and refill: what the reservoir and the catheter hold.
+
+A fill is judged by the pump's own rules before the needle goes in, since a
+fill the pump refuses once the new solution is in the reservoir leaves the
+pump's label and the reservoir telling different stories: its bridge rules
+(`pump.core.solutions`) and, for a refill that also reprograms, the one check
+of the settings the fill alone leaves (the new prescription is checked with
+every plan).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +20,10 @@ from thecal.drugs.verdict import Finding, Tier
 from thecal.pump.core import commands as pump
 from thecal.pump.core.hard_limits import periodic_boluses_per_24h
 from thecal.pump.core.limits import fill_refusal
-from thecal.therapy.checks import library_fill, pump_model_finding
+from thecal.pump.core.solutions import Tubing, bridge_refusal, solution_change
+from thecal.therapy.checks import library_fill, pump_finding, pump_model_finding, pump_refusal
 from thecal.therapy.context import Context
-from thecal.therapy.handlers.draft import PUMP_LABEL_SOURCE, Draft
+from thecal.therapy.handlers.draft import PUMP_LABEL_SOURCE, Draft, bolus_in_the_way
 from thecal.therapy.intents import FirstFill, Implant, Refill
 from thecal.therapy.plan import PlanWarning
 from thecal.therapy.settings import TherapySettings, days_text, label_text, mass_text, volume_text, wall_text
@@ -86,8 +95,9 @@ def refill(ctx: Context, intent: Refill) -> Draft:
     found, said = _reconcile(ctx, intent)
     findings += found
     warnings += said
-    changed = bool(before.label) and label != before.label
-    new_lead = bool(before.label) and label[0][0] != before.label[0][0]
+    change = solution_change(ctx.snapshot.lead, label)
+    changed = change.changed
+    new_lead = change.drug_changed
     bridge = intent.bridge and changed
     commands: list[pump.Command] = []
     after = _after_fill(before, label, intent.low_reservoir_alarm_nl)
@@ -108,15 +118,28 @@ def refill(ctx: Context, intent: Refill) -> Draft:
         after = after.but(prescription=None, demand=None, periodic=None)
     fill = pump.Fill(intent.volume_nl, label, intent.aspirated_nl, intent.low_reservoir_alarm_nl, bridge)
     commands.append(fill)
+    findings += _fill_findings(ctx, fill)
     if intent.new_prescription is not None:
+        # Sent one after the other: the fill alone must pass the pump's check too, or half the plan is done.
+        alone = pump_finding(pump_refusal(ctx, before, after, ctx.bridge_after(before, bridge)))
+        if alone is not None:
+            findings.append(alone)
+        if not changed:  # a change of solution ends a running bolus; the same solution leaves it running
+            findings += bolus_in_the_way(ctx)
         commands.append(pump.Program(intent.new_prescription))
         after = after.but(prescription=intent.new_prescription)
-    findings += _fill_findings(ctx, fill)
-    if changed:
+    if changed and (bridge or not change.stronger_old):
         warnings.append(_bridge_warning(ctx, before, label, bridge))
     warnings += _fill_warnings(ctx, intent.volume_nl, after)
     due, due_warning = refill_due(ctx, after, intent.volume_nl, first_fill=False)
-    return Draft(tuple(commands), after, tuple(findings), tuple(warnings + due_warning), refill_due_wall_ms=due)
+    return Draft(
+        tuple(commands),
+        after,
+        tuple(findings),
+        tuple(warnings + due_warning),
+        refill_due_wall_ms=due,
+        starts_bridge=bridge,
+    )
 
 
 # ----------------------------------------------------------------------------- parts
@@ -133,10 +156,15 @@ def _after_fill(before: TherapySettings, label: Label, threshold_nl: int | None)
 
 
 def _fill_findings(ctx: Context, command: pump.Fill) -> list[Finding]:
+    """The library's checks of the solution, the pump model's of the fill, and the pump's bridge rules."""
     library, findings = library_fill(command.contents)
     if library is not None:
         findings += library.check().findings
-    return findings + pump_model_finding(fill_refusal(ctx.snapshot.model, command), ctx)
+    findings += pump_model_finding(fill_refusal(ctx.snapshot.model, command), ctx)
+    s = ctx.snapshot
+    bridging = bridge_refusal(Tubing(s.lead, s.bridge_remaining_nl, s.dead_volume_nl), command)
+    found = pump_finding(bridging)
+    return findings if found is None else [*findings, found]
 
 
 def _fill_warnings(ctx: Context, fill_nl: int, after: TherapySettings) -> list[PlanWarning]:
@@ -182,6 +210,13 @@ def _bridge_warning(ctx: Context, before: TherapySettings, label: Label, bridge:
     dead = ctx.snapshot.dead_volume_nl
     old = before.label
     held = mass_text(old, mass_ng(dead, old[0][1]))
+    if bridge and before.prescription is None:
+        return PlanWarning(
+            "bridge",
+            f"The old drug in the tubing and catheter ({volume_text(dead)}, {held}) goes first, pushed by whatever "
+            "the pump gives next: until it has gone, every dose is measured out with the stronger solution; then "
+            f"{label_text(label)}.",
+        )
     if bridge:
         return PlanWarning(
             "bridge",
@@ -190,9 +225,9 @@ def _bridge_warning(ctx: Context, before: TherapySettings, label: Label, bridge:
         )
     return PlanWarning(
         "no_bridge",
-        f"No bridge after a change from {label_text(old)} to {label_text(label)}: the old drug in the tubing and "
-        f"catheter ({volume_text(dead)}, {held}) goes at the new volumes, so the patient gets a different dose "
-        "until it has passed. The pump refuses this when the old solution is the stronger one.",
+        f"No bridge after a change from {label_text(old)} to {label_text(label)}: the old, weaker drug in the "
+        f"tubing and catheter ({volume_text(dead)}, {held}) goes at the new volumes, so the patient gets less "
+        "than the prescribed dose until it has passed.",
     )
 
 

@@ -6,14 +6,14 @@ from thecal.drugs.limits import rule_finding
 from thecal.pump.core.commands import Program
 from thecal.pump.core.schedule import DoseSchedule, DoseStep
 from thecal.therapy.context import Context
-from thecal.therapy.handlers.draft import PUMP_LABEL_SOURCE, Draft, no_drug
+from thecal.therapy.handlers.draft import PUMP_LABEL_SOURCE, Draft, bolus_in_the_way, no_drug
 from thecal.therapy.intents import Prescribe, Titrate
 
 
 def prescribe(ctx: Context, intent: Prescribe) -> Draft:
     """Give a new schedule of daily doses; the checks every plan shares judge it as a titration step."""
     after = ctx.before.but(prescription=intent.doses)
-    return Draft((Program(intent.doses),), after, tuple(no_drug(ctx)))
+    return Draft((Program(intent.doses),), after, (*no_drug(ctx), *bolus_in_the_way(ctx)))
 
 
 def titrate(ctx: Context, intent: Titrate) -> Draft:
@@ -31,7 +31,7 @@ def titrate(ctx: Context, intent: Titrate) -> Draft:
         )
         return Draft((), ctx.before, (finding, *no_drug(ctx)))
     doses = scaled_schedule(current, intent.new_dose_ng_per_day)
-    return Draft((Program(doses),), ctx.before.but(prescription=doses), tuple(no_drug(ctx)))
+    return Draft((Program(doses),), ctx.before.but(prescription=doses), (*no_drug(ctx), *bolus_in_the_way(ctx)))
 
 
 def scaled_schedule(current: DoseSchedule, new_dose_ng_per_day: int) -> DoseSchedule:
