@@ -31,22 +31,6 @@ from thecal.therapy import Actor, DemandPress, ExecutionStatus, StaffRole, Thera
 CASES = all_cases()
 
 
-def cli_cases(cases: list[Case]) -> list[Case]:
-    """Every kind of limit, each for one drug (the drug asked least so far), at all its tiers and steps."""
-    kinds: dict[str, list[str]] = {}
-    for case in cases:
-        drugs = kinds.setdefault(case.kind, [])
-        if case.drug not in drugs:
-            drugs.append(case.drug)
-    used: dict[str, int] = {}
-    chosen: dict[str, str] = {}
-    for kind, drugs in sorted(kinds.items(), key=lambda item: (len(item[1]), item[0])):
-        drug = min(drugs, key=lambda d: (used.get(d, 0), d))  # the drug asked least so far
-        used[drug] = used.get(drug, 0) + 1
-        chosen[kind] = drug
-    return [case for case in cases if chosen[case.kind] == case.drug]
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_the_therapy_api_and_a_scenario_file_give_the_verdict_of_the_bounds_in_the_same_words(case: Case) -> None:
     therapy = TherapyDoor(case.timeline).answer()
@@ -55,29 +39,13 @@ def test_the_therapy_api_and_a_scenario_file_give_the_verdict_of_the_bounds_in_t
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", cli_cases(CASES), ids=[c.id for c in cli_cases(CASES)])
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_the_pump_commands_give_the_same_verdict_in_the_same_words(case: Case, tmp_path: Path) -> None:
-    """A representative part of the grid: each kind of limit for one drug (all five drugs among them), every tier
-    and step.
-
-    The whole grid through the commands takes a minute and a half (a daemon and a pairing for every case);
-    the therapy API and the scenario door above take it whole.
-    """
+    """The whole grid through `thecal pump` against a live daemon (a daemon and a pairing for every case)."""
     therapy = TherapyDoor(case.timeline).answer()
     with CliDoor(case.timeline, tmp_path) as door:
         assert door.answer() == therapy
     assert therapy.verdict == case.expected
-
-
-def test_the_command_line_part_still_holds_every_kind_of_limit_and_every_drug() -> None:
-    chosen = cli_cases(CASES)
-    assert {c.kind for c in chosen} == {c.kind for c in CASES}
-    assert {c.drug for c in chosen} == set(drug_names())
-    for kind in {c.kind for c in chosen}:
-        picked = [c for c in chosen if c.kind == kind]
-        assert {(c.tier, c.offset) for c in picked} == {
-            (c.tier, c.offset) for c in CASES if c.kind == kind and c.drug == picked[0].drug
-        }
 
 
 @pytest.mark.parametrize("name", drug_names())
