@@ -91,14 +91,10 @@ class Syringe:
 
     def fill(self, pump: VirtualPump, command: FillCommand) -> Outcome:
         """Aspirate, inject and tell the firmware; the firmware is told what the label says."""
-        drawn, outcome = pump.refill(
+        _, outcome = pump.refill(
             command, injected_contents=self.contents, aspirated_nl=self.aspirated_nl, pocket_fill=self.pocket_fill
         )
-        self.last_drawn_nl = drawn
-        self.contents, self.aspirated_nl, self.pocket_fill = None, None, False
         return outcome
-
-    last_drawn_nl: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -200,16 +196,10 @@ def _doses(steps: tuple[FlexStep, ...], concentration: int, event: Event) -> Dos
         raise InputError(f"{event.where}.steps", None, str(exc), "fix the step times") from None
 
 
-def _drug_fill(contents: tuple[tuple[str, int], ...]) -> DrugFill:
-    return DrugFill.of(*contents)
-
-
 def _fill(run: ScenarioRun, e: Event) -> None:
-    contents = e.params["contents"]
-    run.syringe.contents = contents
     intent = FirstFill(
         e.params["volume_nl"],
-        _drug_fill(contents),
+        DrugFill.of(*e.params["contents"]),
         e.params.get("low_reservoir_alarm_nl"),
         override_reason=e.params.get("override_reason"),
     )
@@ -231,7 +221,7 @@ def _refill(run: ScenarioRun, e: Event) -> None:
         new_prescription = _doses(e.params["steps"], told[0][1], e)
     intent = Refill(
         e.params["volume_nl"],
-        _drug_fill(told),
+        DrugFill.of(*told),
         aspirated,
         bridge=e.params["bridge"],
         new_prescription=new_prescription,
@@ -240,9 +230,11 @@ def _refill(run: ScenarioRun, e: Event) -> None:
         override_reason=e.params.get("override_reason"),
     )
     expected = run.snapshot().reservoir_nl
-    plan, execution = run.therapy(e, intent)
+    try:
+        plan, execution = run.therapy(e, intent)
+    finally:
+        run.syringe.contents, run.syringe.aspirated_nl, run.syringe.pocket_fill = None, None, False
     run.recorder.refill(e, run.pump.now_ms, expected, aspirated, plan, execution)
-    run.syringe.contents, run.syringe.aspirated_nl, run.syringe.pocket_fill = None, None, False
 
 
 def _prime(run: ScenarioRun, e: Event) -> None:

@@ -8,6 +8,7 @@ old volume at the old concentration, the new one at the new.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -111,28 +112,17 @@ def side_by_side(before: TherapySettings, after: TherapySettings, internal_volum
     """Every setting old and new: label, basal steps, demand, periodic, low-reservoir alarm, catheter."""
     rows = [SettingChange("label", "drug in the reservoir", _label_value(before.label), _label_value(after.label))]
     rows += _basal_rows(before, after)
+
+    def row(key: str, name: str, value: Callable[[TherapySettings], SettingValue]) -> SettingChange:
+        return SettingChange(key, name, value(before), value(after))
+
+    rows.append(row("demand", "demand dose (patient's handset)", lambda s: _demand_value(s, s.demand)))
+    rows.append(row("periodic", "periodic bolus", lambda s: _periodic_value(s, s.periodic)))
     rows.append(
-        SettingChange(
-            "demand",
-            "demand dose (patient's handset)",
-            _demand_value(before, before.demand),
-            _demand_value(after, after.demand),
-        )
-    )
-    rows.append(
-        SettingChange(
-            "periodic",
-            "periodic bolus",
-            _periodic_value(before, before.periodic),
-            _periodic_value(after, after.periodic),
-        )
-    )
-    rows.append(
-        SettingChange(
+        row(
             "low_reservoir_alarm",
             "low-reservoir alarm",
-            _volume_value(before, before.low_reservoir_alarm_nl, "threshold_nl"),
-            _volume_value(after, after.low_reservoir_alarm_nl, "threshold_nl"),
+            lambda s: _volume_value(s, s.low_reservoir_alarm_nl, "threshold_nl"),
         )
     )
     rows.append(
