@@ -1,8 +1,10 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from benchmarks import pump_core, telemetry
+from benchmarks import memory_choice, pump_core, telemetry
 
 if __name__ == "__main__":
     pump_core.report()
     print()
     telemetry.report()
+    print()
+    memory_choice.report()

@@ -56,6 +56,7 @@ class RunningPump:
         """Stop serving, as before a power cycle."""
         for server in (self.server, *self.extra_servers):
             server.close()
+        self.daemon.close()
 
     def files(self, role: str) -> DeviceFiles:
         """The directory of a device made at init."""

@@ -10,7 +10,8 @@ from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, RunningPump, continuous, st
 from thecal.cli import main
 from thecal.devices.daemon import StateLayout
 from thecal.devices.nvm_file import FileMedium
-from thecal.pump.core.nvm import TwoSlotStore
+from thecal.pump.core.journal import Journal
+from thecal.pump.core.nvm import PumpMemory
 from thecal.pump.core.state import PumpState
 from thecal.telemetry.client import ClientSession
 from thecal.telemetry.frames import ReplyStatus
@@ -42,18 +43,21 @@ def event_log(session: ClientSession) -> list[dict[str, object]]:
 
 
 def test_file_medium_survives_a_torn_write(tmp_path):
-    medium = FileMedium(tmp_path / "nvm")
-    assert medium.read_slot(0) == b"" and medium.read_slot(1) == b""
-    store = TwoSlotStore(medium)
+    medium = FileMedium(tmp_path / "nvm", create=True)
+    assert medium.read(0) == b"" and medium.read(1) == b""
+    key = bytes(32)
+    memory = PumpMemory(Journal.create(medium, key))
     first = PumpState.from_data(_state_data())
-    store.save(first)
+    memory.save(first)
     first.strokes_total = 7
-    store.save(first)
-    # A power loss half-way through the next write leaves a prefix of it in the older slot.
-    first.strokes_total = 9
-    medium.write_slot(0, b"THCL\x00\x01partial")
-    restored = TwoSlotStore(FileMedium(tmp_path / "nvm")).load()
+    memory.save(first)
+    # A power loss half-way through the next append leaves a prefix of its record at the end of the segment.
+    medium.append(1, b"TJ\x01\x02partial")
+    medium.close()
+    reopened = FileMedium(tmp_path / "nvm")
+    restored = PumpMemory(Journal.open(reopened, key)).load()
     assert restored is not None and restored.strokes_total == 7
+    assert oct((tmp_path / "nvm" / "journal-1.bin").stat().st_mode & 0o777) == "0o600"
 
 
 def _state_data() -> dict[str, object]:

@@ -206,7 +206,7 @@ def test_a_counter_rolled_back_after_a_restart(pump: RunningPump) -> None:
         again.stop()
 
 
-@pytest.mark.parametrize("version", [0, 2])
+@pytest.mark.parametrize("version", [0, 1, 3])
 def test_another_protocol_version(pump: RunningPump, version: int) -> None:
     items = codec.decode(unsent(pump, "clinician", **BOLUS), "frame")
     assert isinstance(items, list)

@@ -2,11 +2,13 @@
 
 Commands stream without pause until a kill cuts the link, so every kill
 lands inside the stream. The command in flight is sent again after the
-restart, and its answer tells where the kill landed: before the pump began
-it (the retry is its first execution), during execution (the pump answers
-"unknown"; its log shows whether the effect was saved), or after execution
-with the reply lost (the stored reply comes back). Run with -s to see the
-counts; the test requires that some kills landed while the pump held a command.
+restart, and its answer tells where the kill landed: before the frame's one
+commit (nothing of it is in memory, so the retry is its first execution), or
+after it with the reply lost (the stored reply comes back); a pump that
+answers "unknown" names a command whose outcome it cannot tell. The second
+run pauses in the middle of every memory write (`paused_writes.py`), so kills
+land inside the merged writes; the daemon logs each torn write it discards at
+start. Run with -s to see the counts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from daemon_rig import DEMAND_LIMITS, MORPHINE_FILL, continuous
@@ -32,7 +35,7 @@ from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.transport import TcpTransport
 
 NG_PER_NL = 10  # morphine at 10 mg/mL: every dose of the stream is a whole, distinct number of nL
-KILLS = 12
+KILLS = 16
 MAX_COMMANDS_PER_RUN = 400
 SERVE_OPTIONS = ("--port", "0", "--accel", "1440", "--pairing-window")
 
@@ -48,10 +51,18 @@ def spawned() -> Iterator[list[subprocess.Popen[str]]]:
             process.wait()
 
 
-def serve(layout: StateLayout, spawned: list[subprocess.Popen[str]]) -> tuple[subprocess.Popen[str], int]:
+PROGRAMS = {
+    "whole writes": ["-m", "thecal.cli"],
+    "paused writes": [str(Path(__file__).with_name("paused_writes.py"))],
+}
+
+
+def serve(
+    layout: StateLayout, spawned: list[subprocess.Popen[str]], program: str = "whole writes"
+) -> tuple[subprocess.Popen[str], int]:
     """Start the daemon as its own process; return it and its port."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "thecal.cli", "pump", "serve", "--state", str(layout.root), *SERVE_OPTIONS],
+        [sys.executable, *PROGRAMS[program], "pump", "serve", "--state", str(layout.root), *SERVE_OPTIONS],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -109,17 +120,18 @@ def where_the_kill_landed(retry: Reply, log_next_seq_at_restart: int, log: list[
     """Tell, from the retry of the command in flight, what the kill interrupted."""
     if retry.status is ReplyStatus.UNKNOWN:
         applied = marker_in_log(retry.command, log)
-        return "during execution" + {True: ", applied", False: ", not applied", None: ""}[applied]
+        return "outcome unknown" + {True: ", applied", False: ", not applied", None: ""}[applied]
     assert retry.ok, retry.describe()
     seqs = retry.result["log_seqs"]
     assert isinstance(seqs, list) and seqs, retry.result
     if all(seq < log_next_seq_at_restart for seq in seqs):
-        return "after execution, reply lost"  # the stored reply came back: executed once, before the kill
-    return "before execution"  # the frame never reached the pump, so the retry was its first execution
+        return "after the commit, reply lost"  # the stored reply came back: executed once, before the kill
+    return "before the commit"  # nothing of the frame was in memory, so the retry was its first execution
 
 
+@pytest.mark.parametrize("program", list(PROGRAMS))
 def test_killed_daemon_loses_no_acknowledged_command_and_repeats_none(
-    layout: StateLayout, spawned: list[subprocess.Popen[str]]
+    layout: StateLayout, spawned: list[subprocess.Popen[str]], program: str
 ):
     rng = random.Random(20240611)
     stream = Stream()
@@ -127,7 +139,7 @@ def test_killed_daemon_loses_no_acknowledged_command_and_repeats_none(
     in_flight: Command | None = None
     landed: Counter[str] = Counter()
     high_water = {"strokes_total": 0, "log_next_seq": 0, "now_ms": 0}
-    process, port = serve(layout, spawned)
+    process, port = serve(layout, spawned, program)
     session = clinician(layout, port)
     for name, args in (("refill_update", MORPHINE_FILL), ("ptm_settings", DEMAND_LIMITS)):
         assert session.request(name, **args).ok
@@ -169,10 +181,15 @@ def test_killed_daemon_loses_no_acknowledged_command_and_repeats_none(
             pytest.fail(f"the daemon answered {MAX_COMMANDS_PER_RUN} commands without being killed")
         killer.join()
         process.wait()
-        process, port = serve(layout, spawned)
+        process, port = serve(layout, spawned, program)
         session = clinician(layout, port)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=10)
-    print(f"\n{KILLS} kills, {len(acknowledged)} acknowledged commands; where the kills landed: {dict(landed)}")
+    torn = sum('"torn_write_discarded"' in line for line in layout.daemon_log.read_text().splitlines())
+    print(
+        f"\n{program}: {KILLS} kills, {len(acknowledged)} acknowledged commands; where the kills landed: "
+        f"{dict(landed)}; torn writes discarded at restart: {torn}"
+    )
     assert sum(landed.values()) == KILLS
-    assert landed.total() - landed["before execution"] > 0, "no kill landed while the pump held a command"
+    if program == "paused writes":
+        assert torn > 0, "no kill landed inside a memory write"

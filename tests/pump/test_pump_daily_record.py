@@ -21,7 +21,7 @@ from thecal.pump.core import (
     SetDemandLimits,
 )
 from thecal.pump.core.integers import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
-from thecal.pump.core.nvm import decode_image, encode_image
+from thecal.pump.core.nvm import round_trip
 from thecal.pump.model import PumpModel
 
 MG = 1_000_000
@@ -82,7 +82,7 @@ def test_the_record_the_daily_limit_counts_is_in_the_status_and_survives_power_l
     bolus = {**{k: 0 for k in lowered}, "drug": "morphine", "ended_ms": out.info["ends_ms"], "one_off_ng": MG // 2}
     assert status["recent_exposures"] == [lowered, bolus]
     # The pump restarts from its memory with the same record, and so the same verdicts.
-    _, state = decode_image(encode_image(fw.state, 1))
+    state = round_trip(fw.state)
     restarted = Firmware(model20, formulary, state)
     assert restarted.status()["recent_exposures"] == status["recent_exposures"]
     fw.advance(MS_PER_HOUR + MS_PER_DAY)

@@ -40,7 +40,7 @@ from thecal.pump.core import (
     ToneSounded,
 )
 from thecal.pump.core.integers import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
-from thecal.pump.core.nvm import decode_image, encode_image
+from thecal.pump.core.nvm import round_trip
 from thecal.pump.model import load_model
 
 MODEL = load_model("programmable-40")
@@ -130,7 +130,7 @@ def _run(step_to: Stepper, power_cycle_every: int = 0) -> Run:
     for i, (at, command) in enumerate(_timeline()):
         step_to(fw, at, take)
         if power_cycle_every and i % power_cycle_every == 0:
-            _, state = decode_image(encode_image(fw.state, 1))
+            state = round_trip(fw.state)
             fw = Firmware(MODEL, FORMULARY, state)
         out = fw.handle(command)  # type: ignore[arg-type]
         events.append((type(command).__name__, out.accepted, out.refusal, out.info))

@@ -36,7 +36,7 @@ from thecal.pump.core import (
 from thecal.pump.core.eventlog import LogEntry
 from thecal.pump.core.firmware import DEMAND_REFUSALS_LOGGED_PER_DAY
 from thecal.pump.core.integers import MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN
-from thecal.pump.core.nvm import decode_image, encode_image
+from thecal.pump.core.nvm import round_trip
 from thecal.pump.model import PumpModel
 
 PUMP_PACKAGE = Path(__file__).resolve().parents[2] / "src" / "thecal" / "pump"
@@ -147,7 +147,7 @@ def test_a_stuck_button_cannot_fill_the_log(model20: PumpModel, formulary: Formu
 
     # The budget survives a power loss; a pump day after the first logged refusal, the next one is logged
     # and carries the count of those that were not.
-    _, state = decode_image(encode_image(fw.state, 1))
+    state = round_trip(fw.state)
     fw = Firmware(fw.model, fw.formulary, state)
     fw.advance(MS_PER_DAY - 1)
     assert fw.handle(RequestDemandBolus()).accepted  # the lockout has long passed: a dose, not a refusal

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 
 from thecal.pump.core.commands import Role
 from thecal.telemetry.client import ClientSession
 from thecal.telemetry.commands import Command
-from thecal.telemetry.counters import CounterStore
+from thecal.telemetry.counters import DEVICE_BLOCK, CounterStore
 from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
 from thecal.telemetry.errors import LinkLost, RejectCode, Rejection
 from thecal.telemetry.frames import FrameType, RejectMessage, decode_frame
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore, PeerRecord
 from thecal.telemetry.pairing import pair_with_pump
-from thecal.telemetry.persistence import MemoryStore, Persistence
+from thecal.telemetry.persistence import FileStore, MemoryStore, Persistence
 from thecal.telemetry.rejects import read_reject
 from thecal.telemetry.replies import ReplyCache
 from thecal.telemetry.transport import InProcessTransport, Transport
@@ -64,10 +65,12 @@ class Clock:
 
 @dataclass
 class Device:
-    """A programmer or PTM: its identity and its own persistent state."""
+    """A programmer or PTM: its identity, its own persistent state, and the counters its running process holds."""
 
     identity: DeviceIdentity
     store: Persistence = field(default_factory=MemoryStore)
+    block: int = DEVICE_BLOCK
+    _counters: CounterStore | None = None
 
     @property
     def keystore(self) -> Keystore:
@@ -76,8 +79,34 @@ class Device:
 
     @property
     def counters(self) -> CounterStore:
-        """The device's counters, as loaded from its store now."""
-        return CounterStore(self.store)
+        """The device's counters: one object while the device runs, as a process keeps one per store."""
+        if self._counters is None:
+            self._counters = CounterStore.for_device(self.store, block=self.block)
+        return self._counters
+
+    def restart(self) -> None:
+        """Switch the device off and on: what it held in memory is saved, then loaded again."""
+        if self._counters is not None:
+            self._counters.flush()
+        self._counters = None
+
+    def crash(self) -> None:
+        """The device loses power: its store keeps only what was written, and its counters load again from it."""
+        # A copy of what was written, so that nothing the lost process still holds can reach it.
+        if isinstance(self.store, MemoryStore):
+            left = MemoryStore()
+            left.records, left.lists = dict(self.store.records), {k: list(v) for k, v in self.store.lists.items()}
+            self.store = left
+        elif isinstance(self.store, FileStore):
+            directory = self.store.directory
+            copy = directory.with_name(f"{directory.name}-after-crash")
+            while copy.exists():
+                copy = copy.with_name(f"{copy.name}-again")
+            shutil.copytree(directory, copy)
+            self.store = FileStore(copy)
+        else:
+            raise TypeError(f"cannot copy a {type(self.store).__name__}")
+        self._counters = None
 
 
 class Rig:
@@ -92,6 +121,7 @@ class Rig:
         self.pump = FakePump()
         self.rejections: list[Rejection] = []
         self.events: list[SecurityEvent] = []
+        self.memory_behind: list[str] = []
         self.clock = Clock()
         self.endpoint = self.reboot()
 
@@ -105,6 +135,7 @@ class Rig:
             self.rejections.append,
             clock=self.clock,
             on_security_event=self.events.append,
+            on_memory_behind=self.memory_behind.append,
             replies=replies,
         )
         return self.endpoint
@@ -185,6 +216,21 @@ class Recorder:
         reply = self._inner.send(frame)
         self.replies.append(reply)
         return reply
+
+
+class Snapshot:
+    """A copy of everything in an in-memory store, to put back later as an old copy would be."""
+
+    def __init__(self, store: Persistence) -> None:
+        assert isinstance(store, MemoryStore)
+        self.records = dict(store.records)
+        self.lists = {name: list(entries) for name, entries in store.lists.items()}
+
+    def restore(self, store: Persistence) -> None:
+        """Replace the store's content with this copy."""
+        assert isinstance(store, MemoryStore)
+        store.records = dict(self.records)
+        store.lists = {name: list(entries) for name, entries in self.lists.items()}
 
 
 class Capture:

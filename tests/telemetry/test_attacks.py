@@ -7,16 +7,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from telemetry_rig import SAMPLE_ARGS, Device, Recorder, Rig, rejection_of, unsent_frame
+from telemetry_rig import SAMPLE_ARGS, Device, Recorder, Rig, Snapshot, rejection_of, unsent_frame
 
 from thecal.pump.core.commands import Role
 from thecal.telemetry import codec
 from thecal.telemetry.commands import ROLE_PERMISSIONS, Command
 from thecal.telemetry.errors import RejectCode, Rejected
 from thecal.telemetry.frames import FrameType, ReplyStatus, decode_frame, encode_frame, encode_request
-from thecal.telemetry.keys import Keystore
-from thecal.telemetry.link import seal
+from thecal.telemetry.keys import Keystore, PeerRecord
+from thecal.telemetry.link import NONCE_BYTES, TAG_BYTES, open_sealed, seal
 from thecal.telemetry.persistence import FileStore
+from thecal.telemetry.transport import Fate, LossyLink, ScriptedLoss
 
 
 def test_a_replayed_frame_is_refused(rig: Rig, clinician: Device) -> None:
@@ -115,10 +116,11 @@ def test_a_counter_rolled_back_after_a_reboot_is_refused(tmp_path: Path) -> None
     rig = Rig(FileStore(tmp_path / "pump"))
     clinician = rig.device(Role.CLINICIAN, "programmer-1", FileStore(tmp_path / "programmer"))
     rig.pair(clinician)
+    # A copy from before the block of counters the session below reserves and uses.
+    shutil.copy(tmp_path / "programmer" / "counters.cbor", tmp_path / "counters-backup.cbor")
     eavesdropper = Recorder(rig.transport())
     session = rig.session(clinician, eavesdropper)
     assert session.request("clock_set", wall_ms=1).ok
-    shutil.copy(tmp_path / "programmer" / "counters.cbor", tmp_path / "counters-backup.cbor")
     assert session.request("clock_set", wall_ms=2).ok
     assert session.request("clock_set", wall_ms=3).ok
 
@@ -127,7 +129,8 @@ def test_a_counter_rolled_back_after_a_reboot_is_refused(tmp_path: Path) -> None
     replayed = rig.endpoint.receive(eavesdropper.sent[1])
     assert rejection_of(rig, replayed, eavesdropper.sent[1]).code == RejectCode.REPLAYED_COUNTER
 
-    # The programmer's counter file is restored from an old copy: its next counter was already used.
+    # The programmer's counter file is restored from an old copy while it is off: its next counter was used.
+    clinician.restart()
     shutil.copy(tmp_path / "counters-backup.cbor", tmp_path / "programmer" / "counters.cbor")
     rolled_back = rig.session(clinician).request("clock_set", wall_ms=4)
 
@@ -136,7 +139,7 @@ def test_a_counter_rolled_back_after_a_reboot_is_refused(tmp_path: Path) -> None
     assert [command.args["wall_ms"] for _, command in rig.pump.calls] == [1, 2, 3]
 
 
-@pytest.mark.parametrize(("version", "words"), [(0, "older"), (2, "newer")])
+@pytest.mark.parametrize(("version", "words"), [(0, "older"), (1, "older"), (3, "newer")])
 def test_another_protocol_version_is_refused_with_a_clear_reason(
     rig: Rig, clinician: Device, version: int, words: str
 ) -> None:
@@ -175,3 +178,56 @@ def test_pairing_without_a_proximity_step_is_refused(rig: Rig) -> None:
     assert rig.codes() == [RejectCode.PAIRING_CLOSED]
     assert Keystore(rig.store).get(intruder.identity.key_id) is None
     assert rig.pump.calls == []
+
+
+def _xor(left: bytes, right: bytes) -> bytes:
+    assert len(left) == len(right)
+    return bytes(a ^ b for a, b in zip(left, right, strict=True))
+
+
+def _assert_no_nonce_reuse(key: bytes, first_bytes: bytes, second_bytes: bytes) -> None:
+    """Two frames sealed under one key and one counter: their nonces differ, so their XOR reveals nothing."""
+    first, second = decode_frame(first_bytes), decode_frame(second_bytes)
+    assert first.counter == second.counter
+    assert first.body[:NONCE_BYTES] != second.body[:NONCE_BYTES]
+    plain_first, plain_second = open_sealed(key, first), open_sealed(key, second)
+    assert plain_first != plain_second
+    cipher_first, cipher_second = (frame.body[NONCE_BYTES:-TAG_BYTES] for frame in (first, second))
+    # Under a reused nonce the two XORs would be equal: the keystream cancels out.
+    assert _xor(cipher_first, cipher_second) != _xor(plain_first, plain_second)
+
+
+def _pump_of(rig: Rig, device: Device) -> PeerRecord:
+    pump = device.keystore.get(rig.pump_identity.key_id)
+    assert pump is not None
+    return pump
+
+
+def test_a_device_counter_file_restored_from_an_old_copy_never_reuses_a_nonce(rig: Rig, clinician: Device) -> None:
+    old_counters = clinician.store.load("counters")
+    assert old_counters is not None
+    eavesdropper = Recorder(rig.transport())
+    assert rig.session(clinician, eavesdropper).request("clock_set", wall_ms=1).ok
+
+    clinician.restart()
+    clinician.store.save("counters", old_counters)  # the restored file: its next counter was already used
+    again = rig.session(clinician, eavesdropper).request("clock_set", wall_ms=2)
+
+    _assert_no_nonce_reuse(_pump_of(rig, clinician).link.client_to_pump, *eavesdropper.sent)
+    assert again.status is ReplyStatus.REJECTED and again.code == RejectCode.REPLAYED_COUNTER
+    assert [command.args["wall_ms"] for _, command in rig.pump.calls] == [1]
+
+
+def test_a_pump_counter_record_restored_from_an_old_copy_never_reuses_a_nonce(rig: Rig, clinician: Device) -> None:
+    old = Snapshot(rig.store)
+    eavesdropper = Recorder(rig.transport())
+    lost = rig.session(clinician, LossyLink(eavesdropper, ScriptedLoss([Fate.DROP_REPLY])), attempts=1).request(
+        "clock_set", wall_ms=1
+    )
+    assert lost.status is ReplyStatus.UNKNOWN  # the device never saw the reply, so it cannot tell
+
+    rig.store.save("counters", old.records["counters"])  # only the pump's counters go back
+    rig.reboot()
+    assert rig.session(clinician, eavesdropper).request("clock_set", wall_ms=2).ok
+
+    _assert_no_nonce_reuse(_pump_of(rig, clinician).link.pump_to_client, *eavesdropper.replies)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import random
+import selectors
 import socket
 import struct
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -171,3 +174,105 @@ def test_a_script_plays_its_fates_then_delivers() -> None:
         with pytest.raises(LinkLost):
             link.send(b"x")
     assert link.send(b"x") == b"x!"
+
+
+def _open_idle(port: int, count: int) -> list[socket.socket]:
+    return [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+
+
+def _readable(sockets: list[socket.socket], timeout_s: float) -> list[object]:
+    """The sockets with something to read (or a hang-up) within the timeout; poll, not select, which stops at
+    descriptor 1024, and a long test run may hold more."""
+    with selectors.DefaultSelector() as selector:
+        for sock in sockets:
+            selector.register(sock, selectors.EVENT_READ)
+        return [key.fileobj for key, _ in selector.select(timeout_s)]
+
+
+def _hung_up_by_server(sockets: list[socket.socket], count: int, within_s: float = 20.0) -> list[socket.socket]:
+    """Wait until `count` of the sockets see the server hang up; return those."""
+    closed: list[socket.socket] = []
+    waiting = list(sockets)
+    deadline = time.monotonic() + within_s
+    while len(closed) < count and time.monotonic() < deadline:
+        for sock in _readable(waiting, 0.1):
+            with contextlib.suppress(OSError):
+                if sock.recv(1) != b"":
+                    continue
+            closed.append(sock)
+            waiting.remove(sock)
+    return closed
+
+
+def _connection_threads() -> int:
+    return sum(thread.name == "thecal-telemetry-connection" for thread in threading.enumerate())
+
+
+def test_connections_beyond_the_limit_are_closed_at_once_without_a_thread(rig: Rig, clinician: Device) -> None:
+    threads_before = _connection_threads()  # another test's server may still be winding down
+    with LoopbackServer(rig.endpoint.receive, idle_timeout_s=60, max_connections=3) as server:
+        idle = _open_idle(server.port, 10)
+        try:
+            turned_away = _hung_up_by_server(idle, 7)
+            held = [sock for sock in idle if sock not in turned_away]
+
+            assert len(turned_away) == 7
+            assert server.connections == 3 and _connection_threads() <= threads_before + 3
+            assert _readable(held, 0.3) == []  # the three admitted ones are still open
+            full = rig.session(clinician, TcpTransport(server.port), attempts=1).request("interrogate_status")
+            assert full.status is ReplyStatus.UNKNOWN and rig.pump.calls == []  # turned away too: nothing ran
+
+            held[0].close()  # a place comes free
+            reply = None
+            for _ in range(100):
+                reply = rig.session(clinician, TcpTransport(server.port), attempts=1).request("interrogate_status")
+                if reply.ok:
+                    break
+                time.sleep(0.05)
+            assert reply is not None and reply.ok
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def test_idle_sockets_are_closed_and_never_lock_a_programmer_out(rig: Rig, clinician: Device) -> None:
+    with LoopbackServer(rig.endpoint.receive, idle_timeout_s=0.3, max_connections=8) as server:
+        idle = _open_idle(server.port, 66)
+        try:
+            assert len(_hung_up_by_server(idle, 66)) == 66  # the extra ones at once, the admitted ones when idle
+
+            reply = None
+            for _ in range(100):
+                reply = rig.session(clinician, TcpTransport(server.port), attempts=1).request("interrogate_status")
+                if reply.ok:
+                    break
+                time.sleep(0.05)
+            assert reply is not None and reply.ok
+            assert rig.pump.names() == ["interrogate_status"]
+        finally:
+            for sock in idle:
+                sock.close()
+
+
+def test_a_frame_that_stalls_half_way_is_dropped(rig: Rig) -> None:
+    with LoopbackServer(rig.endpoint.receive, idle_timeout_s=0.3) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as stalled:
+            stalled.sendall(struct.pack(">I", 100)[:2])  # half a length, then nothing
+            assert _hung_up_by_server([stalled], 1) == [stalled]
+
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as trickle:
+            trickle.sendall(struct.pack(">I", 100))
+            sent = 0
+            with contextlib.suppress(OSError):  # the server hangs up on the slow sender
+                for _ in range(100):  # one byte every 50 ms: the frame would take 5 s, far above the timeout
+                    trickle.sendall(b"\x00")
+                    sent += 1
+                    time.sleep(0.05)
+            assert sent < 100
+            assert rig.rejections == [] and rig.pump.calls == []
+
+
+@pytest.mark.parametrize(("argument", "value"), [("idle_timeout_s", 0), ("max_connections", 0)])
+def test_server_bounds_are_checked(rig: Rig, argument: str, value: float) -> None:
+    with pytest.raises(ValueError, match=argument):
+        LoopbackServer(rig.endpoint.receive, **{argument: value})  # type: ignore[arg-type]

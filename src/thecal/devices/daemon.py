@@ -1,25 +1,39 @@
 """The pump daemon: a virtual pump with its memory on disk, reachable only through telemetry.
 
 Theory of operation. A state directory holds everything one implanted pump
-remembers: its certified key, the firmware state in two slot files
-(`nvm/`), the telemetry records (`telemetry/`: paired keys, counters,
-remembered replies) and a line-per-event file of telemetry refusals and
-pairings with their full reasons (`daemon.log`). `PumpDaemon` joins a
-`VirtualPump` to a `PumpEndpoint`: every frame goes through the endpoint, and
-only commands that pass all of its checks reach `dispatch`, which turns the
-telemetry command into a firmware command with the one mapping
-(`thecal.telemetry.pump_commands`). The pump holds the formulary of the drug
-library (`thecal.drugs.pump_formulary`), so it refuses what passes a drug's
-hard limit whoever sent it. An interrogation is the firmware's own status,
-the demand window included. Before each command the pump runs
-up to the present pump time, then a `TelemetrySession` is charged to the
-battery and the state is saved, so every answer, reads included, describes
-state that is already on disk (principle 6). A write is acknowledged only
-after `VirtualPump.command` saved the firmware state and the endpoint saved
-the reply; a crash in between leaves the command id pending, and a retry is
-answered "unknown" instead of being executed again (principle 5). Refused
-frames, pairings and revocations go into the pump's own event log too
-(`TelemetryRejected`, `PeerChanged`), without touching therapy.
+has: its certified key (`pump.key`), a copy of its configuration
+(`pump.json`), its non-volatile memory (`nvm/`: the journal of
+`thecal.pump.core.journal` with its monotonic counter) and a line-per-event
+file of telemetry refusals and pairings with their full reasons
+(`daemon.log`). The memory holds the firmware state (a small record per
+command and the event log as entries, `thecal.pump.core.nvm`) and the
+telemetry records (paired keys and revocations, counters, remembered replies,
+`JournalRecords`), all under one keyed, numbered journal.
+
+`PumpDaemon` joins a `VirtualPump` to a `PumpEndpoint`: every frame goes
+through the endpoint, and only commands that pass all of its checks reach
+`dispatch`, which turns the telemetry command into a firmware command with the
+one mapping (`thecal.telemetry.pump_commands`). The pump holds the formulary of
+the drug library (`thecal.drugs.pump_formulary`), so it refuses what passes a
+drug's hard limit whoever sent it. Before each command the pump runs up to the
+present pump time and charges the exchange to the battery.
+
+**One write per frame.** While a frame is handled the journal is held: the
+counter it moves, the reply it leaves, the state record and the new log
+entries are staged, and committed as one record before the reply leaves. So
+every answer, reads included, describes state that is already in memory, and a
+crash before the commit leaves nothing of the frame behind (a retry runs it
+for the first time). A frame refused before its sender was authenticated costs
+no write of its own: its count waits in memory for the next commit, unless
+the pump's refusal budget logs it (`REJECTIONS_LOGGED_PER_DAY`), and only a
+logged refusal reaches `daemon.log`.
+
+**Faults, never a silent reset.** A memory that is missing, damaged, forged,
+older than its counter, or older than what a paired device has already seen
+from the pump, puts the daemon in fault: it runs no therapy and answers every
+frame with a signed refusal that says what was found and how a clinician
+recovers the pump (`recover_pump`). Only `init_state` creates a memory. One
+process serves a state directory at a time (an exclusive lock).
 
 Pump time runs from where the saved state left off, at `accel` times real
 time: the pump is not running while the daemon is stopped, as a pump without
@@ -29,18 +43,30 @@ power would not be. See docs/daemon.md.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from thecal.devices.memory import CONFIG_RECORD, JournalRecords, memory_key
 from thecal.devices.nvm_file import FileMedium
+from thecal.devices.state_dir import (
+    DirectoryLock,
+    StateLayout,
+    append_private,
+    config_text,
+    make_private_dir,
+    read_config,
+    write_private,
+)
 from thecal.drugs import pump_formulary
 from thecal.errors import InputError
 from thecal.pump.core import Fill, Logged, Outcome, PeerChanged, TelemetryRejected, TelemetrySession
 from thecal.pump.core.commands import Role, SetCatheter
+from thecal.pump.core.journal import BlankMemory, Journal, MemoryBehind, MemoryFault
+from thecal.pump.core.nvm import STATE_RECORD, PumpMemory
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.fluid import solution
 from thecal.pump.model import load_model
@@ -48,59 +74,22 @@ from thecal.telemetry.commands import Command
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.device_files import device_identity_path
 from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
-from thecal.telemetry.errors import Rejection
+from thecal.telemetry.errors import RejectCode, Rejection
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
 from thecal.telemetry.pairing import PAIRING_WINDOW_MS, monotonic_ms
-from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.pump_commands import PumpRefused, from_telemetry
+from thecal.telemetry.rejects import reject_frame
 from thecal.telemetry.replies import ReplyCache
 from thecal.telemetry.transport import LoopbackServer, LossModel, LossyHandler
+
+__all__ = ["PumpClock", "PumpDaemon", "StateLayout", "init_state", "local_wall_ms"]
 
 DEFAULT_MODEL = "programmable-20"
 DEFAULT_LABEL = "SN-0001"
 DEFAULT_CATHETER_VOLUME_NL = 99_000  # 45 cm at 2.2 uL/cm, the scenario default
 DEVICE_ROLES = (Role.CLINICIAN, Role.PTM)
-
-
-@dataclass(frozen=True)
-class StateLayout:
-    """Where a pump's state directory keeps each of its parts."""
-
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        """The pump's model, catheter and seed."""
-        return self.root / "pump.json"
-
-    @property
-    def pump_key(self) -> Path:
-        """The pump's certified identity."""
-        return self.root / "pump.key"
-
-    @property
-    def authority_key(self) -> Path:
-        """The enrolment authority (kept here only because this is a virtual installation)."""
-        return self.root / "authority.key"
-
-    @property
-    def nvm(self) -> Path:
-        """The firmware's two memory slots."""
-        return self.root / "nvm"
-
-    @property
-    def telemetry(self) -> Path:
-        """Paired keys, counters and remembered replies."""
-        return self.root / "telemetry"
-
-    @property
-    def daemon_log(self) -> Path:
-        """Telemetry refusals and pairings, one JSON object per line."""
-        return self.root / "daemon.log"
-
-    def device(self, role: str) -> Path:
-        """The directory of the programmer (clinician) or PTM made at init."""
-        return self.root / "devices" / role
+MIN_ACCEL = 0.001
+MAX_ACCEL = 86_400.0  # one pump day per real second: beyond it a frame's own latency is hours of pump time
 
 
 def init_state(
@@ -112,22 +101,30 @@ def init_state(
     wall_ms: int | None = None,
     seed: int = 0,
 ) -> StateLayout:
-    """Create a pump state directory: authority, pump identity, a clinician and a PTM identity, first state.
+    """Create a pump state directory: authority, pump identity, a clinician and a PTM identity, a new memory.
 
     The pump is told the implanted catheter's volume, so it knows its dead volume from the first command.
+    This is the only way a pump memory is ever started.
     """
     layout = StateLayout(Path(root))
-    if layout.config.exists():
+    if layout.config.exists() or layout.nvm.exists() or layout.pump_key.exists():
         raise InputError("--state", str(root), "already holds a pump", "choose an empty directory")
     pump_model = load_model(model)  # an unknown model is refused before anything is written
-    layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dir(layout.root)
     authority = Authority.generate()
     authority.save(layout.authority_key)
-    DeviceIdentity.create(authority, Role.PUMP, label).save(layout.pump_key)
+    identity = DeviceIdentity.create(authority, Role.PUMP, label)
+    identity.save(layout.pump_key)
     for role in DEVICE_ROLES:
         device = layout.device(role.value)
-        device.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dir(device.parent)
+        make_private_dir(device)
         DeviceIdentity.create(authority, role, f"{role.value}-1").save(device_identity_path(device))
+    config = {"model": model, "catheter_volume_nl": catheter_volume_nl, "seed": seed}
+    make_private_dir(layout.nvm)
+    medium = FileMedium(layout.nvm)
+    journal = Journal.create(medium, memory_key(identity))
+    journal.put(CONFIG_RECORD, config_text(config).encode())
     start_wall = local_wall_ms() if wall_ms is None else wall_ms
     pump = VirtualPump(
         pump_model,
@@ -135,12 +132,12 @@ def init_state(
         catheter_volume_nl=catheter_volume_nl,
         seed=seed,
         wall_ms=start_wall,
-        medium=FileMedium(layout.nvm),
+        memory=PumpMemory(journal),
     )
-    # Saved with the command: the power-on entry, the wall clock and the catheter survive the first restart.
+    # Committed with the command: the configuration, the power-on entry, the wall clock and the catheter.
     _result(pump.command(SetCatheter(catheter_volume_nl)), pump.now_ms)
-    config = {"model": model, "catheter_volume_nl": catheter_volume_nl, "seed": seed}
-    layout.config.write_text(json.dumps(config, indent=1) + "\n")
+    medium.close()
+    write_private(layout.config, config_text(config))
     return layout
 
 
@@ -155,8 +152,13 @@ class PumpClock:
     """Pump time in ms: it starts at `start_ms` and runs `accel` times as fast as real time."""
 
     def __init__(self, start_ms: int, accel: float, source: Callable[[], float] = time.monotonic):
-        if not accel > 0:
-            raise InputError("--accel", accel, "must be above zero", "give a factor such as 1 or 1440")
+        if not (math.isfinite(accel) and MIN_ACCEL <= accel <= MAX_ACCEL):
+            raise InputError(
+                "--accel",
+                accel,
+                f"must be a finite factor from {MIN_ACCEL:g} to {MAX_ACCEL:g} (one pump day per real second)",
+                "give a factor such as 1 (real time) or 1440 (a pump day a minute)",
+            )
         self._start_ms = start_ms
         self._accel = accel
         self._source = source
@@ -167,8 +169,20 @@ class PumpClock:
         return self._start_ms + int((self._source() - self._anchor) * self._accel * 1000)
 
 
+def load_identity(layout: StateLayout) -> DeviceIdentity:
+    """The pump's certified identity; InputError when the key file is missing or damaged."""
+    if not layout.pump_key.is_file():
+        raise InputError(
+            "pump.key",
+            str(layout.pump_key),
+            "is missing",
+            "restore the pump's key file: without it the pump can neither prove who it is nor read its memory",
+        )
+    return DeviceIdentity.load(layout.pump_key)
+
+
 class PumpDaemon:
-    """One pump from a state directory, answering telemetry frames."""
+    """One pump from a state directory, answering telemetry frames; in fault when its memory cannot be trusted."""
 
     def __init__(
         self,
@@ -180,16 +194,69 @@ class PumpDaemon:
         pairing_window_ms: int = PAIRING_WINDOW_MS,
     ):
         self.layout = StateLayout(Path(root))
-        if not self.layout.config.exists():
-            raise InputError("--state", str(root), "holds no pump", "create one with `thecal pump init --state DIR`")
-        config = json.loads(self.layout.config.read_text())
+        config = read_config(self.layout)
+        self._accel = accel
+        self._time_source = time_source
+        PumpClock(0, accel, time_source)  # an --accel out of range is refused before anything is opened
+        self.identity = load_identity(self.layout)
         self.model = load_model(str(config["model"]))
+        self._lock = threading.Lock()
+        self._directory_lock = DirectoryLock(self.layout)
+        self.fault: MemoryFault | None = None
+        self._medium: FileMedium | None = None
+        self._running = False  # the pump runs once its memory was read whole
+        self._defer_commit = False
+        try:
+            self._medium = FileMedium(self.layout.nvm)
+            self.journal = Journal.open(self._medium, memory_key(self.identity))
+            if self.journal.discarded:
+                self._append_log({"event": "torn_write_discarded", "bytes": self.journal.discarded})
+            self._check_config(config)
+            self._start_pump(config)
+        except MemoryFault as fault:
+            self._enter_fault(fault)
+        except BaseException:
+            self._directory_lock.release()
+            raise
+        self.endpoint = (
+            PumpEndpoint(
+                self.identity,
+                Keystore(self._records),
+                CounterStore(self._records),
+                self.dispatch,
+                self._on_reject,
+                replies=ReplyCache(self._records),
+                clock=endpoint_clock,
+                pairing_window_ms=pairing_window_ms,
+                on_security_event=self._on_security_event,
+                on_memory_behind=self._on_memory_behind,
+            )
+            if self.fault is None
+            else None
+        )
+
+    def _check_config(self, config: dict[str, object]) -> None:
+        stored = self.journal.image.records.get(CONFIG_RECORD)
+        if stored is None:
+            raise BlankMemory("the memory holds no pump configuration")
+        if stored.decode() != config_text(config):
+            raise InputError(
+                "pump.json",
+                str(self.layout.config),
+                f"says {config_text(config).strip()}, but the pump's memory says {stored.decode().strip()}",
+                "restore pump.json: an implanted pump's model, catheter and seed never change",
+            )
+
+    def _start_pump(self, config: dict[str, object]) -> None:
+        memory = PumpMemory(self.journal)
+        if memory.journal.image.records.get(STATE_RECORD) is None:
+            raise BlankMemory("the memory holds no firmware state")
         self.pump = VirtualPump(
             self.model,
             formulary=pump_formulary(),
-            catheter_volume_nl=int(config["catheter_volume_nl"]),
-            seed=int(config["seed"]),
-            medium=FileMedium(self.layout.nvm),
+            catheter_volume_nl=int(config["catheter_volume_nl"]),  # type: ignore[call-overload]
+            seed=int(config["seed"]),  # type: ignore[call-overload]
+            memory=memory,
         )
         # The hardware's reservoir is not in the saved state; the calculated one, of what the label says, is the
         # best estimate of it.
@@ -199,33 +266,45 @@ class PumpDaemon:
         if isinstance(label, list) and label and isinstance(reservoir_nl, int):
             contents = tuple((str(e["drug"]), int(e["concentration_ng_per_ml"])) for e in label)
             self.pump.reservoir = solution(reservoir_nl, contents)
-        self.clock = PumpClock(self.pump.now_ms, accel, time_source)
-        self._lock = threading.Lock()
-        store = FileStore(self.layout.telemetry)
-        counters = CounterStore(store)
-        self.endpoint = PumpEndpoint(
-            DeviceIdentity.load(self.layout.pump_key),
-            Keystore(store),
-            counters,
-            self.dispatch,
-            self._on_reject,
-            replies=ReplyCache(store),
-            clock=endpoint_clock,
-            pairing_window_ms=pairing_window_ms,
-            on_security_event=self._on_security_event,
-        )
+        self.clock = PumpClock(self.pump.now_ms, self._accel, self._time_source)
+        self._records = JournalRecords(self.journal)
+        self._running = True
+
+    def close(self) -> None:
+        """Commit what waits in memory and let another process serve the directory."""
+        with self._lock:
+            if self.fault is None and self.journal.pending:
+                self.journal.commit()
+            if self._medium is not None:
+                self._medium.close()
+            self._directory_lock.release()
 
     # ------------------------------------------------------------ telemetry
 
-    def receive(self, frame: bytes) -> bytes:
-        """Handle one telemetry frame and return the reply frame."""
+    def receive(self, frame: bytes) -> bytes | None:
+        """Handle one telemetry frame and return the reply frame (None: nothing may be answered)."""
         with self._lock:
-            return self.endpoint.receive(frame)
+            if self.fault is not None:
+                return reject_frame(self.identity, RejectCode.PUMP_FAULT, str(self.fault), frame)
+            assert self.endpoint is not None
+            self._defer_commit = False
+            try:
+                with self.journal.held():
+                    reply = self.endpoint.receive(frame)
+                if self.fault is not None:
+                    return reply  # the endpoint's own refusal of the frame that found the fault; nothing is written
+                if self.journal.pending and not self._defer_commit:
+                    self.journal.commit()
+            except OSError as exc:  # the memory could not be written: nothing may be acknowledged
+                self._enter_fault(MemoryFault(f"a write to the memory failed ({exc})"))
+                return None
+            return reply
 
     def proximity_detected(self) -> None:
         """The magnet or telemetry head is over the pump: open the pairing window."""
         with self._lock:
-            self.endpoint.proximity_detected()
+            if self.endpoint is not None:
+                self.endpoint.proximity_detected()
 
     def server(self, port: int = 0, loss: LossModel | None = None, seed: int = 0) -> LoopbackServer:
         """A loopback TCP server for this pump (not yet started), losing frames as `loss` decides."""
@@ -233,14 +312,27 @@ class PumpDaemon:
             return LoopbackServer(self.receive, port)
         return LoopbackServer(LossyHandler(self.receive, loss, seed), port)
 
+    def _enter_fault(self, fault: MemoryFault) -> None:
+        self.fault = fault
+        self._append_log({"event": "pump_fault", "code": fault.code, "found": fault.found, "message": str(fault)})
+
+    def _on_memory_behind(self, detail: str) -> None:
+        # Called by the endpoint before anything executes: the memory is older than a paired device has seen.
+        self._enter_fault(MemoryBehind(detail))
+
     def _on_reject(self, rejection: Rejection) -> None:
-        # Called by the endpoint inside `receive`, under the lock. The pump's event log keeps the code and who
-        # claimed to send it; the daemon's log adds the full reason, which the pump's memory has no room for.
-        self._record_on_pump(
+        # Called by the endpoint inside `receive`. The pump's event log keeps the code and who claimed to send
+        # it, on a budget; the daemon's log adds the full reason of each logged one.
+        outcome = self._record_on_pump(
             TelemetryRejected(
                 rejection.code.value, rejection.key_id or "", rejection.role or "", rejection.command or ""
             )
         )
+        logged = [a.entry for a in outcome.actions if isinstance(a, Logged)]
+        if rejection.role is None and not logged:
+            self._defer_commit = True  # an unauthenticated refusal the budget did not log: no write of its own
+            return
+        unlogged = logged[0].get("unlogged_before", 0) if logged else 0
         self._append_log(
             {
                 "event": "rejected",
@@ -249,6 +341,7 @@ class PumpDaemon:
                 "key_id": rejection.key_id,
                 "role": rejection.role,
                 "command": rejection.command,
+                "unlogged_before": unlogged,
             }
         )
 
@@ -264,23 +357,31 @@ class PumpDaemon:
             }
         )
 
-    def _record_on_pump(self, command: TelemetryRejected | PeerChanged) -> None:
+    def _record_on_pump(self, command: TelemetryRejected | PeerChanged) -> Outcome:
         """Log a telemetry event on the pump at the present pump time; therapy is not touched."""
         self.pump.advance(max(self.clock.now_ms(), self.pump.now_ms))
-        self.pump.command(command)
+        return self.pump.command(command)
 
     def _append_log(self, record: dict[str, object]) -> None:
-        pump_ms = max(self.clock.now_ms(), self.pump.now_ms)
+        pump_ms = max(self.clock.now_ms(), self.pump.now_ms) if self._running else None
         line = json.dumps({"real_ms": int(time.time() * 1000), "pump_ms": pump_ms, **record}, sort_keys=True)
-        with self.layout.daemon_log.open("a") as stream:
-            stream.write(line + "\n")
+        append_private(self.layout.daemon_log, line)
 
     # ------------------------------------------------------------- dispatch
 
     def dispatch(self, role: Role, command: Command) -> dict[str, object]:
-        """Execute a telemetry command on the pump; raise PumpRefused when the firmware refuses it."""
+        """Execute a telemetry command on the pump; raise PumpRefused when the firmware refuses it.
+
+        Inside a frame its writes are committed with the frame's; called on its own, they are one commit.
+        """
+        try:
+            with self.journal.held():
+                return self._dispatch(role, command)
+        finally:
+            self.journal.written()
+
+    def _dispatch(self, role: Role, command: Command) -> dict[str, object]:
         self.pump.advance(max(self.clock.now_ms(), self.pump.now_ms))
-        # Charging the exchange also saves the state, so a read never reports what a restart could undo.
         self.pump.command(TelemetrySession())
         name, args = command.name, command.args
         if name == "interrogate_status":

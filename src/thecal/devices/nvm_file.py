@@ -1,10 +1,11 @@
-"""Non-volatile memory on disk: the two slots of a `Medium` as two files in a directory.
+"""The pump's non-volatile memory on disk: two journal segments and two counter slots as files in a directory.
 
-Each slot file is overwritten in place and flushed to disk before the write
-returns. There is deliberately no write-to-temporary-and-rename: a real pump's
-memory has no atomic rename, and the two-slot scheme of `TwoSlotStore` is what
-survives a write torn at any byte, so the file medium models the hardware
-faithfully (a kill during a write may leave a slot file with any prefix).
+A segment only grows by appends (one `write` and one `fdatasync` each) and is
+cut back by `ftruncate`; a counter slot is overwritten in place. There is
+deliberately no write-to-temporary-and-rename: a pump's flash has no atomic
+rename, and the journal (`thecal.pump.core.journal`) is built to survive a
+write torn at any byte, so the file medium models the hardware faithfully. The
+files are kept open between writes; everything is created owner-only.
 """
 
 from __future__ import annotations
@@ -12,45 +13,87 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SLOT_FILES = ("slot0.bin", "slot1.bin")
+from thecal.pump.core.journal import COUNTER_SLOTS, SEGMENTS
+
+SEGMENT_FILES = tuple(f"journal-{s}.bin" for s in SEGMENTS)
+COUNTER_FILES = tuple(f"counter-{s}.bin" for s in COUNTER_SLOTS)
 
 
 class FileMedium:
-    """Two slots of non-volatile memory kept as files `slot0.bin` and `slot1.bin` in a directory."""
+    """The memory's segments and counter slots as files in one directory."""
 
-    def __init__(self, directory: Path | str):
+    def __init__(self, directory: Path | str, *, create: bool = False):
         self.directory = Path(directory)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if create:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._fds: dict[str, int] = {}
+        self.writes = 0
 
-    def _path(self, slot: int) -> Path:
-        if slot not in (0, 1):
-            raise ValueError(f"there are two slots, 0 and 1, not {slot}")
-        return self.directory / SLOT_FILES[slot]
+    def _fd(self, name: str) -> int:
+        fd = self._fds.get(name)
+        if fd is None:
+            path = self.directory / name
+            existed = path.exists()
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fds[name] = fd
+            if not existed:
+                # A newly created file is only durable once its directory entry is.
+                directory = os.open(self.directory, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+        return fd
 
-    def read_slot(self, slot: int) -> bytes:
-        """The bytes stored in a slot (empty when never written)."""
+    def _read(self, name: str) -> bytes:
+        # Whatever stands where the memory should be (nothing, a file instead of the directory, a directory
+        # instead of a file) holds no memory: the journal reports that as a fault, never as a new pump.
         try:
-            return self._path(slot).read_bytes()
-        except FileNotFoundError:
+            return (self.directory / name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return b""
 
-    def write_slot(self, slot: int, data: bytes) -> None:
-        """Replace a slot's bytes in place and make them durable before returning."""
-        path = self._path(slot)
-        existed = path.exists()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
+    def read(self, segment: int) -> bytes:
+        """The bytes of a segment (empty when never written)."""
+        return self._read(SEGMENT_FILES[segment])
+
+    def append(self, segment: int, data: bytes) -> None:
+        """Append to a segment and make it durable before returning."""
+        fd = self._fd(SEGMENT_FILES[segment])
+        end = os.lseek(fd, 0, os.SEEK_END)
+        _write_all(fd, data, end)
+        os.fdatasync(fd)
+        self.writes += 1
+
+    def cut(self, segment: int, length: int) -> None:
+        """Discard a segment's bytes from `length` on, durably."""
+        fd = self._fd(SEGMENT_FILES[segment])
+        os.ftruncate(fd, length)
+        os.fsync(fd)
+        self.writes += 1
+
+    def read_counter(self, slot: int) -> bytes:
+        """The bytes of a counter slot (empty when never written)."""
+        return self._read(COUNTER_FILES[slot])
+
+    def write_counter(self, slot: int, data: bytes) -> None:
+        """Overwrite a counter slot in place and make it durable before returning."""
+        fd = self._fd(COUNTER_FILES[slot])
+        _write_all(fd, data, 0)
+        os.ftruncate(fd, len(data))
+        os.fdatasync(fd)
+        self.writes += 1
+
+    def close(self) -> None:
+        """Close the files kept open."""
+        for fd in self._fds.values():
             os.close(fd)
-        if not existed:
-            # A newly created file is only durable once its directory entry is.
-            directory = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+        self._fds.clear()
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written

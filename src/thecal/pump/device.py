@@ -28,7 +28,8 @@ from thecal.pump.core import (
 )
 from thecal.pump.core.commands import Command, Fill
 from thecal.pump.core.eventlog import LogEntry
-from thecal.pump.core.nvm import Medium, TwoSlotStore
+from thecal.pump.core.journal import COUNTER_SLOTS, SEGMENTS
+from thecal.pump.core.nvm import PumpMemory
 from thecal.pump.hardware.catheter import Catheter, CatheterFault
 from thecal.pump.hardware.fluid import Parcel, solution
 from thecal.pump.hardware.motor import Motor, draw_accuracy_error
@@ -37,17 +38,34 @@ from thecal.pump.model import PumpModel
 
 @dataclass
 class MemoryMedium:
-    """Two slots of non-volatile memory kept in RAM (for simulations and tests)."""
+    """The two journal segments and two counter slots of non-volatile memory, kept in RAM (for tests)."""
 
-    slots: list[bytes] = field(default_factory=lambda: [b"", b""])
+    segments: list[bytes] = field(default_factory=lambda: [b"" for _ in SEGMENTS])
+    counters: list[bytes] = field(default_factory=lambda: [b"" for _ in COUNTER_SLOTS])
+    writes: int = 0
 
-    def read_slot(self, slot: int) -> bytes:
-        """The bytes of a slot."""
-        return self.slots[slot]
+    def read(self, segment: int) -> bytes:
+        """The bytes of a segment."""
+        return self.segments[segment]
 
-    def write_slot(self, slot: int, data: bytes) -> None:
-        """Replace the bytes of a slot."""
-        self.slots[slot] = data
+    def append(self, segment: int, data: bytes) -> None:
+        """Append to a segment."""
+        self.segments[segment] += data
+        self.writes += 1
+
+    def cut(self, segment: int, length: int) -> None:
+        """Discard a segment's bytes from `length` on."""
+        self.segments[segment] = self.segments[segment][:length]
+        self.writes += 1
+
+    def read_counter(self, slot: int) -> bytes:
+        """The bytes of a counter slot."""
+        return self.counters[slot]
+
+    def write_counter(self, slot: int, data: bytes) -> None:
+        """Replace a counter slot."""
+        self.counters[slot] = bytes(data)
+        self.writes += 1
 
 
 @dataclass
@@ -81,7 +99,7 @@ class VirtualPump:
         seed: int = 0,
         wall_ms: int = 0,
         accuracy_error: float | None = None,
-        medium: Medium | None = None,
+        memory: PumpMemory | None = None,
         on_delivery: Callable[[DeliveryRecord], None] | None = None,
     ):
         self.model = model
@@ -91,10 +109,10 @@ class VirtualPump:
         self.motor = Motor(accuracy_error=accuracy_error)
         self.reservoir = Parcel()
         self.catheter = Catheter(dead_volume_nl=model.internal_volume_nl + catheter_volume_nl)
-        # Without a medium nothing is persisted: a simulation that will never lose
+        # Without a memory nothing is persisted: a simulation that will never lose
         # power need not pay for saving state after every command.
-        self.store = TwoSlotStore(medium) if medium is not None else None
-        restored = self.store.load() if self.store is not None else None
+        self.memory = memory
+        restored = memory.load() if memory is not None else None
         self.firmware = Firmware(model, formulary, restored, wall_ms=wall_ms)
         self.on_delivery = on_delivery
         self.pocket = Parcel()
@@ -154,8 +172,8 @@ class VirtualPump:
         """Give the firmware a command now; its state is saved before the outcome is returned."""
         outcome = self.firmware.handle(command)
         self._execute(outcome.actions)
-        if self.store is not None:
-            self.store.save(self.firmware.state)
+        if self.memory is not None:
+            self.memory.save(self.firmware.state)
         return outcome
 
     def refill(

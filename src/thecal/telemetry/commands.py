@@ -273,11 +273,18 @@ PTM_STATUS_FIELDS = frozenset(
 
 @dataclass(frozen=True)
 class Command:
-    """A named command with its arguments and the sender's id that makes it idempotent."""
+    """A named command with its arguments and the sender's id that makes it idempotent.
+
+    `first_counter` is the counter of the first frame that carried this command id, set by the client when it
+    first sends the command; every retry carries the same one, so the pump can tell a retry of a command it
+    may have forgotten from a new one. It is bookkeeping of the link, not part of what the command asks, so it
+    takes no part in equality or in the digest.
+    """
 
     name: str
     args: dict[str, object]
     command_id: bytes
+    first_counter: int | None = field(default=None, compare=False)
 
     @classmethod
     def create(cls, name: str, args: dict[str, object], new_id: Callable[[int], bytes] = os.urandom) -> Command:

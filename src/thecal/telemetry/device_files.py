@@ -4,6 +4,8 @@ A device directory holds `identity.key` (the device's certified key pair)
 and `telemetry/` (the pumps it is paired with, its replay counters). One
 process opens a directory at a time; every record in it is written
 atomically, so a device that loses power keeps its pairings and counters.
+The counters are a device's (`CounterStore.for_device`): a session writes them
+once per block of frames, not once per request.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class DeviceFiles:
                 f"use the {self.role.value} device's directory",
             )
         store = FileStore(device_store_path(self.root))
-        return identity, Keystore(store), CounterStore(store)
+        return identity, Keystore(store), CounterStore.for_device(store)
 
     def pair(self, transport: Transport, expected_pump_label: str | None = None) -> PeerRecord:
         """Pair with the pump on the other end of `transport`, inside its pairing window."""

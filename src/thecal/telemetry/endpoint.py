@@ -3,12 +3,16 @@
 Order of checks for a request, each a door the frame must pass before the
 next is looked at: canonical CBOR and version; a key id that is paired and not
 revoked; AEAD under that peer's link key with the header as associated data;
-a counter above the last accepted one (saved at once); a request that fits the
-command table; a role allowed to send it. Only then is the command remembered
-as pending, handed to the pump's dispatcher, and its reply remembered before
-it is sealed and sent. Every refusal goes to on_reject and back to the sender
-with its code and words: under the link key if the sender was authenticated,
-otherwise signed with the pump's key in the clear.
+a counter above the last accepted one (saved at once); a readable request; the
+witness: the sender has not seen a pump counter above the last one this
+pump's memory says it sent (else the memory is older than what the device
+already saw); a request that fits the command table; a role allowed to send
+it; for a state-changing command, an id either remembered or new, never one
+that may have been forgotten. Only then is the command remembered as begun,
+handed to the pump's dispatcher, and its reply remembered before it is sealed
+and sent. Every refusal goes to on_reject and back to the sender with its code
+and words: under the link key if the sender was authenticated and the pump's
+memory is sound, otherwise signed with the pump's key in the clear.
 
 The endpoint is one state machine and not thread-safe; a server feeds it one
 frame at a time.
@@ -41,9 +45,9 @@ from thecal.telemetry.frames import (
     ReplyMessage,
     ReplyStatus,
     decode_frame,
-    decode_request,
     encode_frame,
     encode_reply,
+    read_request,
 )
 from thecal.telemetry.keys import DeviceIdentity, Keystore, PeerRecord
 from thecal.telemetry.link import open_sealed, seal
@@ -56,6 +60,7 @@ _log = logging.getLogger(__name__)
 # The pump's handler of a checked command from a sender of this certified role.
 Dispatch = Callable[[Role, Command], dict[str, object]]
 OnReject = Callable[[Rejection], None]
+RECOVER = "thecal pump recover --state DIR"
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class PumpEndpoint:
         clock: Callable[[], int] = monotonic_ms,
         pairing_window_ms: int = PAIRING_WINDOW_MS,
         on_security_event: Callable[[SecurityEvent], None] | None = None,
+        on_memory_behind: Callable[[str], None] | None = None,
     ):
         if identity.role is not Role.PUMP:
             raise ValueError(f"a pump endpoint needs a pump identity, not a {identity.role.value} one")
@@ -95,6 +101,9 @@ class PumpEndpoint:
         # Replies live in the same persistence as the counters unless told otherwise.
         self._replies = replies if replies is not None else ReplyCache(counter_store.persistence)
         self._on_security_event = on_security_event
+        # Called with the details when a device proves the pump's memory older than what it saw, so the pump can
+        # raise a fault; the frame itself is refused whether or not anyone listens.
+        self._on_memory_behind = on_memory_behind
         self._pairing = PumpPairing(identity, keystore, counter_store, PairingWindow(clock, pairing_window_ms))
 
     def proximity_detected(self) -> None:
@@ -127,7 +136,8 @@ class PumpEndpoint:
             self._on_reject(Rejection(exc.code, exc.reason, key_id=claimed.hex() if claimed else None))
             return reject_frame(self._identity, exc.code, exc.reason, frame_bytes)
 
-    def _authenticate(self, frame: Frame) -> tuple[PeerRecord, bytes]:
+    def _authenticate(self, frame: Frame) -> tuple[PeerRecord, bytes, int]:
+        """The sender, the plaintext, and the highest counter accepted from it before this frame."""
         key = frame.key_id.hex()
         if self._keystore.is_revoked(frame.key_id):
             raise Rejected(RejectCode.KEY_REVOKED, f"key {key} was revoked; this device can no longer talk to the pump")
@@ -138,28 +148,49 @@ class PumpEndpoint:
                 f"key {key} is not paired with this pump; pair it first (proximity step, then pairing)",
             )
         plaintext = open_sealed(peer.link.client_to_pump, frame)
-        self._counters.accept(peer.link.link_id, frame.counter)
-        return peer, plaintext
+        accepted_before = self._counters.accept(peer.link.link_id, frame.counter)
+        return peer, plaintext, accepted_before
 
     def _request(self, frame: Frame, frame_bytes: bytes) -> bytes:
-        peer, plaintext = self._authenticate(frame)
+        peer, plaintext, accepted_before = self._authenticate(frame)
         try:
-            command = decode_request(plaintext)
+            request = read_request(plaintext)
         except Rejected as exc:
             # Without a readable command id a sealed reply could not be matched to the command, so the
             # refusal goes signed and bound to this frame's digest, like one for an unreadable frame.
             self._on_reject(Rejection(exc.code, exc.reason, peer.key_id.hex(), peer.role.value))
             return reject_frame(self._identity, exc.code, exc.reason, frame_bytes)
+        command = request.command
+        last_sent = self._counters.last_sent(peer.link.link_id)
+        if request.seen > last_sent:
+            return self._memory_behind(peer, command, request.seen, last_sent, frame_bytes)
         try:
-            remembered = self._admit(peer, command)
+            remembered = self._admit(peer, frame, command, accepted_before)
         except Rejected as exc:
             self._on_reject(Rejection(exc.code, exc.reason, peer.key_id.hex(), peer.role.value, command.name))
-            return self._seal(
-                peer, ReplyMessage(command.command_id, ReplyStatus.REJECTED, {}, exc.code.value, exc.reason)
-            )
+            status = ReplyStatus.UNKNOWN if exc.code is RejectCode.COMMAND_TOO_OLD else ReplyStatus.REJECTED
+            return self._seal(peer, ReplyMessage(command.command_id, status, {}, exc.code.value, exc.reason))
         return self._answer(peer, command, remembered)
 
-    def _admit(self, peer: PeerRecord, command: Command) -> Remembered | None:
+    def _memory_behind(self, peer: PeerRecord, command: Command, seen: int, last_sent: int, frame: bytes) -> bytes:
+        """Refuse a frame whose sender saw more of the pump than the pump's memory holds; nothing executes."""
+        # Signed in the clear: a reply sealed now would carry a counter the device has already accepted, and it
+        # would rightly take it for a replay and never read why it was refused.
+        detail = (
+            f"the {peer.role.value} {peer.label!r} (key {peer.key_id.hex()}) has seen pump frame {seen} on its link, "
+            f"but the pump's memory says it sent only up to {last_sent}: the memory is older than what that device "
+            "already saw (restored from an old copy, or writes were lost)"
+        )
+        reason = (
+            f"{detail}; nothing was executed; a clinician must recover the pump with `{RECOVER}` "
+            "before it takes commands again"
+        )
+        self._on_reject(Rejection(RejectCode.MEMORY_BEHIND, reason, peer.key_id.hex(), peer.role.value, command.name))
+        if self._on_memory_behind is not None:
+            self._on_memory_behind(detail)
+        return reject_frame(self._identity, RejectCode.MEMORY_BEHIND, reason, frame)
+
+    def _admit(self, peer: PeerRecord, frame: Frame, command: Command, accepted_before: int) -> Remembered | None:
         """The last checks before execution; what is remembered of this command id, if anything."""
         validate(command)
         if not permitted(peer.role, command.name):
@@ -168,9 +199,32 @@ class PumpEndpoint:
                 RejectCode.NOT_PERMITTED,
                 f"a {peer.role.value} key may not send {command.name}; it may send: {allowed or 'nothing'}",
             )
+        first = command.first_counter
+        if first is None:
+            raise Rejected(
+                RejectCode.MALFORMED_MESSAGE,
+                f"a request names the counter of the first frame that carried its command (1 to this frame's "
+                f"{frame.counter}), not 0",
+            )
         if not COMMANDS[command.name].changes_pump:
             return None
-        remembered = self._replies.lookup(peer.key_id, command.command_id)
+        link = peer.link.link_id
+        remembered = self._replies.lookup(link, command.command_id, accepted_before=accepted_before)
+        if remembered is None and (first > frame.counter or first <= self._replies.horizon(link)):
+            # Answered "unknown", not "rejected": the command may have run when it was first sent.
+            prefix = f"{POSSIBLY_DELIVERED}: " if COMMANDS[command.name].delivers_drug else ""
+            when = (
+                f"in frame {first} of an earlier link (this link is at frame {frame.counter}: the device paired again)"
+                if first > frame.counter
+                else f"in frame {first}, before the oldest command this pump still remembers of this device (it "
+                f"keeps the last {self._replies.per_peer} state-changing commands of each device)"
+            )
+            raise Rejected(
+                RejectCode.COMMAND_TOO_OLD,
+                f"{prefix}{command.name} {command.command_id.hex()} was first sent {when}, so it may have run "
+                "already; it was not executed now; interrogate the pump to see whether it ran before sending it "
+                "again as a new command",
+            )
         if remembered is not None and remembered.digest != command.digest():
             raise Rejected(
                 RejectCode.COMMAND_ID_REUSED,
@@ -183,19 +237,21 @@ class PumpEndpoint:
         spec = COMMANDS[command.name]
         if not spec.changes_pump:  # a read has no effect to repeat, so it is simply answered afresh
             return self._seal(peer, self._execute(peer, command))
+        link = peer.link.link_id
         if remembered is not None:
             if remembered.reply is not None:
                 return self._seal_bytes(peer, remembered.reply)
-            # Saved as pending but never finished: the pump lost power while executing it.
+            # Saved as begun but never finished: the pump lost power while executing it.
             reason = "the pump restarted while executing this command; its effect is unknown"
             if spec.delivers_drug:
                 reason = f"{POSSIBLY_DELIVERED}: {reason}"
             unknown = encode_reply(ReplyMessage(command.command_id, ReplyStatus.UNKNOWN, {}, None, reason))
-            self._replies.finish(peer.key_id, command.command_id, unknown)
+            self._replies.finish(link, command.command_id, unknown)
             return self._seal_bytes(peer, unknown)
-        self._replies.begin(peer.key_id, command.command_id, command.digest())
+        assert command.first_counter is not None  # _admit refuses a request without one
+        self._replies.begin(link, command.command_id, command.first_counter, command.digest())
         reply = encode_reply(self._execute(peer, command))
-        self._replies.finish(peer.key_id, command.command_id, reply)
+        self._replies.finish(link, command.command_id, reply)
         return self._seal_bytes(peer, reply)
 
     def _execute(self, peer: PeerRecord, command: Command) -> ReplyMessage:
@@ -234,7 +290,7 @@ class PumpEndpoint:
         removed = self._keystore.revoke(target)
         if removed is not None:
             self._counters.forget(removed.link.link_id)
-        self._replies.forget_peer(target)
+            self._replies.forget(removed.link.link_id)
         self._emit("revoked", target, removed, peer.key_id)
         result = {"key_id": target.hex(), "was_paired": removed is not None}
         return ReplyMessage(command.command_id, ReplyStatus.OK, result, None, "")

@@ -24,6 +24,9 @@ class RejectCode(StrEnum):
     BAD_ARGUMENTS = "bad_arguments"
     NOT_PERMITTED = "not_permitted"
     COMMAND_ID_REUSED = "command_id_reused"
+    COMMAND_TOO_OLD = "command_too_old"
+    MEMORY_BEHIND = "memory_behind"
+    PUMP_FAULT = "pump_fault"  # the pump's memory is in fault: it runs no therapy until a clinician recovers it
     PAIRING_CLOSED = "pairing_closed"
     PAIRING_FAILED = "pairing_failed"
 

@@ -6,8 +6,13 @@ the associated data of the AEAD, so none of them can be changed in flight.
 Decoding checks the version before anything else, so an old programmer gets a
 clear "update your software" instead of a confusing shape error.
 
+A sealed frame's body is a fresh random nonce followed by the ciphertext and
+its tag (see `link`); the counter in the header is for freshness only.
+
 Inner messages are CBOR maps with small integer keys (compact on a slow
-radio): a request {1: name, 2: command id, 3: args}, a reply {1: command id,
+radio): a request {1: name, 2: command id, 3: args, 4: counter of the first
+frame that carried this command id, 5: the highest pump counter the sender
+has accepted (the witness of the pump's memory)}, a reply {1: command id,
 2: status, 3: result, 4: code, 5: reason}, a rejection {1: code, 2: reason,
 3: digest of the refused frame}.
 """
@@ -22,8 +27,8 @@ from thecal.telemetry import codec
 from thecal.telemetry.commands import COMMAND_ID_BYTES, Command, validate
 from thecal.telemetry.errors import RejectCode, Rejected
 
-PROTOCOL_VERSION = 1
-OLDEST_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: random nonce in the body; first counter and witness in requests
+OLDEST_VERSION = 2
 KEY_ID_BYTES = 8
 MAX_COUNTER = 2**64 - 1
 MAX_FRAME_BYTES = 65_536
@@ -68,6 +73,14 @@ class Frame:
     def header(self) -> bytes:
         """The header bytes that the AEAD authenticates."""
         return codec.encode([self.version, int(self.type), self.key_id, self.counter])
+
+
+@dataclass(frozen=True)
+class Request:
+    """The decrypted body of a request: the command, and the sender's witness of the pump's memory."""
+
+    command: Command
+    seen: int  # the highest pump→device counter the sender has accepted on this link
 
 
 @dataclass(frozen=True)
@@ -139,26 +152,37 @@ def _check_version(version: object) -> None:
         )
 
 
-def encode_request(command: Command) -> bytes:
-    """The plaintext of a request."""
-    return codec.encode({1: command.name, 2: command.command_id, 3: command.args})
+def encode_request(command: Command, seen: int = 0) -> bytes:
+    """The plaintext of a request; a command never sent yet travels with first counter 0."""
+    first = command.first_counter if command.first_counter is not None else 0
+    return codec.encode({1: command.name, 2: command.command_id, 3: command.args, 4: first, 5: seen})
 
 
 def decode_request(plaintext: bytes) -> Command:
     """Parse a request and check it against the command table, or raise Rejected."""
+    return read_request(plaintext).command
+
+
+def read_request(plaintext: bytes) -> Request:
+    """Parse a request with its witness and check it against the command table, or raise Rejected."""
     message = codec.decode(plaintext, "request", RejectCode.MALFORMED_MESSAGE)
-    if type(message) is not dict or set(message) != {1, 2, 3}:
-        raise Rejected(RejectCode.MALFORMED_MESSAGE, "a request is a map {1: name, 2: command id, 3: args}")
-    name, command_id, args = message[1], message[2], message[3]
+    if type(message) is not dict or set(message) != {1, 2, 3, 4, 5}:
+        raise Rejected(
+            RejectCode.MALFORMED_MESSAGE,
+            "a request is a map {1: name, 2: command id, 3: args, 4: first counter, 5: seen counter}",
+        )
+    name, command_id, args, first, seen = (message[key] for key in (1, 2, 3, 4, 5))
     if type(name) is not str:
         raise Rejected(RejectCode.MALFORMED_MESSAGE, "a command name is text")
     if type(command_id) is not bytes or len(command_id) != COMMAND_ID_BYTES:
         raise Rejected(RejectCode.MALFORMED_MESSAGE, f"a command id is {COMMAND_ID_BYTES} bytes")
+    if type(first) is not int or type(seen) is not int or not (0 <= first <= MAX_COUNTER and 0 <= seen <= MAX_COUNTER):
+        raise Rejected(RejectCode.MALFORMED_MESSAGE, "a request's first and seen counters are unsigned 64-bit integers")
     if type(args) is not dict:
         raise Rejected(RejectCode.BAD_ARGUMENTS, f"{name}: arguments are a map")
-    command = Command(name, args, command_id)
+    command = Command(name, args, command_id, first or None)
     validate(command)
-    return command
+    return Request(command, seen)
 
 
 def encode_reply(reply: ReplyMessage) -> bytes:

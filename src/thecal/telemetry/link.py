@@ -2,13 +2,21 @@
 
 Pairing yields one shared secret per pump–device pair. From it HKDF derives a
 link id and two ChaCha20-Poly1305 keys, one per direction, so a frame can never
-be reflected back to its sender as if the other side had written it. The nonce
-is the frame counter, which each side persists and only ever increases, so a
-key never sees the same nonce twice; the header goes in as associated data.
+be reflected back to its sender as if the other side had written it.
+
+Every sealed frame draws a fresh random 96-bit nonce and carries it in front
+of the ciphertext (body = nonce ‖ ciphertext ‖ tag). The nonce does not come
+from the counter: a counter lives in a file, and a file can be restored from
+an old copy, after which a counter would be used twice; a nonce used twice
+under one key gives away the XOR of two plaintexts. With 96 random bits the
+chance of any repeat among the million frames a link might carry in a pump's
+life is about 10^-17. The counter stays in the header, which goes in as
+associated data, and serves freshness only.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -21,6 +29,8 @@ from thecal.telemetry.frames import PROTOCOL_VERSION, Frame, FrameType
 
 LINK_ID_BYTES = 8
 KEY_BYTES = 32
+NONCE_BYTES = 12
+TAG_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -47,16 +57,13 @@ def derive_link_keys(shared_secret: bytes, transcript_hash: bytes) -> LinkKeys:
     )
 
 
-def _nonce(counter: int) -> bytes:
-    return counter.to_bytes(12, "big")
-
-
 def seal(key: bytes, frame_type: FrameType, key_id: bytes, counter: int, plaintext: bytes) -> Frame:
-    """Encrypt plaintext into a frame whose header is authenticated with it."""
+    """Encrypt plaintext under a fresh random nonce into a frame whose header is authenticated with it."""
     if counter < 1:
         raise ValueError("encrypted frames count from 1; 0 marks the clear pairing frames")
+    nonce = os.urandom(NONCE_BYTES)
     unsealed = Frame(PROTOCOL_VERSION, frame_type, key_id, counter, b"")
-    body = ChaCha20Poly1305(key).encrypt(_nonce(counter), plaintext, unsealed.header())
+    body = nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, unsealed.header())
     return Frame(PROTOCOL_VERSION, frame_type, key_id, counter, body)
 
 
@@ -64,8 +71,15 @@ def open_sealed(key: bytes, frame: Frame) -> bytes:
     """Decrypt and authenticate a frame, or raise Rejected."""
     if frame.counter < 1:
         raise Rejected(RejectCode.MALFORMED_FRAME, "encrypted frames count from 1")
+    if len(frame.body) < NONCE_BYTES + TAG_BYTES:
+        raise Rejected(
+            RejectCode.MALFORMED_FRAME,
+            f"a sealed body is a {NONCE_BYTES}-byte nonce, the ciphertext and a {TAG_BYTES}-byte tag; "
+            f"this one has {len(frame.body)} bytes",
+        )
+    nonce, sealed = frame.body[:NONCE_BYTES], frame.body[NONCE_BYTES:]
     try:
-        return ChaCha20Poly1305(key).decrypt(_nonce(frame.counter), frame.body, frame.header())
+        return ChaCha20Poly1305(key).decrypt(nonce, sealed, frame.header())
     except InvalidTag:
         raise Rejected(
             RejectCode.AUTHENTICATION_FAILED,

@@ -3,7 +3,13 @@
 A transport sends one frame and returns the one reply, or raises LinkLost when
 either is lost. On TCP each frame travels with a 4-byte big-endian length in
 front. Only the loopback interface is ever used: this stands in for a
-short-range radio and must not become a network service. The link-loss
+short-range radio and must not become a network service. The server is
+bounded like the radio it stands in for: a connection that sends nothing for
+`idle_timeout_s`, or takes longer than that to deliver a frame it has begun,
+is closed, and at most `max_connections` are served at once; one beyond that
+is closed as soon as it is accepted, without a thread, so idle or stalled
+sockets can neither exhaust the pump's threads and descriptors nor keep a
+programmer out for longer than the idle timeout. The link-loss
 wrappers, one for a client (`LossyLink`) and one for the pump's server
 (`LossyHandler`), drop requests or replies the way a radio at the edge of its
 range does, from a seeded random source so every run can be repeated.
@@ -11,12 +17,14 @@ range does, from a seeded random source so every run can be repeated.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import random
 import socket
 import socketserver
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +35,8 @@ from thecal.telemetry.frames import MAX_FRAME_BYTES
 
 LOOPBACK = "127.0.0.1"
 _LENGTH = struct.Struct(">I")
+DEFAULT_IDLE_TIMEOUT_S = 30.0  # assumption: a programming session pauses between commands for less than this
+DEFAULT_MAX_CONNECTIONS = 8  # a clinician programmer and a PTM, with room for reconnects
 
 Handler = Callable[[bytes], bytes]
 # A server-side handler may answer None: the frame or its reply was lost, and the connection is dropped.
@@ -52,9 +62,14 @@ class InProcessTransport:
         return self._handler(frame)
 
 
-def _read_exactly(sock: socket.socket, count: int) -> bytes:
+def _read_exactly(sock: socket.socket, count: int, deadline: float | None = None) -> bytes:
     chunks = bytearray()
     while len(chunks) < count:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the frame did not arrive in time")
+            sock.settimeout(remaining)
         chunk = sock.recv(count - len(chunks))
         if not chunk:
             raise ConnectionError("connection closed in the middle of a frame")
@@ -77,16 +92,29 @@ def read_frame(sock: socket.socket) -> bytes:
     return _read_exactly(sock, length)
 
 
+def _read_frame_within(sock: socket.socket, timeout_s: float) -> bytes:
+    """Receive one frame; TimeoutError if none begins within timeout_s, or one begun takes longer to finish."""
+    sock.settimeout(timeout_s)
+    first = _read_exactly(sock, 1)  # waiting for the next frame is being idle
+    deadline = time.monotonic() + timeout_s  # from its first byte a frame must be complete within the timeout too
+    (length,) = _LENGTH.unpack(first + _read_exactly(sock, _LENGTH.size - 1, deadline))
+    if length > MAX_FRAME_BYTES:
+        raise ConnectionError(f"announced frame of {length} bytes exceeds {MAX_FRAME_BYTES}")
+    frame = _read_exactly(sock, length, deadline)
+    sock.settimeout(timeout_s)  # for writing the reply
+    return frame
+
+
 class _FrameHandler(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        """Serve frames on one connection until it closes."""
+        """Serve frames on one connection until it closes, goes idle or stalls."""
         while True:
             try:
-                frame = read_frame(self.request)
+                frame = _read_frame_within(self.request, self.server.idle_timeout_s)
             except OSError:
-                return  # the peer hung up or sent garbage framing; drop the connection
+                return  # the peer hung up, went quiet, stalled mid-frame or sent garbage framing: drop it
             with self.server.lock:  # the endpoint is a single state machine: one frame at a time
                 reply = self.server.frame_handler(frame)
             if reply is None:
@@ -101,18 +129,76 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # Connections waiting to be accepted cost the kernel, not this process: a burst of them waits its turn (and an
+    # extra one is turned away at once) instead of having its connect dropped and retried a second later.
+    request_queue_size = 64
 
-    def __init__(self, port: int, frame_handler: ServerHandler):
+    def __init__(self, port: int, frame_handler: ServerHandler, idle_timeout_s: float, max_connections: int):
         self.frame_handler = frame_handler
         self.lock = threading.Lock()
+        self.idle_timeout_s = idle_timeout_s
+        self.max_connections = max_connections
+        self._connections_lock = threading.Lock()
+        self.connections: set[socket.socket] = set()
         super().__init__((LOOPBACK, port), _FrameHandler)
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """Serve a new connection in its own thread, or close it at once when the limit is reached."""
+        with self._connections_lock:
+            admitted = len(self.connections) < self.max_connections
+            if admitted:
+                self.connections.add(request)
+        if not admitted:
+            self.shutdown_request(request)  # no thread, no waiting: the descriptor is freed now
+            return
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="thecal-telemetry-connection",
+            daemon=True,
+        )
+        try:
+            thread.start()
+        except BaseException:
+            self._release(request)
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """Serve one connection, then free its place."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._release(request)
+
+    def _release(self, request: socket.socket) -> None:
+        with self._connections_lock:
+            self.connections.discard(request)
+
+    def close_connections(self) -> None:
+        """Hang up every connection being served."""
+        with self._connections_lock:
+            open_now = list(self.connections)
+        for request in open_now:
+            with contextlib.suppress(OSError):  # already closed by its own thread
+                request.shutdown(socket.SHUT_RDWR)
 
 
 class LoopbackServer:
-    """Serves a frame handler on 127.0.0.1, one thread per connection, frames in order."""
+    """Serves a frame handler on 127.0.0.1, one thread per connection up to a limit, frames in order."""
 
-    def __init__(self, handler: ServerHandler, port: int = 0):
-        self._server = _Server(port, handler)
+    def __init__(
+        self,
+        handler: ServerHandler,
+        port: int = 0,
+        *,
+        idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ):
+        if not idle_timeout_s > 0:
+            raise ValueError(f"idle_timeout_s is a positive number of seconds, not {idle_timeout_s}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections is at least 1, not {max_connections}")
+        self._server = _Server(port, handler, idle_timeout_s, max_connections)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="thecal-telemetry", daemon=True
         )
@@ -122,16 +208,22 @@ class LoopbackServer:
         """The TCP port it listens on."""
         return int(self._server.server_address[1])
 
+    @property
+    def connections(self) -> int:
+        """How many connections are being served now."""
+        return len(self._server.connections)
+
     def start(self) -> LoopbackServer:
         """Start serving in a background thread."""
         self._thread.start()
         return self
 
     def close(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving, hang up every connection and release the port."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join()
+        self._server.close_connections()
         self._server.server_close()
 
     def __enter__(self) -> LoopbackServer:
@@ -275,7 +367,7 @@ class LossyHandler:
     drops the connection, so every client, whatever its code, meets the loss.
     """
 
-    def __init__(self, inner: Handler, model: LossModel, seed: int = 0):
+    def __init__(self, inner: ServerHandler, model: LossModel, seed: int = 0):
         self._inner = inner
         self.model = model
         self._rng = random.Random(seed)

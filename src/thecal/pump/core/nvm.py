@@ -1,127 +1,102 @@
-"""Non-volatile state: the firmware state as a checked image, written to two slots in turn.
+"""The firmware state in the pump's memory: a small state record per command, and the event log as entries.
 
-An image is a header (magic, format, sequence number, payload length,
-SHA-256 of the payload) followed by the payload (canonical JSON of the
-state). A write always goes to the slot that does *not* hold the newest good
-image, so a power loss at any byte of a write leaves the other slot intact:
-at start the newest slot whose checksum verifies wins, and its sequence
-number is never lower than that of any image acknowledged before.
-
-Only a slot that does not verify is passed over (`CorruptImage`): a torn
-write or a flipped bit. An image that verifies was written whole by a
-firmware; when this firmware cannot read it (another state format, or a bug),
-falling back to the older slot would make counters go back, so that is an
-error the device must report, never a blank or an older pump.
+The state record is the whole `PumpState` but the settings and the log's
+entries (canonical JSON, under a kilobyte): it keeps the log's head (next
+sequence number, newest hash, anchor) with the rest. The settings (the
+label, the prescription, the periodic and demand settings, the alarm level,
+the catheter) change only when a clinician programs or fills, so they have a
+record of their own, written only when it changed. Each log entry is
+appended once, as its own list entry that the journal keeps up to the log's
+capacity. Loading joins the two and walks the hash chain from the anchor to
+the head, so a record and a log that do not belong together never load.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import struct
-from dataclasses import dataclass
-from typing import Protocol
 
+from thecal.pump.core.eventlog import LogEntry
+from thecal.pump.core.journal import CorruptMemory, Journal, UnreadableMemory
 from thecal.pump.core.state import STATE_FORMAT, PumpState
 
-MAGIC = b"THCL"
-IMAGE_FORMAT = 1
-_HEADER = struct.Struct(">4sHQI32s")
+STATE_RECORD = "pump/state"
+SETTINGS_RECORD = "pump/settings"
+LOG_LIST = "pump/log"
+# What changes only when a clinician programs or fills: its own record, written only when it changed.
+SETTINGS_KEYS = ("label", "prescription", "periodic", "demand_limits", "low_reservoir_alarm_nl", "catheter_volume_nl")
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-class CorruptImage(ValueError):
-    """A slot does not hold a complete, verified image."""
+def state_records(state: PumpState) -> tuple[bytes, bytes]:
+    """The state record (all but the settings and the log's entries, with the log's head) and the settings record."""
+    log = state.log
+    head = {"capacity": log.capacity, "anchor": log.anchor.hex(), "next_seq": log.next_seq, "head": log.head().hex()}
+    data = {**state.record_data(), "log": head}
+    settings = {key: data.pop(key) for key in SETTINGS_KEYS}
+    return _CANONICAL.encode(data).encode(), _CANONICAL.encode(settings).encode()
 
 
-class UnreadableImage(ValueError):
-    """A slot holds a complete, verified image whose state this firmware cannot read."""
+def log_record(entry: LogEntry) -> bytes:
+    """One log entry as stored."""
+    return _CANONICAL.encode(entry.to_data()).encode()
 
 
-class Medium(Protocol):
-    """Two slots of non-volatile memory."""
-
-    def read_slot(self, slot: int) -> bytes:
-        """The bytes stored in a slot (empty when never written)."""
-        ...
-
-    def write_slot(self, slot: int, data: bytes) -> None:
-        """Replace a slot's bytes; a power loss may leave any prefix written."""
-        ...
-
-
-def encode_image(state: PumpState, seq: int) -> bytes:
-    """The state as a checked image with sequence number `seq`."""
-    payload = json.dumps(state.to_data(), sort_keys=True, separators=(",", ":")).encode()
-    # The digest covers the header fields too, so a header torn between two writes never verifies.
-    digest = hashlib.sha256(_covered(seq, len(payload)) + payload).digest()
-    return _HEADER.pack(MAGIC, IMAGE_FORMAT, seq, len(payload), digest) + payload
-
-
-def _covered(seq: int, length: int) -> bytes:
-    return MAGIC + struct.pack(">HQI", IMAGE_FORMAT, seq, length)
-
-
-def verified_payload(data: bytes) -> tuple[int, bytes]:
-    """The sequence number and payload of an image; CorruptImage when it does not verify."""
-    if len(data) < _HEADER.size:
-        raise CorruptImage("image shorter than its header")
-    magic, fmt, seq, length, digest = _HEADER.unpack_from(data)
-    if magic != MAGIC or fmt != IMAGE_FORMAT:
-        raise CorruptImage("not a thecal state image of a known format")
-    payload = data[_HEADER.size :]
-    if len(payload) != length or hashlib.sha256(_covered(seq, length) + payload).digest() != digest:
-        raise CorruptImage("image incomplete or damaged")
-    return seq, payload
-
-
-def read_state(seq: int, payload: bytes) -> PumpState:
-    """The state in a verified payload; UnreadableImage when this firmware cannot read its format."""
-    data = json.loads(payload)
+def rebuild_state(record: bytes, settings: bytes, entries: list[bytes]) -> PumpState:
+    """The state from its records and its log entries; CorruptMemory or UnreadableMemory when they do not fit."""
+    try:
+        data = {**json.loads(record), **json.loads(settings)}
+    except (ValueError, TypeError):
+        raise CorruptMemory("the pump's state record is not readable") from None
     found = data.get("format") if isinstance(data, dict) else None
     if found != STATE_FORMAT:
-        raise UnreadableImage(
-            f"the pump's memory holds state image {seq} in state format {found!r}, and this firmware reads format "
-            f"{STATE_FORMAT}; install the firmware that wrote it, or convert the image, before the pump runs again"
+        raise UnreadableMemory(
+            f"the pump's state record is in state format {found!r}, and this firmware reads format {STATE_FORMAT}; "
+            "install the firmware that wrote it, or convert the memory, before the pump runs again"
         )
-    return PumpState.from_data(data)
+    kept = [json.loads(entry) for entry in entries]
+    data["log"] = {**data["log"], "entries": kept}
+    try:
+        state = PumpState.from_data(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnreadableMemory(f"the pump's state record does not hold a state this firmware reads ({exc!r})") from None
+    if not state.log.verify():
+        raise CorruptMemory("the pump's event log does not chain from its anchor to the head its state record holds")
+    return state
 
 
-def decode_image(data: bytes) -> tuple[int, PumpState]:
-    """The sequence number and state in an image; CorruptImage when it does not verify."""
-    seq, payload = verified_payload(data)
-    return seq, read_state(seq, payload)
+def round_trip(state: PumpState) -> PumpState:
+    """The state as the memory would give it back (for tests of the stored form)."""
+    return rebuild_state(*state_records(state), [log_record(entry) for entry in state.log])
 
 
-@dataclass
-class TwoSlotStore:
-    """Writes images alternately to two slots and reads back the newest that verifies."""
+class PumpMemory:
+    """The firmware's state in a journal: staged after every command, loaded at start."""
 
-    medium: Medium
-    seq: int = 0
-    _newest_slot: int | None = None
+    def __init__(self, journal: Journal):
+        self.journal = journal
+        self._saved_next_seq = 0
 
     def load(self) -> PumpState | None:
-        """The newest verified state, or None when neither slot holds a verified image."""
-        best: tuple[int, int, bytes] | None = None
-        for slot in (0, 1):
-            try:
-                seq, payload = verified_payload(self.medium.read_slot(slot))
-            except CorruptImage:
-                continue  # a torn write or a damaged slot: the other slot holds the last acknowledged state
-            if best is None or seq > best[0]:
-                best = (seq, slot, payload)
-        if best is None:
-            self.seq, self._newest_slot = 0, None
-            return None
-        seq, slot, payload = best
-        state = read_state(seq, payload)
-        self.seq, self._newest_slot = seq, slot
+        """The state the memory holds, or None when the memory holds no firmware state yet."""
+        records = self.journal.image.records
+        record, settings = records.get(STATE_RECORD), records.get(SETTINGS_RECORD)
+        if record is None or settings is None:
+            if record is None and settings is None:
+                return None
+            raise CorruptMemory("the pump's memory holds a state record without its settings, or settings alone")
+        state = rebuild_state(record, settings, self.journal.image.lists.get(LOG_LIST, []))
+        self._saved_next_seq = state.log.next_seq
         return state
 
-    def save(self, state: PumpState) -> int:
-        """Write the state to the older slot; return its sequence number once written."""
-        target = 0 if self._newest_slot != 0 else 1
-        seq = self.seq + 1
-        self.medium.write_slot(target, encode_image(state, seq))
-        self.seq, self._newest_slot = seq, target
-        return seq
+    def save(self, state: PumpState) -> None:
+        """Stage the state record and the log entries appended since the last save; commit unless held."""
+        log = state.log
+        for entry in log.since(self._saved_next_seq):
+            self.journal.append(LOG_LIST, log_record(entry), keep=log.capacity)
+        self._saved_next_seq = log.next_seq
+        record, settings = state_records(state)
+        self.journal.put(STATE_RECORD, record)
+        if self.journal.image.records.get(SETTINGS_RECORD) != settings:
+            self.journal.put(SETTINGS_RECORD, settings)
+        self.journal.written()

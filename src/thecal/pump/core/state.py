@@ -18,7 +18,7 @@ from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 STATE_FORMAT = 5
 
 
-@dataclass
+@dataclass(slots=True)
 class ActiveBolus:
     """A bolus under way: its rate, and how much of its flow integral is done (nL·ms/day)."""
 
@@ -114,13 +114,16 @@ class PumpState:
 
     def to_data(self) -> dict[str, object]:
         """Plain values for non-volatile storage."""
+        return {**self.record_data(), "log": self.log.to_data()}
+
+    def record_data(self) -> dict[str, object]:
+        """Plain values of everything but the event log's entries: the small record saved with every command."""
         b = self.bolus
         g = self.bridge
         return {
             "format": STATE_FORMAT,
             "now_ms": self.now_ms,
             "wall_offset_ms": self.wall_offset_ms,
-            "log": self.log.to_data(),
             "reservoir_nl": self.reservoir_nl,
             "label": _label_data(self.label),
             "low_reservoir_alarm_nl": self.low_reservoir_alarm_nl,
