@@ -11,6 +11,18 @@ class ThecalError(Exception):
     """Base of every error thecal raises on purpose."""
 
 
+# A value longer than this is shown by its start and its length: a pasted megabyte is not a message.
+SHOWN_MAX_CHARACTERS = 200
+
+
+def shown(value: object) -> str:
+    """A value as a message shows it: quoted, escaped, and cut short when it is long."""
+    text = repr(value)
+    if len(text) > SHOWN_MAX_CHARACTERS:
+        return f"{text[:120]}… ({len(text)} characters)"
+    return text
+
+
 class InputError(ThecalError, ValueError):
     """A value a person typed or a file holds is not acceptable."""
 
@@ -20,7 +32,7 @@ class InputError(ThecalError, ValueError):
         self.problem = problem
         self.limit = limit
         self.action = action
-        parts = [f"{field} = {value!r}: {problem}"]
+        parts = [f"{field} = {shown(value)}: {problem}"]
         if limit:
             parts.append(f"limit: {limit}")
         parts.append(f"what to do: {action}")

@@ -111,5 +111,5 @@ def test_every_subcommand_programs_the_pump_in_clinical_units(cli: Cli) -> None:
     sent = done(pump("send", "interrogate_status"))
     assert sent.out.startswith("thecal: engineering tool: bypasses the therapy layer")
 
-    assert used | {"init", "serve", "pair"} == subcommands("pump")
+    assert used | {"init", "serve", "pair", "recover"} == subcommands("pump")
     assert subcommands("ptm") == {"bolus", "status"}

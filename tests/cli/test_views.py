@@ -92,7 +92,7 @@ def test_a_clock_set_moves_the_local_times_of_the_entries_before_it(cli: Cli) ->
 def test_log_from_a_negative_entry_names_the_field(cli: Cli) -> None:
     ran = cli("pump", "log", "--from", "-1")
     assert ran.code == 2
-    assert "--from = -1" in ran.err
+    assert "--from = '-1': is negative" in ran.err
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def test_people_s_notations_are_normalised(text: str, kind, expected: int) -> No
         ("1.5 mg/day", CONCENTRATION, "not a unit of concentration"),
         ("0.5 mg/day", FLOW, "not a unit of flow"),
         ("0.5 MG/DAY", DOSE_RATE, "can be read"),
-        ("-1 mg/day", DOSE_RATE, "number is missing"),
+        ("-1 mg/day", DOSE_RATE, "is negative"),
     ],
 )
 def test_missing_or_ambiguous_units_are_refused(text: str, kind, problem: str) -> None:

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from thecal.cli import calc_commands as handlers
 from thecal.clinical.bolus import IMPLANT, REVISION
-from thecal.drugs.loader import drug_names
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,6 +51,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _library_parser(commands)
 
 
+def _handler(name: str) -> Handler:
+    """The calculator `name` of calc_commands, imported when it runs: building the parser needs none of them."""
+
+    def run(args: argparse.Namespace) -> int:
+        from thecal.cli import calc_commands
+
+        handler: Handler = getattr(calc_commands, name)
+        return handler(args)
+
+    return run
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
@@ -87,7 +97,7 @@ def _flow_parser(commands: argparse._SubParsersAction) -> None:
         "flow = daily dose ÷ concentration. In an admixture the flow is set by the first\n"
         "drug's dose (or --for), and every other drug's dose at that flow is shown and checked.",
         'thecal calc flow --drug morphine --dose "1.5 mg/day" --concentration "10 mg/mL"',
-        handlers.run_flow,
+        _handler("run_flow"),
     )
     parser.add_argument("--dose", required=True, help='daily dose, e.g. "1.5 mg/day" or "500 mcg/day"')
     _contents_arguments(parser)
@@ -102,7 +112,7 @@ def _dose_parser(commands: argparse._SubParsersAction) -> None:
         "daily dose delivered by a flow",
         "The daily dose each drug of the reservoir gives at a pump flow.\ndaily dose = flow × concentration.",
         'thecal calc dose --drug morphine --flow "0.15 mL/day" --concentration "10 mg/mL"',
-        handlers.run_dose,
+        _handler("run_dose"),
     )
     parser.add_argument("--flow", required=True, help='pump flow, e.g. "0.15 mL/day" or "0.02 mL/h"')
     _contents_arguments(parser)
@@ -118,7 +128,7 @@ def _convert_parser(commands: argparse._SubParsersAction) -> None:
         "or of another opioid, shown as ranges with their sources, never as one number,\n"
         "together with the oral morphine equivalent. An estimate, not a prescription.",
         'thecal calc convert --dose "60 mg/day" --drug morphine --from oral --to intrathecal',
-        handlers.run_convert,
+        _handler("run_convert"),
     )
     parser.add_argument("--dose", required=True, help='daily dose, e.g. "60 mg/day"')
     parser.add_argument("--drug", required=True, help="the opioid the patient takes now")
@@ -140,7 +150,7 @@ def _refill_parser(commands: argparse._SubParsersAction) -> None:
         'thecal calc refill --reservoir "20 mL" --drug morphine --concentration "10 mg/mL" '
         '--last-fill "20 mL" --flow "0.5 mL/day" --since "30 d" --aspirated "5.1 mL" '
         '--fill-volume "20 mL" --date 2025-03-01',
-        handlers.run_refill,
+        _handler("run_refill"),
     )
     parser.add_argument("--reservoir", help='size of this pump\'s reservoir: "20 mL" or "40 mL" (or give --pump-model)')
     _contents_arguments(parser)
@@ -174,7 +184,7 @@ def _prime_parser(commands: argparse._SubParsersAction) -> None:
         "implant (catheter and pump tubing) or a catheter revision (catheter only).\n"
         "volume = catheter length × volume per cm (+ pump tubing); duration = volume ÷ rate.",
         'thecal calc prime --catheter "45 cm" --volume-per-cm "2.2 uL/cm" --drug morphine --concentration "20 mg/mL"',
-        handlers.run_prime,
+        _handler("run_prime"),
     )
     _catheter_arguments(parser)
     parser.add_argument("--after", choices=(IMPLANT, REVISION), default=IMPLANT, help="why the catheter is empty")
@@ -194,7 +204,7 @@ def _bridge_parser(commands: argparse._SubParsersAction) -> None:
         "the patient would get without it.",
         'thecal calc bridge --catheter "45 cm" --volume-per-cm "2.2 uL/cm" --drug morphine '
         '--old-concentration "10 mg/mL" --old-dose "2 mg/day" --new-concentration "20 mg/mL" --new-dose "2.5 mg/day"',
-        handlers.run_bridge,
+        _handler("run_bridge"),
     )
     _catheter_arguments(parser)
     parser.add_argument("--drug", help="the drug, when old and new fills hold one drug")
@@ -216,7 +226,7 @@ def _titrate_parser(commands: argparse._SubParsersAction) -> None:
         "step you choose or else the drug's usual largest step, spaced by the interval you\n"
         "choose or else the drug's usual shortest interval. Every step is checked.",
         'thecal calc titrate --drug ziconotide --current "1.2 mcg/day" --target "7.2 mcg/day" --start 2025-03-03',
-        handlers.run_titrate,
+        _handler("run_titrate"),
     )
     parser.add_argument("--drug", required=True, help="the drug to titrate")
     parser.add_argument("--current", required=True, help='current daily dose, e.g. "1.2 mcg/day" ("0 mg/day" to start)')
@@ -238,7 +248,7 @@ def _trial_parser(commands: argparse._SubParsersAction) -> None:
         "and the volume to draw up at your concentration; with --continuous, the starting\n"
         "daily dose and flow of a continuous trial.",
         'thecal calc trial --drug morphine --concentration "0.5 mg/mL" --opioid-naive',
-        handlers.run_trial,
+        _handler("run_trial"),
     )
     parser.add_argument("--drug", required=True, help="the trial drug")
     parser.add_argument("--continuous", action="store_true", help="continuous trial instead of a single bolus")
@@ -257,13 +267,13 @@ def _demand_parser(commands: argparse._SubParsersAction) -> None:
         "opioid-naïve patients.",
         'thecal calc demand-max --drug morphine --concentration "10 mg/mL" --continuous "2 mg/day" '
         '--bolus "0.1 mg" --lockout "2 h" --max-per-day 6',
-        handlers.run_demand,
+        _handler("run_demand"),
     )
     _contents_arguments(parser)
     parser.add_argument("--continuous", required=True, help='continuous daily dose, e.g. "2 mg/day"')
     parser.add_argument("--bolus", required=True, help='demand bolus dose, e.g. "0.1 mg"')
     parser.add_argument("--lockout", required=True, help='shortest time between boluses, e.g. "2 h"')
-    parser.add_argument("--max-per-day", required=True, type=int, help="most boluses allowed in 24 h, e.g. 6")
+    parser.add_argument("--max-per-day", required=True, help="most boluses allowed in 24 h, e.g. 6")
     _patient_arguments(parser)
 
 
@@ -274,9 +284,10 @@ def _library_parser(commands: argparse._SubParsersAction) -> None:
         "the drug library: strengths, doses and limits with sources",
         "Show the drugs of the library, or one drug's strengths, dose ranges and two-tier\nlimits with their sources.",
         "thecal calc library ziconotide",
-        handlers.run_library,
+        _handler("run_library"),
     )
-    parser.add_argument("drug", nargs="?", help=f"one of: {', '.join(drug_names())}")
+    # Named in words, not listed: the parser is built without reading the drug library.
+    parser.add_argument("drug", nargs="?", help="a drug of the library by name or alias; without it, all of them")
 
 
 def _contents_arguments(parser: argparse.ArgumentParser) -> None:

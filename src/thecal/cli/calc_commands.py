@@ -1,8 +1,10 @@
 """What each `thecal calc` subcommand does with its arguments: read them, calculate, print or refuse.
 
-Quantities are read with their units at this edge; a refusal becomes one
-InputError paragraph (the caller prints it and exits with code 2). With --json
-the result, with its verdict, is printed even when it is refused.
+Quantities are read with their units at this edge, strictly and within each
+field's physical range (`thecal.units`, docs/inputs.md), before anything is
+worked out; a refusal becomes one InputError paragraph (the caller prints it
+and exits with code 2). With --json the result, with its verdict, is printed
+even when it is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from datetime import date
+from fractions import Fraction
 
+from thecal.cli import typed_args
 from thecal.cli.calc_render import result_text, results_json
 from thecal.clinical.bolus import CatheterSegment, bridge_bolus, priming_bolus
 from thecal.clinical.convert import convert_opioid
@@ -27,19 +31,42 @@ from thecal.drugs.verdict import Override, Verdict
 from thecal.errors import InputError
 from thecal.pump.model import PumpModel, load_model
 from thecal.units import (
-    CONCENTRATION,
-    DOSE_RATE,
-    DURATION,
-    FLOW,
-    LENGTH,
-    MASS,
+    ASPIRATED_VOLUME,
+    BOLUS_DOSE,
+    BOLUS_VOLUME_SINCE_REFILL,
+    BP_PER_ONE,
+    CATHETER_LENGTH,
+    CATHETER_VOLUME,
+    CATHETER_VOLUME_PER_LENGTH,
+    CONCENTRATION_RANGE,
+    CONVERTED_DOSE,
+    CURRENT_DAILY_DOSE,
+    DAILY_DOSE,
+    DEMAND_DOSES_PER_DAY,
+    DEMAND_VOLUME,
+    FILL_VOLUME,
+    FLAG_THRESHOLD,
+    FLOW_RANGE,
+    LAST_FILL_VOLUME,
+    LOCKOUT,
+    LOW_RESERVOIR_ALARM,
     MS_PER_DAY,
-    VOLUME,
-    VOLUME_PER_LENGTH,
-    parse_typed_int,
-    percent_bp,
-    percent_fraction,
+    PUMP_ACCURACY,
+    PUMP_TUBING_VOLUME,
+    RESERVOIR_SIZE,
+    SINCE_LAST_INCREASE,
+    SINCE_LAST_REFILL,
+    TITRATION_INTERVAL,
+    TITRATION_STEP,
+    TITRATION_STEP_PERCENT,
+    calendar_date,
+    count,
+    format_typed,
+    percentage,
+    quantity,
 )
+from thecal.units import FLOW as FLOW_KIND
+from thecal.units import VOLUME as VOLUME_KIND
 
 # Refusals about these fields follow from the dose or flow as typed, so the typed text is repeated.
 TYPED_FIELDS = ("daily dose", "daily dose for an opioid-naïve patient", "flow")
@@ -50,7 +77,7 @@ DEFAULT_PUMP_MODEL = "programmable-20"
 def run_flow(args: argparse.Namespace) -> int:
     """Print the flow for a daily dose, or refuse it."""
     fill = _contents(args)
-    dose = parse_typed_int(args.dose, DOSE_RATE, "dose")
+    dose = quantity(args.dose, "dose", DAILY_DOSE)
     result = flow_for_dose(
         fill,
         dose,
@@ -66,7 +93,7 @@ def run_flow(args: argparse.Namespace) -> int:
 def run_dose(args: argparse.Namespace) -> int:
     """Print the daily doses at a flow, or refuse them."""
     fill = _contents(args)
-    flow = parse_typed_int(args.flow, FLOW, "flow")
+    flow = quantity(args.flow, "flow", FLOW_RANGE)
     result = dose_for_flow(
         fill, flow, opioid_naive=args.opioid_naive, override=_override(args), pump=_model(args), typed=args.flow
     )
@@ -76,7 +103,7 @@ def run_dose(args: argparse.Namespace) -> int:
 def run_convert(args: argparse.Namespace) -> int:
     """Print an opioid conversion as ranges."""
     result = convert_opioid(
-        parse_typed_int(args.dose, DOSE_RATE, "dose"),
+        quantity(args.dose, "dose", CONVERTED_DOSE),
         from_drug=args.drug,
         from_route=args.from_route,
         to_route=args.to_route,
@@ -89,13 +116,17 @@ def run_refill(args: argparse.Namespace) -> int:
     """Print the refill reconciliation and plan, or refuse them."""
     fill = _contents(args)
     pump = _pump(args)
-    today = _date(args.date, "date") if args.date else date.today()
+    today = _date(args.date, "date") if args.date is not None else date.today()
     override = _override(args)
     results: list[Result] = []
-    flow = parse_typed_int(args.flow, FLOW, "flow") if args.flow else None
+    flow = _pump_flow(args.flow, "flow", pump) if args.flow is not None else None
+    new_flow = _pump_flow(args.new_flow, "new flow", pump) if args.new_flow is not None else flow
+    fill_volume = quantity(args.fill_volume, "fill volume", FILL_VOLUME)
+    demand = quantity(args.demand_volume, "demand volume", DEMAND_VOLUME) if args.demand_volume is not None else 0
+    alarm = quantity(args.alarm, "alarm volume", LOW_RESERVOIR_ALARM) if args.alarm is not None else None
+    clinic_date = _date(args.clinic_date, "clinic date") if args.clinic_date is not None else None
     if args.aspirated is not None:
         results.append(_reconcile(args, pump, flow, today, override))
-    new_flow = parse_typed_int(args.new_flow, FLOW, "new flow") if args.new_flow else flow
     if new_flow is None:
         raise InputError(
             "flow", None, "the flow after the refill is missing", 'give --flow or --new-flow, like "0.5 mL/day"'
@@ -103,15 +134,13 @@ def run_refill(args: argparse.Namespace) -> int:
     results.append(
         plan_refill(
             fill=fill,
-            fill_volume_nl=parse_typed_int(args.fill_volume, VOLUME, "fill volume"),
+            fill_volume_nl=fill_volume,
             flow_nl_per_day=new_flow,
             refill_date=today,
-            demand_volume_per_day_nl=parse_typed_int(args.demand_volume, FLOW, "demand volume")
-            if args.demand_volume
-            else 0,
+            demand_volume_per_day_nl=demand,
             pump=pump,
-            alarm_volume_nl=parse_typed_int(args.alarm, VOLUME, "alarm volume") if args.alarm else None,
-            clinic_date=_date(args.clinic_date, "clinic date") if args.clinic_date else None,
+            alarm_volume_nl=alarm,
+            clinic_date=clinic_date,
             first_fill=args.first_fill,
             undiluted=args.undiluted,
             override=override,
@@ -138,16 +167,26 @@ def _reconcile(
             'write --since "30 d", or --last-refill 2025-01-30 with --date',
         )
     if args.since is not None:
-        elapsed = parse_typed_int(args.since, DURATION, "since")
+        elapsed = quantity(args.since, "since", SINCE_LAST_REFILL)
     else:
-        elapsed = (today - _date(args.last_refill, "last refill")).days * MS_PER_DAY
-    threshold = parse_typed_int(args.flag_threshold, VOLUME, "flag threshold") if args.flag_threshold else None
+        last = _date(args.last_refill, "last refill")
+        if last > today:
+            raise InputError(
+                "last refill", args.last_refill, f"is after the date of this refill ({today.isoformat()})", "check both"
+            )
+        elapsed = (today - last).days * MS_PER_DAY
+        SINCE_LAST_REFILL.check(elapsed, "last refill", args.last_refill)
+    threshold = (
+        quantity(args.flag_threshold, "flag threshold", FLAG_THRESHOLD) if args.flag_threshold is not None else None
+    )
     return reconcile_refill(
-        volume_after_last_fill_nl=parse_typed_int(args.last_fill, VOLUME, "last fill"),
+        volume_after_last_fill_nl=quantity(args.last_fill, "last fill", LAST_FILL_VOLUME),
         flow_nl_per_day=flow,
         elapsed_ms=elapsed,
-        aspirated_nl=parse_typed_int(args.aspirated, VOLUME, "aspirated"),
-        bolus_volume_nl=parse_typed_int(args.bolus_volume, VOLUME, "bolus volume") if args.bolus_volume else 0,
+        aspirated_nl=quantity(args.aspirated, "aspirated", ASPIRATED_VOLUME),
+        bolus_volume_nl=quantity(args.bolus_volume, "bolus volume", BOLUS_VOLUME_SINCE_REFILL)
+        if args.bolus_volume is not None
+        else 0,
         pump=pump,
         flag_threshold_nl=threshold,
         override=override,
@@ -160,11 +199,20 @@ def run_prime(args: argparse.Namespace) -> int:
     result = priming_bolus(
         segments=_segments(args),
         after=args.after,
-        fill=_contents(args) if (args.drug or args.admixture) else None,
+        fill=_contents(args) if (args.drug is not None or args.admixture is not None) else None,
         pump=pump,
-        rate_nl_per_day=parse_typed_int(args.rate, FLOW, "rate") if args.rate else None,
+        rate_nl_per_day=quantity(args.rate, "rate", FLOW_RANGE) if args.rate is not None else None,
         override=_override(args),
     )
+    if result.volume_nl > pump.reservoir_nl:
+        # More than the pump holds cannot be primed from it: a catheter or tubing volume was entered wrong.
+        raise InputError(
+            "priming volume",
+            format_typed(result.volume_nl, VOLUME_KIND),
+            f"is more than the reservoir of {pump.name} holds ({format_typed(pump.reservoir_nl, VOLUME_KIND)})",
+            "check the catheter length, its volume per cm and the pump tubing volume",
+            f"at most {format_typed(pump.reservoir_nl, VOLUME_KIND)}",
+        )
     return _emit(args, [result])
 
 
@@ -175,9 +223,9 @@ def run_bridge(args: argparse.Namespace) -> int:
     result = bridge_bolus(
         segments=_segments(args),
         old_fill=old,
-        old_dose_ng_per_day=parse_typed_int(args.old_dose, DOSE_RATE, "old dose"),
+        old_dose_ng_per_day=quantity(args.old_dose, "old dose", DAILY_DOSE),
         new_fill=new,
-        new_dose_ng_per_day=parse_typed_int(args.new_dose, DOSE_RATE, "new dose"),
+        new_dose_ng_per_day=quantity(args.new_dose, "new dose", DAILY_DOSE),
         pump=_pump_volume(args, _model(args)),
         opioid_naive=args.opioid_naive,
         override=_override(args),
@@ -190,23 +238,21 @@ def run_titrate(args: argparse.Namespace) -> int:
     step = step_bp = None
     if args.step is not None:
         if "%" in args.step or "percent" in args.step:
-            step_bp = percent_bp(args.step, "step")
+            step_bp = round(percentage(args.step, "step", TITRATION_STEP_PERCENT) * BP_PER_ONE)
         else:
-            step = parse_typed_int(args.step, DOSE_RATE, "step")
+            step = quantity(args.step, "step", TITRATION_STEP)
     result = titration_plan(
         args.drug,
-        current_ng_per_day=parse_typed_int(args.current, DOSE_RATE, "current"),
-        target_ng_per_day=parse_typed_int(args.target, DOSE_RATE, "target"),
+        current_ng_per_day=quantity(args.current, "current", CURRENT_DAILY_DOSE),
+        target_ng_per_day=quantity(args.target, "target", DAILY_DOSE),
         step_ng_per_day=step,
         step_bp=step_bp,
-        interval_ms=parse_typed_int(args.every, DURATION, "every") if args.every else None,
-        since_last_increase_ms=parse_typed_int(args.since_last_increase, DURATION, "since last increase")
-        if args.since_last_increase
+        interval_ms=quantity(args.every, "every", TITRATION_INTERVAL) if args.every is not None else None,
+        since_last_increase_ms=quantity(args.since_last_increase, "since last increase", SINCE_LAST_INCREASE)
+        if args.since_last_increase is not None
         else None,
-        start_date=_date(args.start, "start") if args.start else None,
-        concentration_ng_per_ml=parse_typed_int(args.concentration, CONCENTRATION, "concentration")
-        if args.concentration
-        else None,
+        start_date=_date(args.start, "start") if args.start is not None else None,
+        concentration_ng_per_ml=_conc(args.concentration, "concentration") if args.concentration is not None else None,
         opioid_naive=args.opioid_naive,
         override=_override(args),
         pump=_model(args),
@@ -219,14 +265,12 @@ def run_trial(args: argparse.Namespace) -> int:
     mode = CONTINUOUS if args.continuous else BOLUS
     dose = None
     if args.dose is not None:
-        dose = parse_typed_int(args.dose, DOSE_RATE if args.continuous else MASS, "dose")
+        dose = quantity(args.dose, "dose", DAILY_DOSE if args.continuous else BOLUS_DOSE)
     result = trial_dose(
         args.drug,
         mode=mode,
         dose=dose,
-        concentration_ng_per_ml=parse_typed_int(args.concentration, CONCENTRATION, "concentration")
-        if args.concentration
-        else None,
+        concentration_ng_per_ml=_conc(args.concentration, "concentration") if args.concentration is not None else None,
         opioid_naive=args.opioid_naive,
         override=_override(args),
         pump=_model(args),
@@ -238,10 +282,10 @@ def run_demand(args: argparse.Namespace) -> int:
     """Print the demand-bolus worst case, or refuse it."""
     result = demand_worst_case(
         _contents(args),
-        continuous_ng_per_day=parse_typed_int(args.continuous, DOSE_RATE, "continuous"),
-        bolus_ng=parse_typed_int(args.bolus, MASS, "bolus"),
-        lockout_ms=parse_typed_int(args.lockout, DURATION, "lockout"),
-        max_per_day=args.max_per_day,
+        continuous_ng_per_day=quantity(args.continuous, "continuous", DAILY_DOSE),
+        bolus_ng=quantity(args.bolus, "bolus", BOLUS_DOSE),
+        lockout_ms=quantity(args.lockout, "lockout", LOCKOUT),
+        max_per_day=count(args.max_per_day, "max per day", DEMAND_DOSES_PER_DAY),
         opioid_naive=args.opioid_naive,
         override=_override(args),
         pump=_model(args),
@@ -279,28 +323,28 @@ def _emit(
 
 def _vial_check(args: argparse.Namespace, programmed: Fill) -> Verdict | None:
     """Compare what is programmed with what the vial labels say is in the reservoir."""
-    if not args.vial:
+    if args.vial is None:
         return None
     text = args.vial.strip()
-    if text[:1].isdigit() or text[:1] == ".":
+    if not text or text[0].isdigit() or text[0] in ".-−+":  # a number (in any script: refused with the digit named)
         if programmed.is_admixture:
             raise InputError(
                 "vial", args.vial, "an admixture needs every drug named", 'write it like "morphine 10 mg/mL + ..."'
             )
         vial = Fill.single(programmed.lead.drug, _conc(text, "vial"))
     else:
-        vial = Fill.parse(text, "vial")
+        vial = typed_args.checked_fill(Fill.parse(text, "vial"), "vial", args.vial)
     return programmed.check_against_vial(vial)
 
 
 def _contents(args: argparse.Namespace) -> Fill:
-    if args.admixture:
-        if args.drug or args.concentration:
+    if args.admixture is not None:
+        if args.drug is not None or args.concentration is not None:
             raise InputError(
                 "admixture", args.admixture, "give either --admixture or --drug with --concentration", "choose one"
             )
-        return Fill.parse(args.admixture, "admixture")
-    if not args.drug or not args.concentration:
+        return typed_args.checked_fill(Fill.parse(args.admixture, "admixture"), "admixture", args.admixture)
+    if args.drug is None or args.concentration is None:
         raise InputError(
             "drug",
             args.drug,
@@ -311,9 +355,9 @@ def _contents(args: argparse.Namespace) -> Fill:
 
 
 def _bridge_fill(admixture: str | None, drug: str | None, concentration: str | None, which: str) -> Fill:
-    if admixture:
-        return Fill.parse(admixture, f"{which} admixture")
-    if not drug or not concentration:
+    if admixture is not None:
+        return typed_args.checked_fill(Fill.parse(admixture, f"{which} admixture"), f"{which} admixture", admixture)
+    if drug is None or concentration is None:
         raise InputError(
             f"{which} concentration",
             concentration,
@@ -331,26 +375,32 @@ def _segments(args: argparse.Namespace) -> tuple[CatheterSegment, ...]:
             "each catheter length needs its own volume per cm",
             "give one --volume-per-cm for every --catheter, in the same order",
         )
-    return tuple(
+    segments = tuple(
         CatheterSegment(
-            parse_typed_int(length, LENGTH, "catheter"),
-            parse_typed_int(volume, VOLUME_PER_LENGTH, "volume per cm"),
+            quantity(length, "catheter", CATHETER_LENGTH),
+            quantity(volume, "volume per cm", CATHETER_VOLUME_PER_LENGTH),
         )
         for length, volume in zip(args.catheter, args.volume_per_cm, strict=True)
     )
+    # Segments add up: each may be plausible while the catheter they make is not.
+    total = int(sum((s.volume() for s in segments), Fraction(0)))
+    CATHETER_VOLUME.check(total, "catheter", f"{' + '.join(args.catheter)} ({format_typed(total, VOLUME_KIND)})")
+    return segments
 
 
 def _model(args: argparse.Namespace) -> PumpModel:
     """The pump model named by --pump-model (a shipped model or a model file), else the shipped 20 mL pump."""
-    return load_model(args.pump_model or DEFAULT_PUMP_MODEL)
+    if args.pump_model is None:
+        return load_model(DEFAULT_PUMP_MODEL)
+    return typed_args.pump_model(args.pump_model, "pump model")
 
 
 def _pump(args: argparse.Namespace) -> PumpModel:
     """The refill's pump: --pump-model, or the shipped model with the --reservoir size; --accuracy replaces its own."""
-    if args.pump_model:
-        pump = load_model(args.pump_model)
-    elif args.reservoir:
-        pump = model_with_reservoir(parse_typed_int(args.reservoir, VOLUME, "reservoir"))
+    if args.pump_model is not None:
+        pump = typed_args.pump_model(args.pump_model, "pump model")
+    elif args.reservoir is not None:
+        pump = model_with_reservoir(quantity(args.reservoir, "reservoir", RESERVOIR_SIZE))
     else:
         raise InputError(
             "pump",
@@ -358,20 +408,33 @@ def _pump(args: argparse.Namespace) -> PumpModel:
             "the refill needs to know the pump: its reservoir size or its model",
             'give --reservoir "20 mL" or --pump-model programmable-40 (or the path of a model file)',
         )
-    if args.accuracy:
-        pump = replace(pump, accuracy=percent_fraction(args.accuracy, "accuracy"))
+    if args.accuracy is not None:
+        pump = replace(pump, accuracy=percentage(args.accuracy, "accuracy", PUMP_ACCURACY))
     return pump
 
 
+def _pump_flow(text: str, field: str, pump: PumpModel) -> int:
+    """A flow within the physical range, and within what this pump can run (a refill plan at 1000 mL/day is not)."""
+    flow = quantity(text, field, FLOW_RANGE)
+    low, high = pump.min_programmable_flow_nl_per_day, pump.max_continuous_flow_nl_per_day
+    if not low <= flow <= high:
+        limit = f"{format_typed(low, FLOW_KIND)} to {format_typed(high, FLOW_KIND)}"
+        raise InputError(
+            field, text, f"is outside the flows pump model {pump.name} can run", f"enter a flow from {limit}", limit
+        )
+    return flow
+
+
 def _pump_volume(args: argparse.Namespace, pump: PumpModel) -> PumpModel:
-    if not args.pump_volume:
+    if args.pump_volume is None:
         return pump
-    return replace(pump, internal_volume_nl=parse_typed_int(args.pump_volume, VOLUME, "pump volume"))
+    return replace(pump, internal_volume_nl=quantity(args.pump_volume, "pump volume", PUMP_TUBING_VOLUME))
 
 
 def _override(args: argparse.Namespace) -> Override | None:
     if args.reason is None and args.role is None:
         return None
+    typed_args.reason(args.reason, "reason")
     if args.reason is None:
         raise InputError("reason", None, "a soft limit is passed only with a written reason", 'add --reason "..."')
     if args.role is None:
@@ -380,13 +443,8 @@ def _override(args: argparse.Namespace) -> Override | None:
 
 
 def _conc(text: str, field: str) -> int:
-    return parse_typed_int(text, CONCENTRATION, field)
+    return quantity(text, field, CONCENTRATION_RANGE)
 
 
 def _date(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            field, text, "not a date that can be read", "write it as YYYY-MM-DD, like 2025-03-01"
-        ) from None
+    return calendar_date(text, field)

@@ -15,6 +15,7 @@ from thecal.devices.programmer import ProgrammerClient
 from thecal.devices.ptm import TherapyManagerClient
 from thecal.errors import InputError
 from thecal.telemetry.errors import NothingListening
+from thecal.units import PORT, count
 
 # Exit codes a script can act on.
 EXIT_OK = 0  # done, and the pump holds what was planned
@@ -23,7 +24,6 @@ EXIT_INPUT = 2  # a mistake on the command line, or a plan beyond a limit: nothi
 EXIT_UNKNOWN = 3  # the outcome is unknown: a dose counts as delivered
 EXIT_NOT_SENT = 4  # the plan was not confirmed: nothing was sent
 
-PORT_MAX = 65_535
 # Errors that mean "correct the command line", whatever command met them: main prints them and exits 2.
 INPUT_ERRORS = (InputError, NothingListening)
 
@@ -32,7 +32,8 @@ def device_arguments(p: argparse.ArgumentParser, role: str | None) -> None:
     """The options every command that talks to a pump takes: where its device is, the port, --json."""
     p.add_argument("--state", type=Path, help="pump state directory made by init (its devices/ are used)")
     p.add_argument("--device", type=Path, help="device directory (instead of STATE/devices/ROLE)")
-    p.add_argument("--port", type=int, required=True, help="the daemon's TCP port on 127.0.0.1")
+    # Read as text, then strictly (ASCII digits, 1 to 65535): int() would take "٦" as 6 and "-1" as a number.
+    p.add_argument("--port", required=True, help="the daemon's TCP port on 127.0.0.1")
     p.add_argument("--json", action="store_true", help="print the stable machine view as JSON")
     p.set_defaults(device_role=role)
 
@@ -49,19 +50,18 @@ def device_dir(args: argparse.Namespace) -> Path:
     return StateLayout(args.state).device(role)
 
 
-def require_port(port: int) -> None:
-    """Raise an InputError unless `port` is a TCP port number."""
-    if not 0 < port <= PORT_MAX:
-        raise InputError("--port", port, f"is not a TCP port (1 to {PORT_MAX})", "give the port `pump serve` printed")
+def require_port(port: object) -> int:
+    """The TCP port `port` names (typed text or a number), or an InputError naming --port and the range."""
+    return count(port, "--port", PORT)
 
 
 def programmer(args: argparse.Namespace) -> ProgrammerClient:
     """The clinician programmer of the command line, talking to the daemon on --port."""
-    require_port(args.port)
-    return ProgrammerClient.connect(device_dir(args), args.port)
+    port = require_port(args.port)
+    return ProgrammerClient.connect(device_dir(args), port)
 
 
 def handset(args: argparse.Namespace) -> TherapyManagerClient:
     """The patient's handset of the command line, talking to the daemon on --port."""
-    require_port(args.port)
-    return TherapyManagerClient.connect(device_dir(args), args.port)
+    port = require_port(args.port)
+    return TherapyManagerClient.connect(device_dir(args), port)

@@ -42,6 +42,19 @@ from thecal.therapy import (
     TherapyService,
     Titrate,
 )
+from thecal.units import (
+    ASPIRATED_VOLUME,
+    BOLUS_DOSE,
+    BOLUS_DURATION,
+    DAILY_DOSE,
+    FILL_VOLUME,
+    LOCKOUT,
+    LOW_RESERVOIR_ALARM,
+    PERIODIC_INTERVAL,
+    PRIMING_DURATION,
+    PRIMING_VOLUME,
+    format_duration,
+)
 
 IntentOf = Callable[[argparse.Namespace], Intent]
 CLINIC_ROLES = (StaffRole.PHYSICIAN.value, StaffRole.NURSE.value)
@@ -81,20 +94,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     p = _subcommand(commands, "prescribe", "prescribe the basal dose: around the clock, or flexible by time and day")
     _prescription_arguments(p, required=True, what="the prescription")
-    p.set_defaults(intent_of=lambda a: Prescribe(_required_prescription(a), override_reason=a.reason))
+    p.set_defaults(intent_of=lambda a: Prescribe(_required_prescription(a), override_reason=_reason(a)))
 
     p = _subcommand(commands, "titrate", "change the daily dose (a flexible schedule is scaled to it)")
     p.add_argument("--dose", required=True, help='the new daily dose, e.g. "1.2 mg/day"')
-    p.set_defaults(intent_of=lambda a: Titrate(typed_args.dose_ng_per_day(a.dose, "--dose"), override_reason=a.reason))
+    p.set_defaults(
+        intent_of=lambda a: Titrate(typed_args.value(a.dose, "--dose", DAILY_DOSE), override_reason=_reason(a))
+    )
 
     p = _subcommand(commands, "bolus", "give a clinician bolus on top of the basal flow")
     p.add_argument("--dose", required=True, help='the dose of the lead drug, e.g. "0.5 mg"')
     p.add_argument("--duration", required=True, help='over how long, e.g. "10 min"')
     p.set_defaults(
         intent_of=lambda a: ClinicianBolus(
-            typed_args.mass_ng(a.dose, "--dose"),
-            typed_args.duration_ms(a.duration, "--duration"),
-            override_reason=a.reason,
+            typed_args.value(a.dose, "--dose", BOLUS_DOSE),
+            typed_args.value(a.duration, "--duration", BOLUS_DURATION),
+            override_reason=_reason(a),
         )
     )
 
@@ -103,9 +118,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", help="default: as fast as the pump allows")
     p.set_defaults(
         intent_of=lambda a: PrimingBolus(
-            None if a.volume is None else typed_args.volume_nl(a.volume, "--volume"),
-            None if a.duration is None else typed_args.duration_ms(a.duration, "--duration"),
-            override_reason=a.reason,
+            None if a.volume is None else typed_args.value(a.volume, "--volume", PRIMING_VOLUME),
+            None if a.duration is None else typed_args.value(a.duration, "--duration", PRIMING_DURATION),
+            override_reason=_reason(a),
         )
     )
 
@@ -126,22 +141,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     p.set_defaults(intent_of=_ptm_settings)
 
     p = _subcommand(commands, "stop", "stop therapy: the pump goes to its minimum rate")
-    p.set_defaults(intent_of=lambda a: StopTherapy(override_reason=a.reason))
+    p.set_defaults(intent_of=lambda a: StopTherapy(override_reason=_reason(a)))
     p = _subcommand(commands, "resume", "resume therapy after a stop")
-    p.set_defaults(intent_of=lambda a: ResumeTherapy(override_reason=a.reason))
+    p.set_defaults(intent_of=lambda a: ResumeTherapy(override_reason=_reason(a)))
 
     p = _subcommand(commands, "clear-alarm", "clear an alarm whose cause was handled")
     p.add_argument("alarm", choices=[a.value for a in Alarm], help="the alarm to clear")
-    p.set_defaults(intent_of=lambda a: ClearAlarm(Alarm(a.alarm), override_reason=a.reason))
+    p.set_defaults(intent_of=lambda a: ClearAlarm(Alarm(a.alarm), override_reason=_reason(a)))
 
     p = _subcommand(commands, "post-mri-check", "after an MRI: clear the motor stall once the motor runs again")
-    p.set_defaults(intent_of=lambda a: PostMriCheck(override_reason=a.reason))
+    p.set_defaults(intent_of=lambda a: PostMriCheck(override_reason=_reason(a)))
 
     p = _subcommand(commands, "low-reservoir-alarm", "set the reservoir volume at which the low-reservoir alarm sounds")
     p.add_argument("--threshold", required=True, help='e.g. "3 mL"')
     p.set_defaults(
         intent_of=lambda a: LowReservoirAlarm(
-            typed_args.volume_nl(a.threshold, "--threshold"), override_reason=a.reason
+            typed_args.value(a.threshold, "--threshold", LOW_RESERVOIR_ALARM), override_reason=_reason(a)
         )
     )
 
@@ -161,7 +176,8 @@ def _subcommand(commands: argparse._SubParsersAction, name: str, help_text: str)
 def program(args: argparse.Namespace) -> int:
     """Build the subcommand's intent, then plan, confirm, send and verify it through the therapy layer."""
     intent = args.intent_of(args)  # every typed value is read before the pump is reached
-    actor = Actor(args.name or _login_name(), StaffRole.parse(args.by, "--by"))
+    who = _login_name() if args.name is None else typed_args.name(args.name, "--name")
+    actor = Actor(who, StaffRole.parse(args.by, "--by"))
     client = connect.programmer(args)
     service = TherapyService(TelemetryPort(client), PatientFacts(opioid_naive=args.opioid_naive))
     try:
@@ -175,9 +191,13 @@ def program(args: argparse.Namespace) -> int:
 
 def _login_name() -> str:
     try:
-        return getpass.getuser()
-    except (KeyError, OSError):
+        return typed_args.name(getpass.getuser(), "--name")
+    except (KeyError, OSError, InputError):
         raise InputError("--name", None, "no login name to record", "give your name with --name") from None
+
+
+def _reason(args: argparse.Namespace) -> str | None:
+    return typed_args.reason(args.reason)
 
 
 # ------------------------------------------------------------------------- arguments
@@ -206,35 +226,35 @@ def _required_prescription(args: argparse.Namespace) -> DoseSchedule:
 def _threshold(args: argparse.Namespace) -> int | None:
     if args.low_reservoir_alarm is None:
         return None
-    return typed_args.volume_nl(args.low_reservoir_alarm, "--low-reservoir-alarm")
+    return typed_args.value(args.low_reservoir_alarm, "--low-reservoir-alarm", LOW_RESERVOIR_ALARM)
 
 
 # --------------------------------------------------------------------------- intents
 
 
 def _implant(args: argparse.Namespace) -> Intent:
-    return Implant(typed_args.catheter_volume_nl(args), override_reason=args.reason)
+    return Implant(typed_args.catheter_volume_nl(args), override_reason=_reason(args))
 
 
 def _first_fill(args: argparse.Namespace) -> Intent:
     return FirstFill(
-        typed_args.volume_nl(args.volume, "--volume"),
+        typed_args.value(args.volume, "--volume", FILL_VOLUME),
         typed_args.fill(args),
         _threshold(args),
-        override_reason=args.reason,
+        override_reason=_reason(args),
     )
 
 
 def _refill(args: argparse.Namespace) -> Intent:
     return Refill(
-        typed_args.volume_nl(args.volume, "--volume"),
+        typed_args.value(args.volume, "--volume", FILL_VOLUME),
         typed_args.fill(args),
-        typed_args.volume_nl(args.aspirated, "--aspirated"),
+        typed_args.value(args.aspirated, "--aspirated", ASPIRATED_VOLUME),
         bridge=not args.no_bridge,
         new_prescription=typed_args.prescription(args, required=False),
         low_reservoir_alarm_nl=_threshold(args),
         discrepancy_acknowledged=args.acknowledge_discrepancy,
-        override_reason=args.reason,
+        override_reason=_reason(args),
     )
 
 
@@ -242,14 +262,25 @@ def _periodic(args: argparse.Namespace) -> Intent:
     given = {"--dose": args.dose, "--duration": args.duration, "--every": args.every, "--first": args.first}
     if args.off:
         _none_with_off(given)
-        return PeriodicBolusOff(override_reason=args.reason)
+        return PeriodicBolusOff(override_reason=_reason(args))
     _all_given(given, "--off")
+    duration = typed_args.value(args.duration, "--duration", BOLUS_DURATION)
+    every = typed_args.value(args.every, "--every", PERIODIC_INTERVAL)
+    if duration > every:
+        # Each bolus must end before the next starts; the pump would refuse it only once sent.
+        raise InputError(
+            "--duration",
+            args.duration,
+            f"is longer than --every {args.every!r}: each periodic bolus must end before the next one starts",
+            "give each bolus a shorter duration or a longer interval",
+            f"at most {format_duration(every)}",
+        )
     return PeriodicBolus(
-        typed_args.mass_ng(args.dose, "--dose"),
-        typed_args.duration_ms(args.duration, "--duration"),
-        typed_args.duration_ms(args.every, "--every"),
+        typed_args.value(args.dose, "--dose", BOLUS_DOSE),
+        duration,
+        every,
         typed_args.time_of_day_ms(args.first, "--first"),
-        override_reason=args.reason,
+        override_reason=_reason(args),
     )
 
 
@@ -262,14 +293,14 @@ def _ptm_settings(args: argparse.Namespace) -> Intent:
     }
     if args.off:
         _none_with_off(given)
-        return PtmOff(override_reason=args.reason)
+        return PtmOff(override_reason=_reason(args))
     _all_given(given, "--off")
     return PtmSettings(
-        typed_args.mass_ng(args.dose, "--dose"),
-        typed_args.duration_ms(args.duration, "--duration"),
-        typed_args.duration_ms(args.lockout, "--lockout"),
-        typed_args.count(args.max_per_day, "--max-per-day"),
-        override_reason=args.reason,
+        typed_args.value(args.dose, "--dose", BOLUS_DOSE),
+        typed_args.value(args.duration, "--duration", BOLUS_DURATION),
+        typed_args.value(args.lockout, "--lockout", LOCKOUT),
+        typed_args.demand_doses(args.max_per_day, "--max-per-day"),
+        override_reason=_reason(args),
     )
 
 

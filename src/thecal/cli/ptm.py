@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from thecal.cli import connect
+from thecal.cli import connect, typed_args
 from thecal.cli.patient_text import dose_now_lines, patient_lines
 from thecal.cli.run_plan import EXIT_CODES
 from thecal.errors import ThecalError
@@ -53,9 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bolus(args: argparse.Namespace) -> int:
+    actor = Actor(typed_args.name(args.name, "--name"), StaffRole.PATIENT)  # read before the pump is reached
     client = connect.handset(args)
     service = TherapyService(TelemetryPort(client))
-    actor = Actor(args.name, StaffRole.PATIENT)
     try:
         plan = service.plan(DemandPress(), actor)
         execution = service.execute(plan, actor, confirmed=True) if plan.allowed else None

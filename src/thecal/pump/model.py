@@ -20,7 +20,7 @@ from typing import Annotated, Generic, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from thecal.errors import InputError, schema_error
-from thecal.units import DURATION, FLOW, VOLUME, Kind, percent_fraction, reader
+from thecal.units import DURATION, FLOW, VOLUME, Kind, percent_fraction, read_text_file, reader
 
 CHARGE = Kind("charge", "picocoulomb", '"1.6 A*h", "60 uC"')
 CURRENT = Kind("current", "nanoampere", '"25 uA"')
@@ -67,6 +67,8 @@ class PumpModel:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise InputError(source, None, f"not a TOML file that can be read ({exc})", FIX) from None
+        except RecursionError:
+            raise InputError(source, None, "is nested too deeply to be a model file", FIX) from None
         try:
             figures = ModelFile.model_validate(data)
         except ValidationError as exc:
@@ -104,7 +106,7 @@ def load_model(name_or_path: str) -> PumpModel:
     """Load a shipped model by name, or a model file by path."""
     path = Path(name_or_path)
     if path.suffix == ".toml" and path.exists():
-        return PumpModel.from_toml(path.read_text(encoding="utf-8"), str(path))
+        return PumpModel.from_toml(read_text_file(path, "pump.model"), str(path))
     if name_or_path not in model_names():
         raise InputError(
             "pump.model",

@@ -8,9 +8,12 @@ entry is a table chosen by its `action`. Rules that tie keys together (a dose
 or a volume, never both) are checked here too, so that a file that passes the
 schema can be turned into a `Scenario` without further questions; only what
 depends on the whole file (the start date, the length of the run) is left to
-`thecal.sim.scenario`. `input_error` turns the schema's findings into an
-`InputError` that names the field as the format writes it:
-`timeline[3] (program).dose`.
+`thecal.sim.scenario`. Every quantity and count must lie in its field's
+physical range (`thecal.units`, listed in docs/inputs.md), and what would make
+a run never end or fill the memory (a sample every millisecond for a year, a
+press every millisecond) is refused with the limit named, before anything
+runs. `input_error` turns the schema's findings into an `InputError` that names
+the field as the format writes it: `timeline[3] (program).dose`.
 """
 
 from __future__ import annotations
@@ -18,42 +21,44 @@ from __future__ import annotations
 import difflib
 import re
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
+from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    model_validator,
+)
 
+from thecal import units
 from thecal.errors import InputError
 from thecal.units import (
-    CONCENTRATION,
-    DOSE_RATE,
-    DURATION,
-    FLOW,
-    LENGTH,
-    MASS,
     MS_PER_DAY,
     MS_PER_HOUR,
     MS_PER_MIN,
-    VOLUME,
-    VOLUME_PER_LENGTH,
-    Kind,
-    duration_ms,
+    Count,
+    Range,
     format_concentration,
     format_duration,
-    parse_typed,
-    percent_fraction,
-    reader,
+    refuse_foreign_digits,
 )
 
 FaultKind = Literal["occlusion", "leak", "disconnection", "motor_stall", "over_infusion", "pump_fault"]
 FAULTS: tuple[str, ...] = typing.get_args(FaultKind)
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_START = "2026-01-05T08:00"
-_AT = re.compile(r"^\s*(?P<days>\d+)\s*d\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$")
-_CLOCK = re.compile(r"^\s*(?P<hh>\d{1,2}):(?P<mm>\d{2})\s*$")
+# Digits are the ASCII digits only: "٠٨:٠٠" is refused with the character named, never read as 08:00.
+_AT = re.compile(r"^\s*(?P<days>[0-9]+)\s*d\s+(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})\s*$")
+_CLOCK = re.compile(r"^\s*(?P<hh>[0-9]{1,2}):(?P<mm>[0-9]{2})\s*$")
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -62,6 +67,8 @@ _EPOCH = datetime(1970, 1, 1)
 
 def time_of_day_ms(value: object, where: str) -> int:
     """A time of day written "HH:MM", as milliseconds after midnight."""
+    if isinstance(value, str):
+        refuse_foreign_digits(value, where, 'write it like "08:00"')
     match = _CLOCK.match(value) if isinstance(value, str) else None
     if not match or int(match["hh"]) > 23 or int(match["mm"]) > 59:
         raise InputError(where, value, "is not a time of day", 'write it like "08:00"')
@@ -107,9 +114,11 @@ class When:
 
 def when(value: object, where: str) -> When:
     """A timeline moment: "D d HH:MM" (wall clock on the D-th day after the start date) or a duration."""
+    if isinstance(value, str):
+        refuse_foreign_digits(value, where, 'write it like "10 d 08:00" or "36 h"')
     match = _AT.match(value) if isinstance(value, str) else None
     if match is None:
-        return When(str(value), after_start_ms=duration_ms(value, where))
+        return When(str(value), after_start_ms=units.quantity(value, where, units.MOMENT))
     hh, mm = int(match["hh"]), int(match["mm"])
     if hh > 23 or mm > 59:
         raise InputError(where, value, "is not a time of day", 'write it like "10 d 08:00"')
@@ -120,6 +129,7 @@ def start_wall_ms(value: object, where: str) -> int:
     """The wall clock at time zero, local time, in ms since 1970: ISO text or a TOML date-time."""
     moment: object = value
     if isinstance(value, str):
+        refuse_foreign_digits(value, where, f'write it like "{DEFAULT_START}" (local time)')
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
@@ -128,6 +138,15 @@ def start_wall_ms(value: object, where: str) -> int:
         moment = datetime(moment.year, moment.month, moment.day)
     if not isinstance(moment, datetime):
         raise InputError(where, value, "is not a date and time", f'write it like "{DEFAULT_START}" (local time)')
+    if not units.FIRST_DATE <= moment.date() <= units.LAST_DATE:
+        first, last = units.FIRST_DATE.isoformat(), units.LAST_DATE.isoformat()
+        raise InputError(
+            where,
+            str(value),
+            "lies outside the dates thecal plans for",
+            f"start from {first} to {last}",
+            f"{first} to {last}",
+        )
     # The clinic's local time is the pump's clock; an offset written in the file is not applied.
     return round((moment.replace(tzinfo=None) - _EPOCH) / timedelta(milliseconds=1))
 
@@ -135,25 +154,105 @@ def start_wall_ms(value: object, where: str) -> int:
 # --------------------------------------------------------------- the values of a key
 
 
-def _exact(kind: Kind) -> Callable[[object], Fraction]:
-    def read(text: object) -> Fraction:
-        return parse_typed(text, kind, "")
-
-    return read
-
-
 # The field is left empty in each reader: the schema knows where the value sits and names it.
-Volume = Annotated[int, BeforeValidator(reader(VOLUME))]
-Mass = Annotated[int, BeforeValidator(reader(MASS))]
-Duration = Annotated[int, BeforeValidator(reader(DURATION))]
-Flow = Annotated[int, BeforeValidator(reader(FLOW))]
-DoseRate = Annotated[int, BeforeValidator(reader(DOSE_RATE))]
-Concentration = Annotated[int, BeforeValidator(reader(CONCENTRATION))]
-# Kept exact: the catheter's volume is their product, rounded once.
-Length = Annotated[Fraction, BeforeValidator(_exact(LENGTH))]
-VolumePerLength = Annotated[Fraction, BeforeValidator(_exact(VOLUME_PER_LENGTH))]
-Percent = Annotated[Fraction, BeforeValidator(lambda text: percent_fraction(text, ""))]
-SignedPercent = Annotated[Fraction, BeforeValidator(lambda text: percent_fraction(text, "", signed=True))]
+
+
+def _in(limits: Range) -> BeforeValidator:
+    """A quantity of a field: text with its unit, read into the base unit's integer within the field's range."""
+    return BeforeValidator(lambda text: units.quantity(text, "", limits))
+
+
+def _exact(limits: Range) -> BeforeValidator:
+    """A quantity kept exact: the catheter's volume is the product of two of them, rounded once."""
+    return BeforeValidator(lambda text: units.quantity_exact(text, "", limits))
+
+
+def _percentage(limits: Range) -> BeforeValidator:
+    """A percentage with its % sign, as an exact fraction of one, within the field's range."""
+    return BeforeValidator(lambda text: units.percentage(text, "", limits))
+
+
+def _count(limits: Count) -> AfterValidator:
+    """A whole number written without quotes (the strict schema refuses text and booleans), within its range."""
+    return AfterValidator(lambda value: limits.check(value, ""))
+
+
+def _known_drug(name: str) -> str:
+    """A drug of the library, named as the file names it; refused with the known names before anything runs."""
+    from thecal.drugs import get_drug
+
+    try:
+        get_drug(name)
+    except InputError as error:  # the schema names the key: the error's own field would name it twice
+        raise InputError("", error.value, error.problem, error.action) from None
+    return name
+
+
+def _known_model(name: str) -> str:
+    """A shipped pump model or a model file, loaded to check it: a run never starts with a model it cannot use."""
+    from thecal.pump.model import load_model, model_names
+
+    if name.endswith(".toml") and Path(name).exists():
+        units.read_text_file(name, "")  # readable, not too large, UTF-8
+    try:
+        _shipped_model(name) if name in model_names() else load_model(name)
+    except InputError as error:  # the schema names the key; a model file's own field stays in the words
+        if error.field in ("pump.model", ""):
+            raise InputError("", error.value, error.problem, error.action, error.limit) from None
+        raise InputError("", name, f"{error.field}: {error.problem}", error.action, error.limit) from None
+    except RecursionError:
+        raise InputError(
+            "", name, "is nested too deeply to be read", "write a model file as the shipped ones"
+        ) from None
+    return name
+
+
+@cache
+def _shipped_model(name: str) -> object:
+    """A shipped model, loaded once: checking every scenario that names it again would only repeat the work."""
+    from thecal.pump.model import load_model
+
+    return load_model(name)
+
+
+def _known_alarm(name: str) -> str:
+    """An alarm the pump can raise, by its name."""
+    from thecal.pump.core.alarms import Alarm
+
+    if name not in {alarm.value for alarm in Alarm}:
+        raise InputError("", name, "is not an alarm", f"use one of: {', '.join(alarm.value for alarm in Alarm)}")
+    return name
+
+
+DrugName = Annotated[str, AfterValidator(_known_drug)]
+AlarmName = Annotated[str, AfterValidator(_known_alarm)]
+ModelName = Annotated[str, AfterValidator(_known_model)]
+FillVolume = Annotated[int, _in(units.FILL_VOLUME)]
+Aspirated = Annotated[int, _in(units.ASPIRATED_VOLUME)]
+AlarmVolume = Annotated[int, _in(units.LOW_RESERVOIR_ALARM)]
+CatheterVolume = Annotated[int, _in(units.CATHETER_VOLUME)]
+PrimingVolume = Annotated[int, _in(units.PRIMING_VOLUME)]
+DoseVolume = Annotated[int, _in(units.DOSE_VOLUME)]
+BolusDose = Annotated[int, _in(units.BOLUS_DOSE)]
+DailyDose = Annotated[int, _in(units.DAILY_DOSE)]
+Flow = Annotated[int, _in(units.FLOW_RANGE)]
+Concentration = Annotated[int, _in(units.CONCENTRATION_RANGE)]
+RunLength = Annotated[int, _in(units.RUN_LENGTH)]
+SampleInterval = Annotated[int, _in(units.SAMPLE_INTERVAL)]
+BolusDuration = Annotated[int, _in(units.BOLUS_DURATION)]
+PeriodicInterval = Annotated[int, _in(units.PERIODIC_INTERVAL)]
+Lockout = Annotated[int, _in(units.LOCKOUT)]
+PrimingDuration = Annotated[int, _in(units.PRIMING_DURATION)]
+ScanDuration = Annotated[int, _in(units.SCAN_DURATION)]
+RecoveryDelay = Annotated[int, _in(units.RECOVERY_DELAY)]
+FaultDuration = Annotated[int, _in(units.FAULT_DURATION)]
+PressInterval = Annotated[int, _in(units.PRESS_INTERVAL)]
+Length = Annotated[Fraction, _exact(units.CATHETER_LENGTH)]
+VolumePerLength = Annotated[Fraction, _exact(units.CATHETER_VOLUME_PER_LENGTH)]
+FaultFraction = Annotated[Fraction, _percentage(units.FAULT_FRACTION)]
+AccuracyError = Annotated[Fraction, _percentage(units.ACCURACY_ERROR)]
+DemandDoses = Annotated[int, _count(units.DEMAND_DOSES_PER_DAY)]
+Seed = Annotated[int, _count(units.SEED)]
 TimeOfDay = Annotated[int, BeforeValidator(lambda text: time_of_day_ms(text, ""))]
 Weekdays = Annotated[tuple[int, ...], BeforeValidator(lambda text: weekdays(text, ""))]
 Moment = Annotated[When, PlainValidator(lambda value: when(value, ""))]
@@ -237,15 +336,15 @@ class ScenarioSection(Table):
     description: str = ""
     # The default start is read like a written one, so both reach the same integer.
     start: StartTime = Field(default=DEFAULT_START, validate_default=True, examples=[f'"{DEFAULT_START}"'])
-    seed: int = Field(default=0, examples=["7"])
+    seed: Seed = Field(default=0, examples=["7"])
 
 
 class PumpSection(Table):
     """[pump]: the pump model and what differs from it."""
 
-    model: str = _example('"programmable-40"')
-    low_reservoir_alarm: Volume | None = None
-    accuracy_error: SignedPercent | None = None
+    model: ModelName = _example('"programmable-40"')
+    low_reservoir_alarm: AlarmVolume | None = None
+    accuracy_error: AccuracyError | None = None
 
 
 class CatheterSection(Table):
@@ -253,7 +352,18 @@ class CatheterSection(Table):
 
     length: Length | None = None
     volume_per_length: VolumePerLength | None = None
-    volume: Volume | None = None
+    volume: CatheterVolume | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> CatheterSection:
+        if self.volume is not None and (self.length is not None or self.volume_per_length is not None):
+            raise InputError(
+                "volume",
+                units.format_typed(self.volume, units.VOLUME),
+                "is given together with a length or a volume per length",
+                "give the volume, or the length and the volume per length",
+            )
+        return self
 
 
 class PatientSection(Table):
@@ -265,14 +375,22 @@ class PatientSection(Table):
 class RunSection(Table):
     """[run]: how long to run and how often to sample."""
 
-    duration: Duration = _example('"300 d"')
-    sample: Duration | None = None
+    duration: RunLength = _example('"300 d"')
+    sample: SampleInterval | None = None
 
     @model_validator(mode="after")
-    def _positive(self) -> RunSection:
-        if self.duration <= 0:
+    def _samples(self) -> RunSection:
+        # The series holds a point per sample: a sample of 1 ms over a year would never finish nor fit.
+        limit = units.SAMPLES_PER_RUN
+        if self.sample is not None and self.duration // self.sample + 1 > limit.high:
+            shortest = -(-self.duration // (limit.high - 1))
             raise InputError(
-                "duration", format_duration(self.duration), "must be longer than zero", 'write e.g. "300 d"'
+                "sample",
+                units.format_typed(self.sample, units.DURATION),
+                f"gives {self.duration // self.sample + 1} samples over the run of {format_duration(self.duration)}: "
+                f"more than {limit.high} ({limit.why})",
+                f"sample less often: every {format_duration(shortest)} or longer",
+                f"{limit.high} samples in a run",
             )
         return self
 
@@ -280,7 +398,7 @@ class RunSection(Table):
 class Ingredient(Table):
     """One drug of an admixture."""
 
-    drug: str = _example('"morphine"')
+    drug: DrugName = _example('"morphine"')
     concentration: Concentration = _example('"10 mg/mL"')
 
 
@@ -289,7 +407,7 @@ class Step(Table):
 
     days: Weekdays = tuple(range(7))
     at: TimeOfDay = _example('"00:00"')
-    dose: DoseRate | None = None
+    dose: DailyDose | None = None
     flow: Flow | None = None
 
     @model_validator(mode="before")
@@ -303,9 +421,9 @@ class Prescription(Table):
     """A prescription: one rate around the clock, or flexible steps by weekday and time of day."""
 
     mode: Literal["continuous", "flexible"] | None = None
-    dose: DoseRate | None = None
+    dose: DailyDose | None = None
     flow: Flow | None = None
-    steps: list[Step] | None = Field(default=None, min_length=1)
+    steps: list[Step] | None = Field(default=None, min_length=1, max_length=units.STEPS_PER_PRESCRIPTION.high)
 
     @model_validator(mode="before")
     @classmethod
@@ -326,11 +444,11 @@ class Fill(Entry):
     """`fill`: the first fill of the reservoir."""
 
     action: Literal["fill"]
-    drug: str | None = _example('"morphine"', optional=True)
+    drug: DrugName | None = _example('"morphine"', optional=True)
     concentration: Concentration | None = None
     contents: list[Ingredient] | None = Field(default=None, min_length=1)
-    volume: Volume = _example('"20 mL"')
-    low_reservoir_alarm: Volume | None = None
+    volume: FillVolume = _example('"20 mL"')
+    low_reservoir_alarm: AlarmVolume | None = None
     override_reason: str | None = None
 
     @model_validator(mode="before")
@@ -347,7 +465,25 @@ class Fill(Entry):
             raise InputError(
                 "contents", keys["contents"], "is given together with drug or concentration", "give one or the other"
             )
+        contents = keys.get("contents")
+        if isinstance(contents, list) and len(contents) > units.DRUGS_PER_FILL.high:
+            units.DRUGS_PER_FILL.check(len(contents), "contents", f"{len(contents)} drugs")
         return data
+
+    @model_validator(mode="after")
+    def _each_drug_once(self) -> Fill:
+        from thecal.drugs import get_drug
+
+        names = [get_drug(i.drug).name for i in self.contents or ()]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise InputError(
+                "contents",
+                ", ".join(i.drug for i in self.contents or ()),
+                f"lists {twice[0]} twice: a fill has one concentration per drug",
+                "list each drug once with its final concentration",
+            )
+        return self
 
     def ingredients(self) -> list[Ingredient]:
         """The drugs of the fill, lead first."""
@@ -362,14 +498,14 @@ class Refill(Fill):
     """`refill`: aspirate, reconcile and refill; optionally a new prescription."""
 
     action: Literal["refill"]  # type: ignore[assignment]
-    aspirated: Volume | None = None
+    aspirated: Aspirated | None = None
     bridge: bool = True
     pocket_fill: bool = False
     programmed_concentration: Concentration | None = None
     discrepancy_acknowledged: bool = False
     mode: Literal["continuous", "flexible"] | None = None
-    dose: DoseRate | None = None
-    steps: list[Step] | None = Field(default=None, min_length=1)
+    dose: DailyDose | None = None
+    steps: list[Step] | None = Field(default=None, min_length=1, max_length=units.STEPS_PER_PRESCRIPTION.high)
 
     @model_validator(mode="before")
     @classmethod
@@ -395,25 +531,25 @@ class Prime(Entry):
     """`prime`: a priming bolus."""
 
     action: Literal["prime"]
-    volume: Volume | None = None
-    duration: Duration | None = None
+    volume: PrimingVolume | None = None
+    duration: PrimingDuration | None = None
 
 
 class Program(Entry, Prescription):
     """`program`: a new prescription."""
 
     action: Literal["program"]
-    drug: str | None = _example('"morphine"', optional=True)
+    drug: DrugName | None = _example('"morphine"', optional=True)
     override_reason: str | None = None
 
 
 class Dosed(Entry):
     """What every bolus setting has: a dose or a volume, its duration, the lead drug named, a physician's reason."""
 
-    dose: Mass | None = None
-    volume: Volume | None = None
-    duration: Duration | None = None
-    drug: str | None = _example('"morphine"', optional=True)
+    dose: BolusDose | None = None
+    volume: DoseVolume | None = None
+    duration: BolusDuration | None = None
+    drug: DrugName | None = _example('"morphine"', optional=True)
     override_reason: str | None = None
 
     def _needs(self, *keys: str) -> None:
@@ -426,7 +562,7 @@ class Bolus(Dosed):
     """`bolus`: a clinician bolus."""
 
     action: Literal["bolus"]
-    duration: Duration | None = _example('"1 h"', optional=True)
+    duration: BolusDuration | None = _example('"1 h"', optional=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -444,8 +580,8 @@ class PeriodicBolus(Dosed):
     """`periodic_bolus`: a bolus every interval from a time of day, or `off = true`."""
 
     action: Literal["periodic_bolus"]
-    duration: Duration | None = _example('"1 h"', optional=True)
-    every: Duration | None = _example('"8 h"', optional=True)
+    duration: BolusDuration | None = _example('"1 h"', optional=True)
+    every: PeriodicInterval | None = _example('"8 h"', optional=True)
     first: TimeOfDay = 0
     off: bool = False
 
@@ -453,6 +589,8 @@ class PeriodicBolus(Dosed):
     @classmethod
     def _amount(cls, data: object) -> object:
         keys = _written_keys(cls, data)
+        if keys is not None and not isinstance(keys.get("off", False), bool):
+            return data  # "no" or 1 for `off`: the schema names that key, rather than a missing dose
         on = keys is not None and keys.get("off") is not True
         _one_of(keys, ("dose", "volume"), 'dose = "0.1 mg" or volume = "0.02 mL"', required=on)
         return data
@@ -461,6 +599,17 @@ class PeriodicBolus(Dosed):
     def _settings(self) -> PeriodicBolus:
         if not self.off:
             self._needs("duration", "every")
+            assert self.duration is not None and self.every is not None  # _needs raised otherwise
+            if self.duration > self.every:
+                # Each bolus must end before the next starts; the pump would refuse it only while running.
+                raise InputError(
+                    "duration",
+                    format_duration(self.duration),
+                    f"is longer than the interval every = {format_duration(self.every)!r}: "
+                    "each periodic bolus must end before the next one starts",
+                    "give each bolus a shorter duration or a longer interval",
+                    f"at most {format_duration(self.every)}",
+                )
         return self
 
 
@@ -468,15 +617,17 @@ class DemandSettings(Dosed):
     """`demand_settings`: the physician's limits for the patient's doses, or `off = true`."""
 
     action: Literal["demand_settings"]
-    duration: Duration | None = _example('"10 min"', optional=True)
-    lockout: Duration | None = _example('"4 h"', optional=True)
-    max_per_day: int | None = _example("4", optional=True)
+    duration: BolusDuration | None = _example('"10 min"', optional=True)
+    lockout: Lockout | None = _example('"4 h"', optional=True)
+    max_per_day: DemandDoses | None = _example("4", optional=True)
     off: bool = False
 
     @model_validator(mode="before")
     @classmethod
     def _amount(cls, data: object) -> object:
         keys = _written_keys(cls, data)
+        if keys is not None and not isinstance(keys.get("off", False), bool):
+            return data  # "no" or 1 for `off`: the schema names that key, rather than a missing dose
         on = keys is not None and keys.get("off") is not True
         _one_of(keys, ("dose", "volume"), 'dose = "0.1 mg" or volume = "0.02 mL"', required=on)
         return data
@@ -492,7 +643,7 @@ class PtmPress(Entry):
     """`ptm_press`: the patient asks for a dose, once or every interval until a moment."""
 
     action: Literal["ptm_press"]
-    every: Duration | None = _example('"8 h"', optional=True)
+    every: PressInterval | None = _example('"8 h"', optional=True)
     until: Moment | None = _example('"30 d"', optional=True)
 
     @model_validator(mode="after")
@@ -501,11 +652,18 @@ class PtmPress(Entry):
             return self
         if self.every is None or self.until is None:
             raise missing(PtmPress, "every" if self.every is None else "until")
-        if self.every <= 0:
-            raise InputError(
-                "every", format_duration(self.every), "must be longer than zero", 'write every = "8 h", until = "30 d"'
-            )
         return self
+
+    def presses(self, start_wall_ms: int, end_ms: int) -> int:
+        """How many presses the entry makes in a run that ends at `end_ms` (0 where its times cannot be placed)."""
+        if self.every is None or self.until is None:
+            return 1
+        try:
+            first = self.at.ms_after(start_wall_ms, "at")
+            last = min(self.until.ms_after(start_wall_ms, "until"), end_ms)
+        except InputError:
+            return 0  # a time before the start: `thecal.sim.scenario` names it
+        return (last - first) // self.every + 1 if last >= first else 0
 
 
 class Stop(Entry):
@@ -524,22 +682,22 @@ class ClearAlarm(Entry):
     """`clear_alarm`: a clinician clears an alarm."""
 
     action: Literal["clear_alarm"]
-    alarm: str = _example('"motor_stall"')
+    alarm: AlarmName = _example('"motor_stall"')
 
 
 class LowReservoirAlarm(Entry):
     """`low_reservoir_alarm`: a new alarm threshold."""
 
     action: Literal["low_reservoir_alarm"]
-    threshold: Volume = _example('"2 mL"')
+    threshold: AlarmVolume = _example('"2 mL"')
 
 
 class Mri(Entry):
     """`mri`: the magnet stalls the motor for the scan; it restarts after the scan plus a delay."""
 
     action: Literal["mri"]
-    duration: Duration = _example('"40 min"')
-    recovery_delay: Duration = 0
+    duration: ScanDuration = _example('"40 min"')
+    recovery_delay: RecoveryDelay = 0
 
 
 class Fault(Entry):
@@ -547,8 +705,8 @@ class Fault(Entry):
 
     action: Literal["fault"]
     kind: FaultKind = _example('"occlusion"')
-    fraction: Percent | None = _example('"30 %"', optional=True)
-    duration: Duration | None = None
+    fraction: FaultFraction | None = _example('"30 %"', optional=True)
+    duration: FaultDuration | None = None
 
     @model_validator(mode="after")
     def _fraction(self) -> Fault:
@@ -593,9 +751,26 @@ class ScenarioFile(Table):
     catheter: CatheterSection = CatheterSection()
     patient: PatientSection = PatientSection()
     run: RunSection
-    timeline: list[AnyEntry] = []
+    timeline: list[AnyEntry] = Field(default=[], max_length=units.TIMELINE_ENTRIES.high)
     # A scenario test's expected results; the runner does not read them.
     expect: Any = None
+
+    @model_validator(mode="after")
+    def _presses(self) -> ScenarioFile:
+        # Each press is planned and sent like a clinician's command: a press every millisecond would never end.
+        total, limit = 0, units.PRESSES_PER_RUN
+        for index, entry in enumerate(self.timeline):
+            if isinstance(entry, PtmPress):
+                total += entry.presses(self.scenario.start, self.run.duration)
+                if total > limit.high:
+                    raise InputError(
+                        f"timeline[{index}] (ptm_press).every",
+                        units.format_typed(entry.every or 0, units.DURATION),
+                        f"makes the presses of the run more than {limit.high} ({limit.why})",
+                        "press less often, or over a shorter time",
+                        f"{limit.high} presses in a run",
+                    )
+        return self
 
 
 SECTIONS = ("scenario", "pump", "catheter", "patient", "run")
@@ -610,6 +785,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "int_type": ("must be a whole number", "write a whole number without quotes"),
     "list_type": ("must be a list", "write it as [ … ] (see docs/scenario.md)"),
     "too_short": ("must list at least one entry", "see docs/scenario.md"),
+    "too_long": ("lists more entries than a scenario may hold", "see docs/inputs.md for the limits"),
     "dict_type": ("must be a table", "write it as { key = value, … } (see docs/scenario.md)"),
     "model_type": ("must be a table", "write it as { key = value, … } (see docs/scenario.md)"),
     "model_attributes_type": ("must be a table", "write it as { key = value, … } (see docs/scenario.md)"),
