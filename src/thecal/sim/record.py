@@ -148,11 +148,12 @@ class Recorder:
 
     def sample(self, pump: VirtualPump) -> None:
         """Take one point of the time series."""
-        status = pump.firmware.status()
+        # The calculated reservoir and the flow as an interrogation shows them, read without a whole status.
+        firmware = pump.firmware
         self.series["t_ms"].append(pump.now_ms)
-        self.series["reservoir_calculated_nl"].append(status["reservoir_nl"])
+        self.series["reservoir_calculated_nl"].append(firmware.state.reservoir_nl)
         self.series["reservoir_actual_nl"].append(round(pump.reservoir.volume_nl))
-        self.series["flow_nl_per_day"].append(status["basal_flow_nl_per_day"] + status["bolus_flow_nl_per_day"])  # type: ignore[operator]
+        self.series["flow_nl_per_day"].append(sum(firmware.rates()))
         for drug in set(self.tip) | set(self.pump_calculated):
             column = self.series.setdefault(f"tip_cumulative_ng:{drug}", [0] * (len(self.series["t_ms"]) - 1))
             column.append(round(self.tip.get(drug, 0)))

@@ -284,10 +284,14 @@ def _demand_settings(run: ScenarioRun, e: Event) -> None:
 
 
 def _ptm_press(run: ScenarioRun, e: Event) -> None:
-    before = run.snapshot()
+    # The dose a press gives is the pump's demand dose of its lead drug, as it holds them before the press: read
+    # from the simulated pump itself, as the recorder reads what it delivers (a handset's view does not show it).
+    state = run.pump.firmware.state
+    before = state.demand_limits, state.label
     plan, execution = run.therapy(e, DemandPress(), PATIENT)
-    if execution is not None and execution.refusal is None and before.demand is not None and before.label:
-        run.recorder.dose_given(before.label[0][0], before.demand.dose_ng)
+    demand, label = before
+    if execution is not None and execution.refusal is None and demand is not None and label:
+        run.recorder.dose_given(label[0].drug, demand.dose_ng)
     else:
         blocking = [f for f in plan.findings if f.blocking]
         refusal = execution.refusal if execution is not None else None

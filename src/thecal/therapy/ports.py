@@ -13,22 +13,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from thecal.devices.programmer import ProgrammerClient
-from thecal.devices.ptm import TherapyManagerClient
 from thecal.drugs.limits import PUMP_FIRMWARE, refusal_finding
 from thecal.drugs.verdict import Finding
 from thecal.errors import ThecalError
 from thecal.pump.core.actions import Outcome, Refusal
 from thecal.pump.core.commands import ClinicianBolus, Command, Fill, PrimingBolus, RequestDemandBolus
-from thecal.pump.device import VirtualPump
-from thecal.pump.model import load_model
-from thecal.telemetry.client import Reply
-from thecal.telemetry.errors import NothingListening, Rejected
-from thecal.telemetry.frames import ReplyStatus
-from thecal.telemetry.pump_commands import to_telemetry
 from thecal.therapy.snapshot import PatientView, PumpSnapshot
+
+if TYPE_CHECKING:
+    # The telemetry stack (its clients, frames and cryptography) is loaded by `TelemetryPort` when one is
+    # made: a scenario or a trial that drives a pump in this process never waits for it.
+    from thecal.devices.programmer import ProgrammerClient
+    from thecal.devices.ptm import TherapyManagerClient
+    from thecal.pump.device import VirtualPump
+    from thecal.telemetry.client import Reply
 
 TELEMETRY = "pump telemetry"
 # Commands that move drug into the patient: an unknown outcome of one counts as delivered.
@@ -136,8 +136,8 @@ class DirectPort:
         return PumpSnapshot.from_status(self.pump.firmware.status(), self.pump.model)
 
     def patient_view(self) -> PatientView:
-        """The patient's part of the firmware's status."""
-        return self.interrogate().patient
+        """The patient's part of the firmware's status, as the firmware makes it for a handset."""
+        return PatientView.from_status(self.pump.firmware.patient_status())
 
     def send(self, command: Command) -> Sent:
         """Give the firmware one command now."""
@@ -152,6 +152,9 @@ class TelemetryPort:
 
     def __init__(self, client: ProgrammerClient | TherapyManagerClient):
         self.client = client
+        from thecal.devices.ptm import TherapyManagerClient
+
+        self._handset = TherapyManagerClient
 
     def _status(self) -> dict[str, object]:
         reply = self.client.session.request("interrogate_status")
@@ -161,12 +164,14 @@ class TelemetryPort:
 
     def interrogate(self) -> PumpSnapshot:
         """The clinician's view; a patient's handset is refused it."""
-        if isinstance(self.client, TherapyManagerClient):
+        if isinstance(self.client, self._handset):
             raise PortError("a patient's handset sees only the patient's view of the pump; use a clinician programmer")
         status = self._status()
         model = status.get("model")
         if not isinstance(model, str):
             raise PortError("the pump's status names no pump model; interrogate again with a clinician programmer")
+        from thecal.pump.model import load_model
+
         return PumpSnapshot.from_status(status, load_model(model))
 
     def patient_view(self) -> PatientView:
@@ -175,6 +180,9 @@ class TelemetryPort:
 
     def send(self, command: Command) -> Sent:
         """Send one command over telemetry, retried with the same id until it is answered or given up."""
+        from thecal.telemetry.errors import NothingListening, Rejected
+        from thecal.telemetry.pump_commands import to_telemetry
+
         name, args = to_telemetry(command)
         try:
             reply = self.client.session.request(name, **args)
@@ -186,6 +194,8 @@ class TelemetryPort:
 
 
 def _sent(command: Command, reply: Reply) -> Sent:
+    from thecal.telemetry.frames import ReplyStatus
+
     if reply.status is ReplyStatus.OK:
         return Sent(command, SendOutcome.ACCEPTED, info=dict(reply.result))
     if reply.status is ReplyStatus.UNKNOWN:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from thecal.drugs.dosing import mass_ng, volume_nl
 from thecal.drugs.loader import get_drug
@@ -154,17 +155,22 @@ def mass_text(label: Label, ng: int) -> str:
     return f"{text} of {label[0][0]}" if label else text
 
 
+# The words for an amount are a function of the amount alone; every plan and verification writes the same few
+# dozen again (each basal step, old and new), so they are kept.
+@lru_cache(maxsize=4096)
 def dose_rate_text(label: Label, ng_per_day: int) -> str:
     """A daily dose of the lead drug in its own unit."""
     drug = library_drug(label[0][0]) if label else None
     return drug.dose_text(ng_per_day) if drug else format_exact(ng_per_day, 1_000_000, "mg/day")
 
 
+@lru_cache(maxsize=4096)
 def volume_text(nl: int) -> str:
     """A volume in mL, exactly."""
     return format_exact(nl, NL_PER_ML, "mL")
 
 
+@lru_cache(maxsize=4096)
 def flow_text(nl_per_day: int) -> str:
     """A flow in mL/day, exactly."""
     return format_exact(nl_per_day, NL_PER_ML, "mL/day")

@@ -1,4 +1,9 @@
-"""What the firmware core puts out: motor work, alarm tones, log entries and command outcomes."""
+"""What the firmware core puts out: motor work, alarm tones, log entries and command outcomes.
+
+The records made by the thousand (motor work, tones, log entries, outcomes) are plain slotted records:
+cheap to make, and nothing in the firmware changes one after it is put out. A refusal is frozen: the
+firmware keeps a few as constants and hands the same one out again.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from thecal.pump.core.eventlog import LogEntry
 from thecal.pump.core.integers import MS_PER_DAY
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Delivery:
     """The motor ran at `rate_nl_per_day` from `start_ms` to `end_ms`, completing `strokes` strokes.
 
@@ -36,7 +41,7 @@ class Delivery:
         return [self.start_ms + -(-(k * unit - self.phase_start) // r) for k in range(1, self.strokes + 1)]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ToneSounded:
     """The pump sounded `tone` for the active `alarms`."""
 
@@ -45,7 +50,7 @@ class ToneSounded:
     alarms: tuple[Alarm, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Logged:
     """An entry was added to the event log."""
 
@@ -75,7 +80,7 @@ class Refusal:
             object.__setattr__(self, "code", str(self.code))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outcome:
     """The result of one command: accepted or refused with a reason, and what it caused."""
 

@@ -32,7 +32,11 @@ class BolusKind(StrEnum):
     @property
     def replaces_basal(self) -> bool:
         """True when the basal schedule pauses while this bolus runs."""
-        return self in (BolusKind.PRIMING, BolusKind.BRIDGE)
+        return self in REPLACE_BASAL
+
+
+# The kinds of bolus that replace the basal flow, as a set: the motor asks at every stretch.
+REPLACE_BASAL = frozenset({BolusKind.PRIMING, BolusKind.BRIDGE})
 
 
 class Role(StrEnum):

@@ -28,7 +28,7 @@ from thecal.pump.core.integers import MS_PER_DAY
 DoseHistory = tuple[tuple[int, int], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DemandWindow:
     """Where the patient stands at `now_ms` (pump time)."""
 
@@ -37,6 +37,7 @@ class DemandWindow:
     locked_until_ms: int | None  # the end of the lockout, when it has not passed
     full_until_ms: int | None  # when a dose leaves the 24 h window, while the daily maximum is reached
     next_allowed_ms: int  # now, when a dose is allowed now
+    recent: DoseHistory = ()  # the doses that count in the 24 h up to now (`recent_doses`)
 
     @property
     def allowed(self) -> bool:
@@ -46,7 +47,8 @@ class DemandWindow:
 
 def recent_doses(history: DoseHistory, now_ms: int) -> DoseHistory:
     """The doses of which some was delivered in the 24 h up to `now_ms` (or is still to be)."""
-    return tuple(dose for dose in history if dose[1] > now_ms - MS_PER_DAY)
+    since = now_ms - MS_PER_DAY
+    return tuple([dose for dose in history if dose[1] > since])
 
 
 def spaced_until(history: DoseHistory, spacing_ms: int, duration_ms: int) -> int | None:
@@ -61,13 +63,17 @@ def spaced_until(history: DoseHistory, spacing_ms: int, duration_ms: int) -> int
 def demand_window(limits: DemandLimits, history: DoseHistory, now_ms: int) -> DemandWindow:
     """When the next demand dose is allowed and how many are left in the 24 h up to now."""
     recent = recent_doses(history, now_ms)
+    used = len(recent)
+    most = limits.max_per_24h
+    next_allowed = now_ms
     locked: int | None = None
     until = spaced_until(history, limits.lockout_ms, limits.duration_ms)
     if until is not None and now_ms < until:
-        locked = until
+        locked = next_allowed = until
     full: int | None = None
-    if len(recent) >= limits.max_per_24h:
+    if used >= most:
         # Allowed again once all but max − 1 of these doses have left the window.
-        full = recent[-limits.max_per_24h][1] + MS_PER_DAY
-    next_allowed = max(now_ms, locked or now_ms, full or now_ms)
-    return DemandWindow(len(recent), max(0, limits.max_per_24h - len(recent)), locked, full, next_allowed)
+        full = recent[-most][1] + MS_PER_DAY
+        if full > next_allowed:
+            next_allowed = full
+    return DemandWindow(used, most - used if used < most else 0, locked, full, next_allowed, recent)

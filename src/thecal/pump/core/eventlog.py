@@ -10,22 +10,32 @@ The log also keeps its head, apart from the entries: the next sequence number
 and the hash of the newest entry. Verification walks the chain from the
 anchor and must arrive at that head, so a log whose newest entries were cut
 off does not verify either.
+
+The canonical bytes are the entry as compact JSON, `[seq,at_ms,"kind",[["key",
+value],...]]`, ASCII only. Stored logs carry hashes over exactly these bytes,
+so they can never change. The JSON encoder defines them; `canonical_bytes`
+puts them together from integers and from texts the encoder quoted (each text
+once, remembered), and leaves any other value to the encoder whole. The
+entries the firmware writes by the thousand (a bolus's start and end) have an
+`EntryShape`: their kind, keys and texts are fixed, so their bytes are one
+template, made once from the encoder's own quoting, with only the integers
+filled in. Tests hold all three equal.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from hashlib import sha256
 
 GENESIS = b"\x00" * 32
 
 Detail = tuple[tuple[str, int | str], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LogEntry:
     """One logged event: its sequence number, pump time, kind, details and chain hash."""
 
@@ -59,14 +69,71 @@ class LogEntry:
         )
 
 
-# Compact JSON without spaces: the canonical bytes an entry's hash covers.
+# Compact JSON without spaces: the definition of the canonical bytes an entry's hash covers.
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+# Texts (kinds, keys and text values) repeat: each is quoted by the encoder once and remembered, up to a bound.
+_QUOTED: dict[str, str] = {}
+_QUOTED_MAX = 4096
+
+
+def canonical_bytes(seq: int, at_ms: int, kind: str, detail: Detail) -> bytes:
+    """The bytes an entry's hash covers: `(seq, at_ms, kind, detail)` as compact ASCII JSON."""
+    if type(seq) is int and type(at_ms) is int:
+        q = _QUOTED
+        try:
+            # Exact integers as they are; every text as the encoder quoted it. Anything else (True, None, a
+            # number that is not a plain int) is no key of `q`, and goes to the encoder whole.
+            items = ",".join(
+                [f"[{q[k]},{v}]" if type(v) is int else f"[{q[k]},{q[v]}]" for k, v in detail]  # type: ignore[index]
+            )
+            return f"[{seq},{at_ms},{q[kind]},[{items}]]".encode()
+        except (KeyError, TypeError):
+            _remember_texts(kind, detail)
+    return _CANONICAL.encode((seq, at_ms, kind, detail)).encode()
+
+
+def _remember_texts(kind: str, detail: Detail) -> None:
+    """Quote the texts of an entry once, for the next entries that use them."""
+    for text in (kind, *(k for k, _ in detail), *(v for _, v in detail)):
+        if type(text) is str and text not in _QUOTED and len(_QUOTED) < _QUOTED_MAX:
+            _QUOTED[text] = _CANONICAL.encode(text)
+
+
+class EntryShape:
+    """Entries of one kind whose detail is the same texts followed by integers under the same keys.
+
+    `texts` are the (key, text) pairs that open the detail; `int_keys` name the integers that follow, in order.
+    The canonical bytes of such an entry are a template with the integers filled in: each text is quoted by the
+    encoder when the shape is made, so the bytes are the ones `canonical_bytes` writes for the same entry.
+    """
+
+    __slots__ = ("_template", "int_keys", "kind", "texts")
+
+    def __init__(self, kind: str, texts: Detail, int_keys: tuple[str, ...]) -> None:
+        def quoted(text: str) -> str:
+            # A quoted text is ASCII JSON; '%' is the template's one special character.
+            return _CANONICAL.encode(text).replace("%", "%%")
+
+        if any(type(v) is not str for _, v in texts):
+            raise TypeError("the fixed values of an entry shape are texts")
+        self.kind = kind
+        self.texts = texts
+        self.int_keys = int_keys
+        pairs = [f"[{quoted(k)},{quoted(str(v))}]" for k, v in texts] + [f"[{quoted(k)},%d]" for k in int_keys]
+        self._template = f"[%d,%d,{quoted(kind)},[{','.join(pairs)}]]".encode("ascii")
+
+    def detail(self, ints: tuple[int, ...]) -> Detail:
+        """The detail of an entry of this shape with these integers."""
+        return self.texts + tuple(zip(self.int_keys, ints, strict=True))
+
+    def canonical_bytes(self, seq: int, at_ms: int, ints: tuple[int, ...]) -> bytes:
+        """The bytes an entry of this shape hashes: `canonical_bytes(seq, at_ms, kind, detail(ints))`."""
+        return self._template % (seq, at_ms, *ints)
 
 
 def entry_hash(previous: bytes, seq: int, at_ms: int, kind: str, detail: Detail) -> bytes:
-    """The chain hash of an entry: SHA-256 of the previous hash and the entry as compact JSON."""
-    body = _CANONICAL.encode((seq, at_ms, kind, detail)).encode()
-    return hashlib.sha256(previous + body).digest()
+    """The chain hash of an entry: SHA-256 of the previous hash and the entry's canonical bytes."""
+    return sha256(previous + canonical_bytes(seq, at_ms, kind, detail)).digest()
 
 
 class EventLog:
@@ -84,13 +151,30 @@ class EventLog:
 
     def append(self, at_ms: int, kind: str, detail: Detail = ()) -> LogEntry:
         """Add an entry at the end, dropping the oldest when memory is full."""
-        previous = self._entries[-1].hash if self._entries else self.anchor
-        entry = LogEntry(self._next_seq, at_ms, kind, detail, entry_hash(previous, self._next_seq, at_ms, kind, detail))
-        self._next_seq += 1
-        self._head = entry.hash
-        self._entries.append(entry)
-        if len(self._entries) > self.capacity:
-            self.anchor = self._entries.popleft().hash
+        entries = self._entries
+        previous = entries[-1].hash if entries else self.anchor
+        seq = self._next_seq
+        digest = sha256(previous + canonical_bytes(seq, at_ms, kind, detail)).digest()
+        entry = LogEntry(seq, at_ms, kind, detail, digest)
+        self._next_seq = seq + 1
+        self._head = digest
+        entries.append(entry)
+        if len(entries) > self.capacity:
+            self.anchor = entries.popleft().hash
+        return entry
+
+    def append_shaped(self, at_ms: int, shape: EntryShape, detail: Detail, ints: tuple[int, ...]) -> LogEntry:
+        """`append(at_ms, shape.kind, detail)` for an entry of a known shape, whose `detail` is
+        `shape.detail(ints)`: the caller, who has both at hand, passes both, and the bytes come from the template."""
+        entries = self._entries
+        seq = self._next_seq
+        digest = sha256((entries[-1].hash if entries else self.anchor) + shape._template % (seq, at_ms, *ints)).digest()
+        entry = LogEntry(seq, at_ms, shape.kind, detail, digest)
+        self._next_seq = seq + 1
+        self._head = digest
+        entries.append(entry)
+        if len(entries) > self.capacity:
+            self.anchor = entries.popleft().hash
         return entry
 
     def __iter__(self) -> Iterator[LogEntry]:

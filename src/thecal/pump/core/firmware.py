@@ -22,20 +22,43 @@ bolus at a time. The periodic bolus, which starts on its own, goes through
 the same table. There is one way to refuse: a handler raises `Refused`, and
 `handle` logs the refusal and returns it; the state is left as it was.
 
-Flow is integrated exactly in integers. The accumulator `phase` counts
-nL·ms/day; every time it passes one stroke (`stroke_nl` × ms per day) the
-motor owes one stroke. Between two *boundaries* everything is constant —
-the basal step, the bolus, the bridge, the alarms — so the core jumps straight
-to the next boundary and computes the strokes in between with one
+Flow is integrated exactly in integers. The accumulator `phase` counts nL·ms/day;
+every time it passes one stroke (`stroke_nl` × ms per day) the motor owes one
+stroke. Between two *boundaries* everything is constant — the basal step, the
+bolus, the bridge, the alarms — so the strokes in between are one
 multiplication and one division. A boundary is the earliest of: the end of the
 requested advance, the next basal step (of the bridge's old schedule while a
-bridge runs), the end of a bolus, the end of the bridge, the next periodic
-bolus, the next alarm tone, the stroke that crosses the low-reservoir
-threshold or empties the reservoir, and the moment the battery crosses ERI or
-end of service. Each of these is a function of absolute time and of state
-that only changes at boundaries, so cutting a segment anywhere (for instance
-at every stroke) yields bit-for-bit the same strokes as one jump:
-fast-forward is exact, not an approximation.
+bridge runs), the end of a bolus's full-rate part and of its last millisecond,
+the end of the bridge, the next periodic bolus, the next alarm tone, the stroke
+that crosses the low-reservoir threshold or empties the reservoir, and the
+moment the battery crosses ERI or end of service. Each of these is a function
+of absolute time and of state that only changes at boundaries, so cutting a
+segment anywhere (for instance at every stroke) yields bit-for-bit the same
+strokes as one jump: fast-forward is exact, not an approximation.
+
+The loop. `advance` asks the mode table once what the motor runs, and works out
+one *next due* time: the earliest moment the clock alone brings other than the
+bolus's end (`next_due` in flow.py: the periodic bolus, an alarm tone, end of
+service after ERI). The stretch runs to the earliest of that, the bolus's end
+and the requested time; `run_until` runs the motor over it on the week's table
+of basal steps, built once per schedule with the flow integral up to each step.
+With no motor to drive (`deliveries=False`) the stretch is one lookup in that
+table (none while it stays within a step: a `Cursor` remembers where the last
+one ended), the bolus gives its rate times the time but never more than is
+left of it, and only when a threshold of the reservoir, the bridge or the
+battery lies inside does a walk over the steps find the exact stroke or
+millisecond; with a motor, the walk runs every step and each stretch at a
+constant flow becomes a `Delivery` (`VirtualPump` drives its motor with them).
+The strokes, the phase and the battery follow from the flow integral alone, so
+both ways are the same to the bit. Then what the stretch ended at is acted on:
+after a threshold, `_fire_due` looks at every condition; after a run that met
+none, only at what the clock brings (nothing else can hold); when the stretch
+ended at the requested time before anything was due, at nothing. A bolus that
+adds to the basal and ends alone ends where it is, and the run goes on in the
+same mode, the table asked again only when something else happened. A bolus
+runs at its rate, the volume over the duration rounded up to whole nL/day, and
+its last millisecond gives only what is left: it ends exactly at its volume, at
+the time `bolus_start` logged.
 
 Doses are kept as doses. The reservoir's drug label (filled from the pump's
 formulary, with each drug's hard limits) gives the lead drug's concentration;
@@ -83,6 +106,11 @@ counted, and the count goes into the next logged entry and the status. The
 low-reservoir alarm ends only with a refill: changing the threshold never
 clears it.
 
+Each log entry's hash covers its canonical bytes (eventlog.py), which never
+change: logs stored by any firmware verify and chain on. The entries written
+at every bolus (its start and its end) have a fixed shape, whose bytes are a
+template made once with the encoder's quoting; a test holds them equal.
+
 The reservoir volume is calculated from the strokes, never measured: an
 over-infusing motor empties the real reservoir before the calculated one.
 """
@@ -96,6 +124,7 @@ from thecal.pump.core.actions import Action, Logged, Outcome, Refusal, ToneSound
 from thecal.pump.core.alarms import RULES, Alarm, tone_for
 from thecal.pump.core.budget import RefusalBudget
 from thecal.pump.core.commands import (
+    REPLACE_BASAL,
     BolusKind,
     CancelBolus,
     ClearAlarm,
@@ -122,18 +151,21 @@ from thecal.pump.core.commands import (
     TelemetryRejected,
     TelemetrySession,
 )
-from thecal.pump.core.demand import demand_window, recent_doses, spaced_until
-from thecal.pump.core.eventlog import Detail, EventLog
+from thecal.pump.core.demand import DemandWindow, demand_window, spaced_until
+from thecal.pump.core.eventlog import Detail, EntryShape, EventLog
 from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.flow import (
+    NEVER,
+    Basal,
+    Cursor,
     basal_schedule,
     dead_volume_nl,
     has_stroke_left,
     max_basal_flow,
-    next_boundary,
+    next_due,
     next_stroke_ms,
     rates,
-    run,
+    run_until,
 )
 from thecal.pump.core.hard_limits import (
     Exposure,
@@ -148,6 +180,7 @@ from thecal.pump.core.hard_limits import (
 )
 from thecal.pump.core.integers import (
     MS_PER_DAY,
+    NL_PER_ML,
     ceil_div,
     format_duration,
     format_mass,
@@ -155,13 +188,23 @@ from thecal.pump.core.integers import (
 )
 from thecal.pump.core.label import DrugLabel, Formulary
 from thecal.pump.core.limits import bolus_flow_refusal, fill_refusal, threshold_refusal
-from thecal.pump.core.modes import MODES, PERIODIC_DUE, Facts, PumpMode, act_of, facts, illegal, mode_of
+from thecal.pump.core.modes import (
+    MODES,
+    PERIODIC_DUE,
+    FactsKey,
+    PumpMode,
+    act_of,
+    facts,
+    illegal,
+    mode_of,
+    rule_of,
+)
 from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule
 from thecal.pump.core.settings_check import (
-    dose_volume_nl,
     in_force,
     lead_of,
+    measuring_concentration,
     one_off_refusal,
     setting_flows,
     settings_refusal,
@@ -169,12 +212,24 @@ from thecal.pump.core.settings_check import (
 )
 from thecal.pump.core.solutions import Tubing, bridge_refusal, solution_change
 from thecal.pump.core.state import ActiveBolus, Bridge, PumpState
-from thecal.pump.core.status import status_view
+from thecal.pump.core.status import patient_status_view, status_view
 
 # Refusals that can come without end are logged on a budget (budget.py): at most this many per pump day.
 REJECTIONS_LOGGED_PER_DAY = 24  # telemetry frames and commands refused before they reached the therapy
 DEMAND_REFUSALS_LOGGED_PER_DAY = 24  # patient's presses the pump refused: a stuck button presses without end
 _PEER_CHANGES = ("paired", "revoked")
+# The entries of every bolus's start and end, written by the thousand: their bytes from a template (eventlog.py).
+_BOLUS_START = {
+    kind: EntryShape("bolus_start", (("kind", kind.value),), ("volume_nl", "rate_nl_per_day", "ends_ms"))
+    for kind in BolusKind
+}
+_BOLUS_END = {kind: EntryShape("bolus_end", (("kind", kind.value),), ("volume_nl",)) for kind in BolusKind}
+# Members the loop and every press use, as module constants: looked up on their enum, each costs a call.
+_DEMAND = BolusKind.DEMAND
+_SCHEDULE = Basal.SCHEDULE
+_MINIMUM = Basal.MINIMUM
+_LOW_RESERVOIR = Alarm.LOW_RESERVOIR
+_EMPTY_RESERVOIR = Alarm.EMPTY_RESERVOIR
 
 
 class _Keep:
@@ -215,76 +270,135 @@ class Firmware:
             state.log.append(0, "power_on", (("model", model.name),))
         self.state = state
         self._out: list[Action] = []
-        self._flows = setting_flows(state.label, state.prescription, state.bridge)
+        # The time at which every due condition was last acted on; a command or a new state may make more due.
+        self._settled_at: int | None = None
+        self._cursor = Cursor()
+        self._derive()
 
     # ------------------------------------------------------------------ time
 
-    def advance(self, to_ms: int) -> list[Action]:
-        """Run the pump until `to_ms` and return everything that happened."""
+    def advance(self, to_ms: int, *, deliveries: bool = True) -> list[Action]:
+        """Run the pump until `to_ms` and return everything that happened.
+
+        The motor's work comes as `Delivery` actions, one per stretch at a constant flow; a caller that does not
+        drive a motor passes `deliveries=False` and gets the tones and log entries alone (the state, the strokes
+        and the log are the same either way).
+        """
         s = self.state
         if to_ms < s.now_ms:
             raise ValueError(f"time cannot go back: now {s.now_ms} ms, asked {to_ms} ms")
         out: list[Action] = []
         self._out = out
-        self._fire_due()
-        m = self.model
-        while s.now_ms < to_ms:
-            rule = MODES[mode_of(facts(m, s, self._flows))]
-            schedule = basal_schedule(s, self._flows)
-            basal, bolus = rates(m, s, schedule, rule.basal, rule.with_bolus)
-            end = next_boundary(m, s, schedule, basal + bolus, bolus, to_ms)
-            delivery = run(m, s, basal + bolus, bolus, end)
-            if delivery is not None:
-                out.append(delivery)
+        if self._settled_at != s.now_ms:
             self._fire_due()
+        motor = out if deliveries else None
+        m = self.model
+        cursor = self._cursor
+        while s.now_ms < to_ms:
+            flows = self._flows
+            rule = rule_of(facts(m, s, flows))
+            schedule = basal_schedule(s, flows)
+            if rule.basal is _SCHEDULE:
+                if schedule is None:
+                    raise RuntimeError(
+                        "a mode that follows the schedule has no schedule; the mode table and the state disagree"
+                    )
+                basal = None
+            else:
+                basal = m.minimum_rate_mode_flow_nl_per_day if rule.basal is _MINIMUM else 0
+            with_bolus = rule.with_bolus
+            due = next_due(m, s)
+            b = s.bolus if with_bolus else None
+            # The bolus has given its volume here: its full-rate part and its last millisecond (`bolus_flow`).
+            ends = NEVER if b is None else s.now_ms - ((b.done - b.volume_nl * MS_PER_DAY) // b.rate_nl_per_day)
+            # A bolus that adds to the basal leaves the mode as it was when it ends (the facts do not count it):
+            # when it ends before anything else is due, a run with no motor to drive goes on through its end.
+            through = motor is None and ends < due and b is not None and b.kind not in REPLACE_BASAL
+            stop = due if through or due <= ends else ends
+            if stop <= s.now_ms:
+                # Every condition due at `now` was acted on before, so time must move.
+                raise RuntimeError(f"firmware boundary at {stop} ms is not after now ({s.now_ms} ms)")
+            end = stop if stop < to_ms else to_ms
+            if not run_until(m, s, schedule, basal, with_bolus, end, motor, cursor):
+                # A threshold within: the run stopped there (and at the bolus's end at the latest).
+                self._fire_due()
+                continue
+            if through and b is not None and b.done >= b.volume_nl * MS_PER_DAY:
+                # Only the bolus's end lay within: it ends at its time, and the state is as if the run had stopped
+                # there and gone on (the strokes, the phase and the battery follow from the flow integral alone).
+                self._bolus_done(b, ends)
+            if end < stop:
+                # Nothing the clock brings and no threshold lay within: nothing new is due at the end.
+                self._settled_at = end
+            else:
+                # No threshold lay within: only what the clock brings can be due.
+                self._fire_due(thresholds=False)
         return out
 
     def next_stroke_ms(self) -> int | None:
         """When the next stroke completes at the present flow, or None while nothing flows."""
-        basal, bolus = self._rates()
+        basal, bolus = self.rates()
         return next_stroke_ms(self.model, self.state, basal + bolus)
 
-    def _facts(self) -> Facts:
+    def _facts(self) -> FactsKey:
         return facts(self.model, self.state, self._flows)
 
-    def _rates(self) -> tuple[int, int]:
-        """The basal and bolus flows right now, in nL/day, as the mode runs them."""
+    def rates(self) -> tuple[int, int]:
+        """The basal and bolus flows right now, in nL/day, as the mode runs them (what `status()` shows)."""
         rule = MODES[mode_of(self._facts())]
         schedule = basal_schedule(self.state, self._flows)
         return rates(self.model, self.state, schedule, rule.basal, rule.with_bolus)
 
-    def _fire_due(self) -> None:
-        """Act on every condition that holds at the current time."""
+    def _fire_due(self, *, thresholds: bool = True) -> None:
+        """Act on every condition that holds at the current time, in this order (the log shows it).
+
+        After a run that reached no threshold on its way (`run_until` says so), from a time at which every
+        condition had been acted on, none of the reservoir, the bridge or the battery can hold: `thresholds`
+        False leaves them out, and only what the clock brings is looked at.
+        """
         s = self.state
         m = self.model
         now = s.now_ms
-        if s.bolus is not None and s.bolus.done >= s.bolus.total:
-            b = s.bolus
-            s.bolus = None
-            self._log("bolus_end", kind=b.kind.value, volume_nl=b.volume_nl)
-        if s.bridge is not None and s.bridge.done >= s.bridge.total:
-            self._end_bridge()
-        if s.label:
-            if s.reservoir_nl <= s.low_reservoir_alarm_nl:
-                self._raise(Alarm.LOW_RESERVOIR, reservoir_nl=s.reservoir_nl)
-            if not has_stroke_left(m, s) and Alarm.EMPTY_RESERVOIR not in s.alarms:
-                self._end_bolus("reservoir empty")
-                self._raise(Alarm.EMPTY_RESERVOIR, reservoir_nl=s.reservoir_nl)
-        if s.eri_at_ms is None and s.battery_used_pc >= m.battery_capacity_pc - m.eri_reserve_pc:
-            s.eri_at_ms = now
-            self._raise(Alarm.ELECTIVE_REPLACEMENT, battery_used_pc=s.battery_used_pc)
+        b = s.bolus
+        if b is not None and b.done >= b.volume_nl * MS_PER_DAY:
+            self._bolus_done(b, now)
+        if thresholds:
+            bridge = s.bridge
+            if bridge is not None and bridge.done >= bridge.volume_nl * MS_PER_DAY:
+                self._end_bridge()
+            if s.label:
+                alarms = s.alarms
+                if s.reservoir_nl <= s.low_reservoir_alarm_nl and _LOW_RESERVOIR not in alarms:
+                    self._raise(Alarm.LOW_RESERVOIR, reservoir_nl=s.reservoir_nl)
+                if s.reservoir_nl < m.stroke_nl and _EMPTY_RESERVOIR not in alarms:
+                    self._end_bolus("reservoir empty")
+                    self._raise(Alarm.EMPTY_RESERVOIR, reservoir_nl=s.reservoir_nl)
+            if s.eri_at_ms is None and s.battery_used_pc >= m.battery_capacity_pc - m.eri_reserve_pc:
+                s.eri_at_ms = now
+                self._raise(Alarm.ELECTIVE_REPLACEMENT, battery_used_pc=s.battery_used_pc)
+        eri = s.eri_at_ms
         if not s.end_of_service and (
-            s.battery_used_pc >= m.battery_capacity_pc
-            or (s.eri_at_ms is not None and now >= s.eri_at_ms + m.end_of_service_after_eri_ms)
+            (thresholds and s.battery_used_pc >= m.battery_capacity_pc)
+            or (eri is not None and now >= eri + m.end_of_service_after_eri_ms)
         ):
             s.end_of_service = True
             self._end_bolus("end of service")
             s.periodic_next_wall_ms = None
             self._raise(Alarm.END_OF_SERVICE, battery_used_pc=s.battery_used_pc)
-        if s.periodic is not None and s.periodic_next_wall_ms is not None and s.wall_ms >= s.periodic_next_wall_ms:
+        periodic = s.periodic_next_wall_ms
+        if periodic is not None and s.periodic is not None and now + s.wall_offset_ms >= periodic:
             self._periodic_due(s.periodic)
         if s.next_tone_ms is not None and now >= s.next_tone_ms:
             self._sound()
+        self._settled_at = now
+
+    def _bolus_done(self, b: ActiveBolus, at_ms: int) -> None:
+        """The running bolus `b` gave its volume at `at_ms` (now, or within a run that nothing else cut): it ends."""
+        s = self.state
+        s.bolus = None
+        shape = _BOLUS_END[b.kind]
+        volume = b.volume_nl
+        self._out.append(Logged(s.log.append_shaped(at_ms, shape, (*shape.texts, ("volume_nl", volume)), (volume,))))
 
     def _periodic_due(self, plan: PeriodicBolusPlan) -> None:
         """Start the periodic bolus that is due, or skip it; a run of skips is logged once, with its reason."""
@@ -365,7 +479,8 @@ class Firmware:
 
     def _dose_volume_nl(self, dose_ng: int) -> int | None:
         """The volume that gives at most `dose_ng` of the lead drug now, or None while none can."""
-        return dose_volume_nl(self.state.label, self.state.bridge, dose_ng)
+        concentration = self._measuring
+        return None if concentration is None else dose_ng * NL_PER_ML // concentration
 
     def _in_force(self) -> tuple[Exposure, ...]:
         s = self.state
@@ -403,13 +518,23 @@ class Firmware:
             s.prescription = prescription
         if not isinstance(bridge, _Keep):
             s.bridge = bridge
+        self._derive()
+
+    def _derive(self) -> None:
+        """What follows from the prescription, the label and the bridge: the basal flows, and the highest basal
+        flow a bolus must fit on top of. Kept here because the motor and every bolus read them."""
+        s = self.state
         self._flows = setting_flows(s.label, s.prescription, s.bridge)
+        self._max_basal = max_basal_flow(self._flows, s.bridge)
+        # What a dose of the lead drug is measured out with (`dose_volume_nl`): asked at every press.
+        self._measuring = measuring_concentration(s.label, s.bridge)
 
     # ------------------------------------------------------------- commands
 
     def handle(self, command: Command) -> Outcome:
         """Apply one command at the current time; refuse it, with a reason, if it is not legal or not safe."""
         self._out = []
+        self._settled_at = None
         handler = _HANDLERS.get(type(command))
         if handler is None:
             raise TypeError(f"not a firmware command: {command!r}")
@@ -586,7 +711,7 @@ class Firmware:
                 format_volume(volume_nl),
                 format_volume(s.reservoir_nl),
             )
-        basal = 0 if kind.replaces_basal else max_basal_flow(self._flows, s.bridge)
+        basal = 0 if kind in REPLACE_BASAL else self._max_basal
         return bolus_flow_refusal(self.model, volume_nl, duration_ms, basal, kind)
 
     def _bolus_end_ms(self) -> int | None:
@@ -596,10 +721,14 @@ class Firmware:
 
     def _start_bolus(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> int:
         s = self.state
-        rate = ceil_div(volume_nl * MS_PER_DAY, duration_ms)
-        s.bolus = ActiveBolus(kind, volume_nl, rate, s.now_ms)
-        end = s.now_ms + ceil_div(volume_nl * MS_PER_DAY, rate)
-        self._log("bolus_start", kind=kind.value, volume_nl=volume_nl, rate_nl_per_day=rate, ends_ms=end)
+        now = s.now_ms
+        total = volume_nl * MS_PER_DAY
+        rate = -(-total // duration_ms)  # rounded up (ceil_div): the bolus never runs longer than asked
+        s.bolus = ActiveBolus(kind, volume_nl, rate, now)
+        end = now - (-total // rate)
+        shape = _BOLUS_START[kind]
+        detail = (*shape.texts, ("volume_nl", volume_nl), ("rate_nl_per_day", rate), ("ends_ms", end))
+        self._out.append(Logged(s.log.append_shaped(now, shape, detail, (volume_nl, rate, end))))
         return end
 
     def _end_bolus(self, why: str) -> None:
@@ -709,32 +838,34 @@ class Firmware:
 
     def _demand(self, c: RequestDemandBolus) -> dict[str, int | str]:
         s = self.state
-        _raise_if(self._press_refusal())
         limits = s.demand_limits
+        window = None if limits is None else demand_window(limits, s.demand_history_ms, s.now_ms)
+        _raise_if(self._press_refusal(window))
         volume = self._dose_volume_nl(limits.dose_ng) if limits is not None else None
-        if limits is None or volume is None:  # pragma: no cover - _press_refusal refuses both
+        if limits is None or window is None or volume is None:  # pragma: no cover - _press_refusal refuses these
             raise RuntimeError("a demand dose passed its checks without settings or a volume")
-        used = len(recent_doses(s.demand_history_ms, s.now_ms))
-        end = self._start_bolus(BolusKind.DEMAND, volume, limits.duration_ms)
-        s.demand_history_ms = (*recent_doses(s.demand_history_ms, s.now_ms), (s.now_ms, end))
-        return {"ends_ms": end, "used_in_24h": used + 1, "max_per_24h": limits.max_per_24h}
+        end = self._start_bolus(_DEMAND, volume, limits.duration_ms)
+        s.demand_history_ms = (*window.recent, (s.now_ms, end))
+        return {"ends_ms": end, "used_in_24h": window.used_24h + 1, "max_per_24h": limits.max_per_24h}
 
-    def _press_refusal(self) -> Refusal | None:
-        """Why a press now gives no dose, once the mode allows presses (the status shows the same), or None."""
+    def _press_refusal(self, window: DemandWindow | None) -> Refusal | None:
+        """Why a press now gives no dose, once the mode allows presses (the status shows the same), or None;
+        `window` is the demand window now, None when no demand settings are in force."""
         s = self.state
         limits = s.demand_limits
-        if limits is None:
+        if limits is None or window is None:
             return Refusal(RefusalCode.DEMAND_OFF, "the physician has not enabled extra doses")
-        window = demand_window(limits, s.demand_history_ms, s.now_ms)
-        running = self._bolus_end_ms()
-        if running is not None and running > window.next_allowed_ms and s.bolus is not None:
-            # The bolus holds the next dose back longest: say so, and until when.
-            return Refusal(
-                RefusalCode.BOLUS_RUNNING,
-                f"a {s.bolus.kind.value} bolus is still running",
-                "demand",
-                until_ms=running,
-            )
+        b = s.bolus
+        if b is not None:
+            running = s.now_ms + ceil_div(b.volume_nl * MS_PER_DAY - b.done, b.rate_nl_per_day)
+            if running > window.next_allowed_ms:
+                # The bolus holds the next dose back longest: say so, and until when.
+                return Refusal(
+                    RefusalCode.BOLUS_RUNNING,
+                    f"a {b.kind.value} bolus is still running",
+                    "demand",
+                    until_ms=running,
+                )
         if window.locked_until_ms is not None:
             return Refusal(
                 RefusalCode.LOCKED_OUT,
@@ -756,14 +887,16 @@ class Firmware:
         volume = self._dose_volume_nl(limits.dose_ng)
         if volume is None:
             return _BRIDGE_OF_OTHER_DRUG
-        return self._bolus_blocker(BolusKind.DEMAND, volume, limits.duration_ms)
+        return self._bolus_blocker(_DEMAND, volume, limits.duration_ms)
 
     def _press_answer(self) -> Refusal | None:
         """What the pump would answer to a press now: the refusal (the mode's first), or None when it gives a dose."""
         found = illegal(act_of(RequestDemandBolus()), self._facts())
         if found is not None:
             return self._mode_refusal(*found)
-        return self._press_refusal()
+        s = self.state
+        limits = s.demand_limits
+        return self._press_refusal(None if limits is None else demand_window(limits, s.demand_history_ms, s.now_ms))
 
     def _stop(self, c: StopTherapy) -> None:
         if self.state.bolus is not None:
@@ -851,6 +984,10 @@ class Firmware:
     def status(self) -> dict[str, object]:
         """What an interrogation shows: a snapshot in base units, stable keys, ready for JSON (status.py)."""
         return status_view(self.model, self.state, self._flows, self._press_answer())
+
+    def patient_status(self) -> dict[str, object]:
+        """What a patient's handset shows: the patient's part of `status()`, no more (status.py)."""
+        return patient_status_view(self.model, self.state, self._flows, self._press_answer())
 
     def mode(self) -> PumpMode:
         """What the pump is doing: the first mode that holds (modes.py)."""

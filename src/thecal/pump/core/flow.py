@@ -1,11 +1,17 @@
-"""The flow arithmetic: rates, boundaries, strokes and the battery, exact in integers.
+"""The flow arithmetic: rates, the next moment anything is due, and the motor's run up to it, exact in integers.
 
 The accumulator `state.phase` counts nL·ms/day; a stroke is owed each time it
-passes one stroke unit (`stroke_nl` × ms per day). Between two boundaries the
-flow is constant, so a whole segment is one multiplication and one division
-(`run`). `next_boundary` is the earliest moment anything can change; each
-boundary is a function of absolute time and of state that changes only at
-boundaries, which is what makes fast-forward exact (see firmware.py).
+passes one stroke unit (`stroke_nl` × ms per day). The flow is constant
+between two basal steps, so a stretch between them is one multiplication and
+one division. `next_due` is the earliest moment at which something other than
+a basal step or the bolus's end can change, known from the clock alone;
+`run_until` runs to a given moment, in one piece from the table's flow
+integrals when no motor is driven and no threshold lies within, else walking
+the week's table of step boundaries, and stops sooner only at the stroke that
+crosses a reservoir threshold or completes the bridge, or the moment the
+battery crosses its next threshold. Each of these is a function of absolute
+time and of state that changes only where the run stops, which is what makes
+fast-forward exact (see firmware.py).
 
 What flows in each mode (none, the bolus alone, the minimum rate, the
 schedule) is the mode table's to say (modes.py); these functions only do the
@@ -14,14 +20,22 @@ arithmetic for it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from enum import Enum
 
-from thecal.pump.core.actions import Delivery
+from thecal.pump.core.actions import Action, Delivery
 from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.integers import MS_PER_DAY, ceil_div
-from thecal.pump.core.schedule import WeekSchedule
-from thecal.pump.core.state import Bridge, PumpState
+from thecal.pump.core.schedule import MS_PER_WEEK, WeekSchedule, time_of_week_ms
+from thecal.pump.core.state import ActiveBolus, Bridge, PumpState
+
+# No threshold of the flow integral ahead: larger than any integral a pump can run up.
+_NO_LIMIT = 1 << 126
+# No moment ahead: later than any pump time.
+NEVER = 1 << 126
+# Looked up on its enum, a member costs a call; the motor asks at every stretch.
+_LOW_RESERVOIR = Alarm.LOW_RESERVOIR
 
 
 class Basal(Enum):
@@ -59,12 +73,23 @@ def dead_volume_nl(model: PumpFigures, state: PumpState) -> int:
     return model.internal_volume_nl + state.catheter_volume_nl
 
 
+def bolus_flow(bolus: ActiveBolus) -> int:
+    """The bolus's own flow now, in nL/day: its rate, and in its last millisecond only what is left of it.
+
+    The rate is rounded up (the volume over the duration), so a whole last millisecond at that rate
+    would give a little more than the volume; the bolus ends exactly at its volume instead.
+    """
+    left = bolus.volume_nl * MS_PER_DAY - bolus.done
+    rate = bolus.rate_nl_per_day
+    return rate if left >= rate else left
+
+
 def rates(
     model: PumpFigures, state: PumpState, schedule: WeekSchedule | None, basal: Basal, with_bolus: bool
 ) -> tuple[int, int]:
     """The basal and bolus flows now, in nL/day, for a mode that runs `basal` and (or not) the bolus."""
     b = state.bolus
-    bolus = b.rate_nl_per_day if with_bolus and b is not None else 0
+    bolus = bolus_flow(b) if with_bolus and b is not None else 0
     if basal is Basal.NONE:
         return 0, bolus
     if basal is Basal.MINIMUM:
@@ -81,92 +106,271 @@ def next_stroke_ms(model: PumpFigures, state: PumpState, rate: int) -> int | Non
     return state.now_ms + ceil_div(stroke_unit(model) - state.phase, rate)
 
 
-def stroke_time(model: PumpFigures, state: PumpState, k: int, rate: int) -> int:
-    """The time the k-th stroke from now completes at `rate` (> 0)."""
-    return state.now_ms + ceil_div(k * stroke_unit(model) - state.phase, rate)
-
-
-def next_boundary(
-    model: PumpFigures,
-    state: PumpState,
-    schedule: WeekSchedule | None,
-    rate: int,
-    bolus_rate: int,
-    to_ms: int,
-) -> int:
-    """The earliest moment after now, and not after `to_ms`, at which anything can change."""
+def next_due(model: PumpFigures, state: PumpState) -> int:
+    """The earliest moment, other than a bolus's end, that the clock alone brings: the periodic bolus is due, an
+    alarm tone, end of service after ERI; `NEVER` when none lies ahead."""
     s = state
-    m = model
-    now = s.now_ms
-    end = to_ms
-    if schedule is not None and not s.stopped:
-        end = min(end, schedule.next_change_ms(s.wall_ms) - s.wall_offset_ms)
-    if s.bolus is not None and bolus_rate:
-        end = min(end, now + ceil_div(s.bolus.total - s.bolus.done, bolus_rate))
-    if s.bridge is not None and rate:
-        end = min(end, now + ceil_div(s.bridge.total - s.bridge.done, rate))
-    if s.periodic_next_wall_ms is not None:
-        end = min(end, s.periodic_next_wall_ms - s.wall_offset_ms)
-    if s.next_tone_ms is not None:
-        end = min(end, s.next_tone_ms)
-    if s.eri_at_ms is not None and not s.end_of_service:
-        end = min(end, s.eri_at_ms + m.end_of_service_after_eri_ms)
-    if rate:
-        # The stroke that leaves less than one stroke in the reservoir, and the one that crosses the threshold.
-        end = min(end, stroke_time(m, s, s.reservoir_nl // m.stroke_nl, rate))
-        if Alarm.LOW_RESERVOIR not in s.alarms and s.label:
-            over = s.reservoir_nl - s.low_reservoir_alarm_nl
-            if over > 0:
-                end = min(end, stroke_time(m, s, ceil_div(over, m.stroke_nl), rate))
-    if not s.end_of_service:
-        end = battery_crossing(m, s, rate, end)
-    if end <= now:
+    due = NEVER
+    periodic = s.periodic_next_wall_ms
+    if periodic is not None:
+        due = periodic - s.wall_offset_ms
+    tone = s.next_tone_ms
+    if tone is not None and tone < due:
+        due = tone
+    eri = s.eri_at_ms
+    if eri is not None and not s.end_of_service and eri + model.end_of_service_after_eri_ms < due:
+        due = eri + model.end_of_service_after_eri_ms
+    if due <= s.now_ms:
         # Every condition due at `now` was acted on before this call, so time must move.
-        raise RuntimeError(f"firmware boundary at {end} ms is not after now ({now} ms)")
-    return end
+        raise RuntimeError(f"firmware boundary at {due} ms is not after now ({s.now_ms} ms)")
+    return due
 
 
-def battery_used_at(model: PumpFigures, state: PumpState, t: int, rate: int) -> int:
-    """The battery charge used by time `t` at a constant `rate`, in pC."""
+def integral_limit(model: PumpFigures, state: PumpState) -> int:
+    """The flow integral from now (nL·ms/day) at which the next threshold is reached: the stroke that leaves less
+    than one stroke in the reservoir or crosses the low-reservoir threshold, or the end of the bridge."""
     s = state
-    strokes = (s.phase + rate * (t - s.now_ms)) // stroke_unit(model)
-    return s.battery_used_pc + model.baseline_current_na * (t - s.now_ms) + strokes * model.stroke_charge_pc
+    stroke = model.stroke_nl
+    unit = stroke * MS_PER_DAY
+    limit = (s.reservoir_nl // stroke) * unit - s.phase
+    if s.label and Alarm.LOW_RESERVOIR not in s.alarms:
+        over = s.reservoir_nl - s.low_reservoir_alarm_nl
+        if over > 0:
+            low = -(-over // stroke) * unit - s.phase
+            if low < limit:
+                limit = low
+    bridge = s.bridge
+    if bridge is not None and bridge.total - bridge.done < limit:
+        limit = bridge.total - bridge.done
+    return limit
 
 
-def battery_crossing(model: PumpFigures, state: PumpState, rate: int, end: int) -> int:
-    """The earliest time up to `end` at which the battery reaches its next threshold (ERI, then empty)."""
+def battery_target(model: PumpFigures, state: PumpState) -> int | None:
+    """The battery charge at which the next battery threshold is reached (ERI, then empty), or None at the end."""
+    if state.end_of_service:
+        return None
     m = model
-    target = m.battery_capacity_pc - m.eri_reserve_pc if state.eri_at_ms is None else m.battery_capacity_pc
-    if battery_used_at(m, state, end, rate) < target:
-        return end
-    low, high = state.now_ms, end  # used(low) < target <= used(high)
+    return m.battery_capacity_pc - m.eri_reserve_pc if state.eri_at_ms is None else m.battery_capacity_pc
+
+
+def _battery_crossing(model: PumpFigures, phase: int, rate: int, headroom: int, dt: int) -> int:
+    """The first time from a segment's start, in (0, dt], at which the charge used reaches `headroom`."""
+    unit = model.stroke_nl * MS_PER_DAY
+    current = model.baseline_current_na
+    charge = model.stroke_charge_pc
+    low, high = 0, dt  # used(low) < headroom <= used(high)
     while high - low > 1:
         mid = (low + high) // 2
-        if battery_used_at(m, state, mid, rate) >= target:
+        if current * mid + (phase + rate * mid) // unit * charge >= headroom:
             high = mid
         else:
             low = mid
     return high
 
 
-def run(model: PumpFigures, state: PumpState, rate: int, bolus_rate: int, end: int) -> Delivery | None:
-    """Run the motor at a constant flow until `end`; return the motor work, or None while nothing flows."""
+class Cursor:
+    """A memo of the last place looked up in a schedule's table (`WeekSchedule.locate`): the flow integral up to
+    it, the flow there and the end of its step.
+
+    A run without a motor starts where the last one ended, so it looks up only its own end, and nothing at all
+    while it stays within one step. What is kept is a function of the schedule and the wall-clock time alone, so
+    it is right whatever happened since; it is only used for that same schedule and time.
+    """
+
+    __slots__ = ("flow", "schedule", "step_end_wall_ms", "value", "wall_ms")
+
+    def __init__(self) -> None:
+        self.schedule: WeekSchedule | None = None
+        self.wall_ms = self.value = self.flow = self.step_end_wall_ms = 0
+
+    def integral(self, schedule: WeekSchedule, from_wall_ms: int, to_wall_ms: int) -> int:
+        """`schedule.integral(from_wall_ms, to_wall_ms)`; the memo then holds `to_wall_ms`."""
+        if self.schedule is schedule and self.wall_ms == from_wall_ms:
+            value = self.value
+            end = self.step_end_wall_ms
+        else:
+            value, self.flow, end = schedule.locate(from_wall_ms)
+            self.schedule = schedule
+            self.step_end_wall_ms = end
+        self.wall_ms = to_wall_ms
+        if to_wall_ms <= end:  # within one step: the flow is the same all the way
+            integral = self.flow * (to_wall_ms - from_wall_ms)
+            self.value = value + integral
+            return integral
+        self.value, self.flow, self.step_end_wall_ms = schedule.locate(to_wall_ms)
+        return self.value - value
+
+
+def run_until(
+    model: PumpFigures,
+    state: PumpState,
+    schedule: WeekSchedule | None,
+    basal: int | None,
+    with_bolus: bool,
+    due: int,
+    motor: list[Action] | None,
+    cursor: Cursor,
+) -> bool:
+    """Run the motor from now until `due`, or until the first threshold of flow or battery is reached before it;
+    True when the run went to `due` with no threshold on the way.
+
+    The basal follows `schedule` when `basal` is None, else it is the constant `basal`; with `with_bolus` the
+    running bolus adds its flow (`bolus_flow`). With `motor`, each stretch at a constant flow is put out there as
+    a `Delivery`, cut at the schedule's steps while therapy runs and at the bolus's last millisecond.
+
+    Without it, the whole run is first taken in one piece: the schedule's flow integral up to `due` comes from
+    its table (through `cursor`), the bolus gives its rate times the time, at most what is left of it (its
+    full-rate part and last millisecond together), and when no threshold lies within, that is the run. Strokes,
+    phase and battery follow from the integral alone, so this is the same to the bit as walking the steps; only
+    when a threshold lies within does the walk find the exact stroke or millisecond.
+    """
+    s = state
+    b = s.bolus if with_bolus else None
+    if motor is None:
+        m = model
+        now = s.now_ms
+        dt = due - now
+        if basal is None and schedule is not None:
+            offset = s.wall_offset_ms
+            flow = cursor.integral(schedule, now + offset, due + offset)
+        else:
+            flow = (basal or 0) * dt
+        if b is not None:
+            given = b.rate_nl_per_day * dt
+            left = b.volume_nl * MS_PER_DAY - b.done
+            if given > left:
+                given = left
+            flow += given
+        if not flow:
+            # Nothing flows: only the clock and the battery's baseline current move.
+            used = s.battery_used_pc + m.baseline_current_na * dt
+            if s.end_of_service or used < m.battery_capacity_pc - (m.eri_reserve_pc if s.eri_at_ms is None else 0):
+                s.now_ms = due
+                s.battery_used_pc = used
+                return True
+        else:
+            stroke = m.stroke_nl
+            strokes, phase = divmod(s.phase + flow, stroke * MS_PER_DAY)
+            reservoir = s.reservoir_nl - strokes * stroke
+            used = s.battery_used_pc + m.baseline_current_na * dt + strokes * m.stroke_charge_pc
+            bridge = s.bridge
+            # A threshold within: the stroke that leaves less than a stroke or crosses the low-reservoir
+            # threshold (`integral_limit`), the end of the bridge, the battery's next threshold.
+            if (
+                reservoir >= stroke
+                and not (
+                    s.reservoir_nl > s.low_reservoir_alarm_nl >= reservoir
+                    and s.label
+                    and _LOW_RESERVOIR not in s.alarms
+                )
+                and (bridge is None or bridge.done + flow < bridge.volume_nl * MS_PER_DAY)
+                and (
+                    s.end_of_service or used < m.battery_capacity_pc - (m.eri_reserve_pc if s.eri_at_ms is None else 0)
+                )
+            ):
+                s.now_ms = due
+                s.phase = phase
+                s.strokes_total += strokes
+                s.reservoir_nl = reservoir
+                s.battery_used_pc = used
+                if b is not None:
+                    b.done += given
+                if bridge is not None:
+                    bridge.done += flow
+                return True
+    bolus_rate = 0
+    if b is not None:
+        # The walk runs one constant bolus flow: the full rate up to its last millisecond, then what is left.
+        bolus_rate = bolus_flow(b)
+        left = b.volume_nl * MS_PER_DAY - b.done
+        full_until = s.now_ms + (left // bolus_rate if left >= b.rate_nl_per_day else 1) if bolus_rate else due
+        if full_until < due:
+            due = full_until
+    _walk(model, s, schedule, basal, bolus_rate, due, motor)
+    return False
+
+
+def _walk(
+    model: PumpFigures,
+    state: PumpState,
+    schedule: WeekSchedule | None,
+    basal: int | None,
+    bolus_rate: int,
+    due: int,
+    motor: list[Action] | None,
+) -> None:
+    """`run_until` step by step: a cursor over the week's boundaries, stopping at the first threshold."""
     s = state
     m = model
-    dt = end - s.now_ms
-    strokes = 0
-    delivery: Delivery | None = None
-    if rate:
-        phase_start = s.phase
-        strokes, s.phase = divmod(phase_start + rate * dt, stroke_unit(m))
-        if strokes:
-            s.reservoir_nl -= strokes * m.stroke_nl
-            s.strokes_total += strokes
-        delivery = Delivery(s.now_ms, end, rate, strokes, m.stroke_nl, phase_start)
-        if s.bridge is not None:
-            s.bridge.done += rate * dt
+    stroke = m.stroke_nl
+    unit = stroke * MS_PER_DAY
+    current = m.baseline_current_na
+    charge = m.stroke_charge_pc
+    now = s.now_ms
+    phase = s.phase
+    limit = integral_limit(m, s)
+    target = battery_target(m, s)
+    headroom = _NO_LIMIT if target is None else target - s.battery_used_pc
+    strokes = elapsed = integral = 0
+
+    if schedule is not None and not s.stopped:
+        starts, flows = schedule.boundaries()
+        count = len(starts)
+        tow = time_of_week_ms(s.wall_ms)
+        i = bisect_right(starts, tow) - 1
+        week = now - tow  # the pump time of this week's Monday 00:00 on the wall clock
+        nxt = week + (starts[i + 1] if i + 1 < count else MS_PER_WEEK)
+        rate = (flows[i] if basal is None else basal) + bolus_rate
+    else:
+        starts = flows = ()
+        count = i = week = 0
+        nxt = due
+        rate = (basal or 0) + bolus_rate
+
+    while True:
+        end = nxt if nxt < due else due
+        dt = end - now
+        flow = rate * dt
+        stop = end == due
+        if rate and flow >= limit:
+            dt = ceil_div(limit, rate)
+            end = now + dt
+            flow = rate * dt
+            stop = True
+        start_phase = phase
+        done, phase = divmod(phase + flow, unit)
+        used = current * dt + done * charge
+        if used >= headroom:
+            dt = _battery_crossing(m, start_phase, rate, headroom, dt)
+            end = now + dt
+            flow = rate * dt
+            done, phase = divmod(start_phase + flow, unit)
+            used = current * dt + done * charge
+            stop = True
+        headroom -= used
+        limit -= flow
+        strokes += done
+        elapsed += dt
+        integral += flow
+        if motor is not None and rate:
+            motor.append(Delivery(now, end, rate, done, stroke, start_phase))
+        now = end
+        if stop:
+            break
+        i += 1
+        if i == count:
+            i = 0
+            week += MS_PER_WEEK
+        nxt = week + (starts[i + 1] if i + 1 < count else MS_PER_WEEK)
+        if basal is None:
+            rate = flows[i] + bolus_rate
+
+    s.now_ms = now
+    s.phase = phase
+    s.strokes_total += strokes
+    s.reservoir_nl -= strokes * stroke
+    s.battery_used_pc += current * elapsed + strokes * charge
     if bolus_rate and s.bolus is not None:
-        s.bolus.done += bolus_rate * dt
-    s.battery_used_pc += m.baseline_current_na * dt + strokes * m.stroke_charge_pc
-    s.now_ms = end
-    return delivery
+        s.bolus.done += bolus_rate * elapsed
+    if s.bridge is not None:
+        s.bridge.done += integral

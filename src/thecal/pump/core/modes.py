@@ -25,9 +25,9 @@ from enum import StrEnum
 from functools import cache
 from typing import NamedTuple
 
-from thecal.pump.core.commands import Command, SetDemandLimits, SetPeriodicBolus
+from thecal.pump.core.commands import REPLACE_BASAL, Command, SetDemandLimits, SetPeriodicBolus
 from thecal.pump.core.figures import PumpFigures
-from thecal.pump.core.flow import Basal, basal_schedule, has_stroke_left
+from thecal.pump.core.flow import Basal
 from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import WeekSchedule
 from thecal.pump.core.state import PumpState
@@ -62,19 +62,26 @@ class Facts(NamedTuple):
     bridging: bool
 
 
-def facts(model: PumpFigures, state: PumpState, flows: WeekSchedule | None) -> Facts:
-    """The facts of this state, with `flows` the prescription's derived flows."""
+# The facts as the plain tuple they are, in the order of `Facts`: equal to it, with the same hash, so the cached
+# lookups below take either, and the motor, which asks at every stretch, makes no named tuple.
+FactsKey = tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool]
+
+
+def facts(model: PumpFigures, state: PumpState, flows: WeekSchedule | None) -> FactsKey:
+    """The facts of this state, with `flows` the prescription's derived flows (`Facts._make` names them)."""
     bolus = state.bolus
-    return Facts(
+    bridge = state.bridge
+    # Spelled out rather than through `has_stroke_left` and `basal_schedule`: the motor asks at every stretch.
+    return (
         state.end_of_service,
-        bool(state.fault),
+        state.fault != "",
         state.stalled,
-        bool(state.label),
-        has_stroke_left(model, state),
-        bolus is not None and bolus.kind.replaces_basal,
-        basal_schedule(state, flows) is not None,
+        state.label != (),
+        state.reservoir_nl >= model.stroke_nl,
+        bolus is not None and bolus.kind in REPLACE_BASAL,
+        flows is not None or (bridge is not None and bridge.flows is not None),
         state.stopped,
-        state.bridge is not None,
+        bridge is not None,
     )
 
 
@@ -160,13 +167,20 @@ _PRECEDENCE = tuple((mode, rule.holds) for mode, rule in MODES.items())
 
 
 @cache  # a few hundred combinations of facts at most; the motor asks at every segment
-def mode_of(f: Facts) -> PumpMode:
+def mode_of(f: Facts | FactsKey) -> PumpMode:
     """The pump's mode: the first that holds."""
+    named = Facts._make(f)
     for mode, holds in _PRECEDENCE:
-        if holds(f):
+        if holds(named):
             return mode
     # The last three modes cover every state: no schedule, stopped, or a schedule running.
     raise RuntimeError(f"no pump mode holds for {f}")
+
+
+@cache  # as `mode_of`: the motor asks at every stretch what it runs
+def rule_of(f: Facts | FactsKey) -> ModeRule:
+    """The rule of the pump's mode: what the motor runs in it."""
+    return MODES[mode_of(f)]
 
 
 # Where a bolus cannot start, and why: the clinician's, the priming, the patient's and the periodic bolus alike.
@@ -224,22 +238,27 @@ ILLEGAL_IN: dict[str, Mapping[PumpMode, RefusalCode]] = {
 }
 
 
+# The commands that turn a setting off when a field is None: that field, by command type.
+_OFF_WHEN_NONE: dict[type, str] = {SetPeriodicBolus: "plan", SetDemandLimits: "limits"}
+
+
 def act_of(command: Command) -> str:
     """The row of `ILLEGAL_IN` for a command: its type's name, with "(None)" for a setting turned off."""
-    name = type(command).__name__
-    if (isinstance(command, SetPeriodicBolus) and command.plan is None) or (
-        isinstance(command, SetDemandLimits) and command.limits is None
-    ):
-        return f"{name}(None)"
-    return name
+    kind = type(command)
+    off = _OFF_WHEN_NONE.get(kind)
+    if off is not None and getattr(command, off) is None:
+        return f"{kind.__name__}(None)"
+    return kind.__name__
 
 
-def illegal(act: str, f: Facts) -> tuple[PumpMode, RefusalCode] | None:
+@cache  # a few dozen acts and a few hundred combinations of facts at most; asked at every command
+def illegal(act: str, f: Facts | FactsKey) -> tuple[PumpMode, RefusalCode] | None:
     """The first mode that holds in which `act` is refused, with the code; None when it is legal now."""
     row = ILLEGAL_IN[act]
+    named = Facts._make(f)
     for mode, holds in _PRECEDENCE:
         code = row.get(mode)
-        if code is not None and holds(f):
+        if code is not None and holds(named):
             return mode, code
     return None
 

@@ -7,8 +7,9 @@ on; the patient's demand window from the same function the firmware refuses a
 press with, and the answer to a press now is the firmware's own (a running
 bolus, a stalled motor: every reason it would refuse). The record of settings
 replaced and clinician boluses given in the last 24 h, which the daily limit
-counts, is shown so that a programmer predicts the pump's verdict. Nothing
-here changes the state.
+counts, is shown so that a programmer predicts the pump's verdict. The
+patient's handset gets its own part alone (`patient_status_view`), the same
+values. Nothing here changes the state.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from thecal.pump.core.demand import demand_window
 from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.flow import basal_schedule, dead_volume_nl, rates
 from thecal.pump.core.hard_limits import recent
-from thecal.pump.core.modes import MODES, facts, mode_of
+from thecal.pump.core.modes import MODES, PumpMode, facts, mode_of
 from thecal.pump.core.schedule import WeekSchedule
 from thecal.pump.core.state import Bridge, PumpState
 
@@ -120,4 +121,22 @@ def status_view(
         "log_next_seq": s.log.next_seq,
         "telemetry_rejections_unlogged": s.telemetry_rejections.unlogged,
         "demand_refusals_unlogged": s.demand_refusals.unlogged,
+    }
+
+
+def patient_status_view(
+    model: PumpFigures, s: PumpState, flows: WeekSchedule | None, press: Refusal | None
+) -> dict[str, object]:
+    """The patient's part of `status_view`, made without the rest: the same values, with whether therapy is
+    stopped (the mode is the minimum rate) and whether demand doses are on in place of the mode and the
+    settings. A handset shows this, and the therapy layer reads it as the patient's view."""
+    next_allowed, left = demand_view(s, press)
+    return {
+        "wall_ms": s.wall_ms,
+        "alarms": sorted(a.value for a in s.alarms),
+        "therapy_stopped": mode_of(facts(model, s, flows)) is PumpMode.MINIMUM_RATE,
+        "demand_enabled": s.demand_limits is not None,
+        "demand_next_allowed_wall_ms": next_allowed,
+        "demand_left_24h": left,
+        "demand_not_now": press_view(s, press),
     }
