@@ -148,17 +148,22 @@ def local_wall_ms() -> int:
     return int((now.timestamp() + offset.total_seconds()) * 1000)
 
 
+def check_accel(accel: float) -> None:
+    """Refuse a pump-time factor that is not finite or out of range, before anything is opened."""
+    if not (math.isfinite(accel) and MIN_ACCEL <= accel <= MAX_ACCEL):
+        raise InputError(
+            "--accel",
+            accel,
+            f"must be a finite factor from {MIN_ACCEL:g} to {MAX_ACCEL:g} (one pump day per real second)",
+            "give a factor such as 1 (real time) or 1440 (a pump day a minute)",
+        )
+
+
 class PumpClock:
     """Pump time in ms: it starts at `start_ms` and runs `accel` times as fast as real time."""
 
     def __init__(self, start_ms: int, accel: float, source: Callable[[], float] = time.monotonic):
-        if not (math.isfinite(accel) and MIN_ACCEL <= accel <= MAX_ACCEL):
-            raise InputError(
-                "--accel",
-                accel,
-                f"must be a finite factor from {MIN_ACCEL:g} to {MAX_ACCEL:g} (one pump day per real second)",
-                "give a factor such as 1 (real time) or 1440 (a pump day a minute)",
-            )
+        check_accel(accel)
         self._start_ms = start_ms
         self._accel = accel
         self._source = source
@@ -197,7 +202,7 @@ class PumpDaemon:
         config = read_config(self.layout)
         self._accel = accel
         self._time_source = time_source
-        PumpClock(0, accel, time_source)  # an --accel out of range is refused before anything is opened
+        check_accel(accel)
         self.identity = load_identity(self.layout)
         self.model = load_model(str(config["model"]))
         self._lock = threading.Lock()

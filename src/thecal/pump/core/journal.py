@@ -348,30 +348,20 @@ def scan_records(key: bytes, data: bytes) -> list[Record]:
 class Salvage:
     """What a recovery can still read of a memory in fault."""
 
-    image: Image  # the newest readable checkpoint and the records after it, up to the first damage
     highest: int  # the highest sequence number or counter value seen anywhere
     records: list[Record]  # every record anywhere that still verifies, in sequence order
 
 
 def salvage(medium: Medium, key: bytes) -> Salvage:
     """Whatever still verifies in a damaged memory."""
-    best: list[Record] = []
     everything: list[Record] = []
     highest = max((read_counter(key, medium.read_counter(s)) or 0 for s in COUNTER_SLOTS), default=0)
     for segment in SEGMENTS:
-        data = medium.read(segment)
-        records = readable_records(key, data, segment)
-        if records and (not best or records[0].seq > best[0].seq):
-            best = records
-        everything.extend(scan_records(key, data))
+        everything.extend(scan_records(key, medium.read(segment)))
     everything.sort(key=lambda record: record.seq)
     if everything:
         highest = max(highest, everything[-1].seq)
-    image = Image()
-    for record in best:
-        for op, name, data, keep in record.items:
-            image.apply(op, name, data, keep)
-    return Salvage(image, highest, everything)
+    return Salvage(highest, everything)
 
 
 # ------------------------------------------------------------------ journal
@@ -408,7 +398,7 @@ class Journal:
     ) -> Journal:
         """Write `image` as a new memory whose numbering continues after `after_seq` (init, or recovery)."""
         journal = cls(medium, key, image, active=1, seq=after_seq, size=0, limit=segment_bytes)
-        journal._checkpoint([])
+        journal._checkpoint()
         for segment in SEGMENTS:
             if segment != journal._active:
                 medium.cut(segment, 0)
@@ -508,7 +498,7 @@ class Journal:
         items, self._staged = self._staged, []
         record = encode_record(self._key, RecordKind.COMMIT, self._seq + 1, items)
         if self._size + len(record) > self._limit:
-            return self._checkpoint(items)
+            return self._checkpoint()  # the image already holds the staged items
         self._medium.append(self._active, record)
         self._raise_counter(self._seq + 1)
         self._seq += 1
@@ -516,9 +506,8 @@ class Journal:
         self.commits += 1
         return self._seq
 
-    def _checkpoint(self, staged: list[Item]) -> int:
+    def _checkpoint(self) -> int:
         """Write the whole image as the first record of the other segment, which becomes the active one."""
-        del staged  # already applied to the image, which the checkpoint holds whole
         target = 1 - self._active
         record = encode_record(self._key, RecordKind.CHECKPOINT, self._seq + 1, list(self.image.items()))
         self._medium.cut(target, 0)
