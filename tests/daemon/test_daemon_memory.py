@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from thecal.devices.programmer import ProgrammerClient
 from thecal.devices.recovery import recover_pump
 from thecal.errors import InputError
 from thecal.pump.core.firmware import REJECTIONS_LOGGED_PER_DAY
-from thecal.pump.core.journal import Journal
+from thecal.pump.core.journal import COUNTER_SLOTS, Journal, read_counter
 from thecal.pump.core.nvm import PumpMemory
 from thecal.telemetry.frames import ReplyStatus
 from thecal.telemetry.keys import DeviceIdentity
@@ -262,3 +263,25 @@ def test_a_resent_bolus_is_never_given_twice_however_many_commands_came_after(pu
     log = ProgrammerClient(pump.session("clinician")).read_whole_log()
     starts = [e for e in log if e["kind"] == "bolus_start" and e["detail"]["volume_nl"] == 10_000]
     assert len(starts) == 1, starts
+
+
+def _memory_counter(layout: StateLayout) -> int:
+    key = memory_key(DeviceIdentity.load(layout.pump_key))
+    medium = FileMedium(layout.nvm)
+    try:
+        values = [read_counter(key, medium.read_counter(slot)) for slot in COUNTER_SLOTS]
+    finally:
+        medium.close()
+    return max(v for v in values if v is not None)
+
+
+def test_the_memory_counter_follows_each_reply_off_the_round_trip(pump: RunningPump) -> None:
+    """The reply waits for its record only; the counter is raised once the reply has gone, before the next frame."""
+    ptm = pump.session("ptm")
+    for _ in range(3):
+        assert ptm.request("demand_bolus").status in (ReplyStatus.OK, ReplyStatus.REFUSED)
+        # The server raises the counter after writing the reply; wait for it as a device would wait for the pump.
+        deadline = time.monotonic() + 10
+        while _memory_counter(pump.layout) != pump.daemon.journal.seq and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert _memory_counter(pump.layout) == pump.daemon.journal.seq

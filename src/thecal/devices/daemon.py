@@ -278,8 +278,9 @@ class PumpDaemon:
     def close(self) -> None:
         """Commit what waits in memory and let another process serve the directory."""
         with self._lock:
-            if self.fault is None and self.journal.pending:
-                self.journal.commit()
+            if self.fault is None:
+                self.journal.commit()  # commits what is staged, if anything, and settles the counter either way
+                self.journal.settle()
             if self._medium is not None:
                 self._medium.close()
             self._directory_lock.release()
@@ -299,11 +300,22 @@ class PumpDaemon:
                 if self.fault is not None:
                     return reply  # the endpoint's own refusal of the frame that found the fault; nothing is written
                 if self.journal.pending and not self._defer_commit:
-                    self.journal.commit()
+                    # Durable before the reply; the counter follows once the reply is out (`settle`).
+                    self.journal.commit(settle_later=True)
             except OSError as exc:  # the memory could not be written: nothing may be acknowledged
                 self._enter_fault(MemoryFault(f"a write to the memory failed ({exc})"))
                 return None
             return reply
+
+    def settle(self) -> None:
+        """After a reply has gone: raise the memory's counter to the record that reply acknowledged."""
+        with self._lock:
+            if self.fault is not None:
+                return
+            try:
+                self.journal.settle()
+            except OSError as exc:
+                self._enter_fault(MemoryFault(f"a write to the memory's counter failed ({exc})"))
 
     def proximity_detected(self) -> None:
         """The magnet or telemetry head is over the pump: open the pairing window."""
@@ -313,9 +325,8 @@ class PumpDaemon:
 
     def server(self, port: int = 0, loss: LossModel | None = None, seed: int = 0) -> LoopbackServer:
         """A loopback TCP server for this pump (not yet started), losing frames as `loss` decides."""
-        if loss is None:
-            return LoopbackServer(self.receive, port)
-        return LoopbackServer(LossyHandler(self.receive, loss, seed), port)
+        handler = self.receive if loss is None else LossyHandler(self.receive, loss, seed)
+        return LoopbackServer(handler, port, after_reply=self.settle)
 
     def _enter_fault(self, fault: MemoryFault) -> None:
         self.fault = fault

@@ -10,6 +10,8 @@ altering its meaning.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import cbor2
 
 from thecal.telemetry.errors import RejectCode, Rejected
@@ -39,24 +41,29 @@ def decode(data: bytes, what: str, code: RejectCode = RejectCode.MALFORMED_FRAME
     return value
 
 
+_SCALARS = frozenset({int, str, bytes, bool, type(None)})
+_KEYS = frozenset({int, str})
+
+
 def _plain_problem(value: object, depth: int) -> str | None:
     # Depth is checked here as well as in the decoder: value-sharing tags can build cycles.
     if depth > MAX_DEPTH:
         return f"nesting deeper than {MAX_DEPTH} levels"
-    if value is None or type(value) in (int, str, bytes, bool):
+    kind = type(value)
+    if kind in _SCALARS:
         return None
-    if type(value) is list:
-        for item in value:
-            problem = _plain_problem(item, depth + 1)
-            if problem:
-                return problem
-        return None
-    if type(value) is dict:
-        for key, item in value.items():
-            if type(key) not in (int, str):
+    if kind is list:
+        items: Iterable[object] = value  # type: ignore[assignment]
+    elif kind is dict:
+        for key in value:  # type: ignore[attr-defined]
+            if type(key) not in _KEYS:
                 return f"a map key of type {type(key).__name__}"
+        items = value.values()  # type: ignore[attr-defined]
+    else:
+        return f"a value of type {kind.__name__}"
+    for item in items:
+        if depth >= MAX_DEPTH or type(item) not in _SCALARS:  # a scalar one level too deep is too deep too
             problem = _plain_problem(item, depth + 1)
             if problem:
                 return problem
-        return None
-    return f"a value of type {type(value).__name__}"
+    return None

@@ -123,6 +123,9 @@ class _FrameHandler(socketserver.BaseRequestHandler):
                 write_frame(self.request, reply)
             except OSError:
                 return
+            if self.server.after_reply is not None:
+                with self.server.lock:
+                    self.server.after_reply()
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -133,8 +136,16 @@ class _Server(socketserver.ThreadingTCPServer):
     # extra one is turned away at once) instead of having its connect dropped and retried a second later.
     request_queue_size = 64
 
-    def __init__(self, port: int, frame_handler: ServerHandler, idle_timeout_s: float, max_connections: int):
+    def __init__(
+        self,
+        port: int,
+        frame_handler: ServerHandler,
+        idle_timeout_s: float,
+        max_connections: int,
+        after_reply: Callable[[], None] | None,
+    ):
         self.frame_handler = frame_handler
+        self.after_reply = after_reply
         self.lock = threading.Lock()
         self.idle_timeout_s = idle_timeout_s
         self.max_connections = max_connections
@@ -193,12 +204,15 @@ class LoopbackServer:
         *,
         idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        after_reply: Callable[[], None] | None = None,
     ):
+        """`after_reply` runs once each reply has been written, before the connection reads its next frame:
+        work that must follow the reply but need not delay it."""
         if not idle_timeout_s > 0:
             raise ValueError(f"idle_timeout_s is a positive number of seconds, not {idle_timeout_s}")
         if max_connections < 1:
             raise ValueError(f"max_connections is at least 1, not {max_connections}")
-        self._server = _Server(port, handler, idle_timeout_s, max_connections)
+        self._server = _Server(port, handler, idle_timeout_s, max_connections, after_reply)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="thecal-telemetry", daemon=True
         )

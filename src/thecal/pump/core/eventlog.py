@@ -199,7 +199,11 @@ class EventLog:
 
     def since(self, seq: int) -> list[LogEntry]:
         """Entries with a sequence number of at least `seq`."""
-        return [e for e in self._entries if e.seq >= seq]
+        # Sequence numbers are consecutive, so the wanted entries are the newest `count`: a save after each
+        # command reads a few entries off the end instead of walking the whole log.
+        entries = self._entries
+        count = min(len(entries), self._next_seq - max(seq, 0))
+        return [entries[i] for i in range(len(entries) - count, len(entries))] if count > 0 else []
 
     def verify(self) -> bool:
         """True when the kept entries chain from the anchor without a break and end at the head."""

@@ -20,10 +20,13 @@ device's, and the older segment stays whole until the new one verifies.
 Beside the journal the pump keeps a **monotonic counter** (two slots, each a
 keyed sequence number, written alternately as a secure element's counter
 would be). Once a record is appended, the counter is raised to its sequence
-number, and only then is the commit done (and a command acknowledged). So at
-start the journal must end at the counter's value, or one above it when the
-power failed between the append and the raise (the record is whole, so it
-counts). A journal that ends before the counter is an older copy or lost
+number. A commit may leave that raise for later (`settle`): the daemon
+acknowledges a command once its record is durable, and raises the counter
+after the reply has left, off the round trip. Either way the raise is done
+before the next record is appended, so the counter is never more than one
+behind. So at start the journal must end at the counter's value, or one above
+it when the power failed between the append and the raise (the record is
+whole, so it counts). A journal that ends before the counter is an older copy or lost
 writes, even when it was cut cleanly at a record's end; a counter further
 behind was replaced. Either is a fault, as is a record whose MAC does not
 verify, a gap in the numbering, or a memory that holds nothing: only
@@ -42,7 +45,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -379,7 +382,9 @@ class Journal:
         self._size = size
         self._limit = limit
         self._staged: list[Item] = []
+        self._deferred: list[Callable[[], None]] = []
         self._held = 0
+        self._counter_lags = False  # the last record's counter raise was left for `settle`
         self.commits = 0  # records written since this journal was opened
         self.discarded = 0  # bytes of a torn write discarded when the journal was opened
 
@@ -458,10 +463,15 @@ class Journal:
     @property
     def pending(self) -> bool:
         """Whether changes are staged that no commit has written yet."""
-        return bool(self._staged)
+        return bool(self._staged or self._deferred)
 
     def put(self, name: str, data: bytes) -> None:
-        """Stage a record's new bytes."""
+        """Stage a record's new bytes (a record put again before the commit is written once, as last put)."""
+        staged = self._staged
+        for i, (op, staged_name, _, _) in enumerate(staged):
+            if op is Op.PUT and staged_name == name:
+                del staged[i]
+                break
         self._stage(Op.PUT, name, data, 0)
 
     def append(self, name: str, data: bytes, keep: int) -> None:
@@ -469,6 +479,15 @@ class Journal:
         if keep < 1:
             raise ValueError("a list keeps at least one entry")
         self._stage(Op.APPEND, name, data, keep)
+
+    def stage_at_commit(self, stage: Callable[[], None]) -> None:
+        """Have `stage` stage its changes just before the next commit.
+
+        A saver called after every step of a held phase then encodes its record once, at the commit, from the
+        state as it stands then, instead of once a step.
+        """
+        if stage not in self._deferred:
+            self._deferred.append(stage)
 
     def _stage(self, op: Op, name: str, data: bytes, keep: int) -> None:
         raw = name.encode("ascii")
@@ -491,20 +510,36 @@ class Journal:
         if not self._held:
             self.commit()
 
-    def commit(self) -> int | None:
-        """Write everything staged as one record; its sequence number, or None when nothing was staged."""
+    def commit(self, *, settle_later: bool = False) -> int | None:
+        """Write everything staged as one record; its sequence number, or None when nothing was staged.
+
+        The record is durable when this returns. With `settle_later`, the counter is raised to it by the next
+        `settle` (or the next commit, which settles first) instead of now.
+        """
+        deferred, self._deferred = self._deferred, []
+        for stage in deferred:
+            stage()
         if not self._staged:
             return None
+        self.settle()  # the counter is never two records behind
         items, self._staged = self._staged, []
         record = encode_record(self._key, RecordKind.COMMIT, self._seq + 1, items)
         if self._size + len(record) > self._limit:
             return self._checkpoint()  # the image already holds the staged items
         self._medium.append(self._active, record)
-        self._raise_counter(self._seq + 1)
+        if not settle_later:
+            self._raise_counter(self._seq + 1)
         self._seq += 1
         self._size += len(record)
+        self._counter_lags = settle_later
         self.commits += 1
         return self._seq
+
+    def settle(self) -> None:
+        """Raise the counter to the last record, when a commit left that for later."""
+        if self._counter_lags:
+            self._raise_counter(self._seq)
+            self._counter_lags = False
 
     def _checkpoint(self) -> int:
         """Write the whole image as the first record of the other segment, which becomes the active one."""

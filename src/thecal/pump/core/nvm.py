@@ -76,6 +76,7 @@ class PumpMemory:
     def __init__(self, journal: Journal):
         self.journal = journal
         self._saved_next_seq = 0
+        self._state: PumpState | None = None  # the state the next commit stages
 
     def load(self) -> PumpState | None:
         """The state the memory holds, or None when the memory holds no firmware state yet."""
@@ -90,7 +91,20 @@ class PumpMemory:
         return state
 
     def save(self, state: PumpState) -> None:
-        """Stage the state record and the log entries appended since the last save; commit unless held."""
+        """Have the state staged at the next commit, and commit unless held.
+
+        The records are made at the commit, from the state as it stands then (the state record and the log
+        entries appended since the last commit, together, so the two always fit): a held phase of many
+        commands encodes the state record once.
+        """
+        self._state = state
+        self.journal.stage_at_commit(self._stage)
+        self.journal.written()
+
+    def _stage(self) -> None:
+        state = self._state
+        if state is None:
+            return
         log = state.log
         for entry in log.since(self._saved_next_seq):
             self.journal.append(LOG_LIST, log_record(entry), keep=log.capacity)
@@ -99,4 +113,3 @@ class PumpMemory:
         self.journal.put(STATE_RECORD, record)
         if self.journal.image.records.get(SETTINGS_RECORD) != settings:
             self.journal.put(SETTINGS_RECORD, settings)
-        self.journal.written()
