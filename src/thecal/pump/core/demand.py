@@ -47,8 +47,12 @@ class DemandWindow:
 
 def recent_doses(history: DoseHistory, now_ms: int) -> DoseHistory:
     """The doses of which some was delivered in the 24 h up to `now_ms` (or is still to be)."""
+    # The doses end in the order they started, so those whose end left the window are the oldest.
     since = now_ms - MS_PER_DAY
-    return tuple([dose for dose in history if dose[1] > since])
+    first = 0
+    while first < len(history) and history[first][1] <= since:
+        first += 1
+    return history[first:]
 
 
 def spaced_until(history: DoseHistory, spacing_ms: int, duration_ms: int) -> int | None:

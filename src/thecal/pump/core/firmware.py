@@ -36,29 +36,45 @@ of absolute time and of state that only changes at boundaries, so cutting a
 segment anywhere (for instance at every stroke) yields bit-for-bit the same
 strokes as one jump: fast-forward is exact, not an approximation.
 
-The loop. `advance` asks the mode table once what the motor runs, and works out
-one *next due* time: the earliest moment the clock alone brings other than the
-bolus's end (`next_due` in flow.py: the periodic bolus, an alarm tone, end of
-service after ERI). The stretch runs to the earliest of that, the bolus's end
-and the requested time; `run_until` runs the motor over it on the week's table
-of basal steps, built once per schedule with the flow integral up to each step.
-With no motor to drive (`deliveries=False`) the stretch is one lookup in that
-table (none while it stays within a step: a `Cursor` remembers where the last
-one ended), the bolus gives its rate times the time but never more than is
-left of it, and only when a threshold of the reservoir, the bridge or the
-battery lies inside does a walk over the steps find the exact stroke or
-millisecond; with a motor, the walk runs every step and each stretch at a
-constant flow becomes a `Delivery` (`VirtualPump` drives its motor with them).
-The strokes, the phase and the battery follow from the flow integral alone, so
-both ways are the same to the bit. Then what the stretch ended at is acted on:
-after a threshold, `_fire_due` looks at every condition; after a run that met
-none, only at what the clock brings (nothing else can hold); when the stretch
-ended at the requested time before anything was due, at nothing. A bolus that
+The loop. The pump is *settled* at a time when every condition due then has
+been acted on (`_fire_due`, which ends in `_settle`). Settling notes, in the
+firmware's own attributes, everything a run needs until a command or a
+condition changes it: the facts of the mode and what the mode table says the
+motor runs, one *next due* time (the earliest moment the clock alone brings
+other than the bolus's end: the periodic bolus, an alarm tone, end of service
+after ERI; `next_due` in flow.py), and the thresholds of the reservoir and the
+battery as absolute figures that a run without a threshold leaves true (the
+stroke count at which the reservoir crosses the low-reservoir threshold or
+holds less than a stroke, since the two move together; the battery charge of
+its next threshold). `advance` asks nothing of the mode table while the pump
+stays settled. Each stretch runs to the earliest of the next due time, the
+bolus's end and the requested time. With no motor to drive
+(`deliveries=False`) the stretch is written out in `advance`: one lookup in
+the week's table of basal steps, built once per schedule with the flow
+integral up to each step (none while it stays within a step: a `Cursor`
+remembers where the last one ended), the bolus gives its rate times the time
+but never more than is left of it, and only when the new stroke count or
+charge reaches a noted threshold, or the bridge its end, does `walk_until`
+walk the steps to find the exact stroke or millisecond; with a motor, the walk
+runs every step and each stretch at a constant flow becomes a `Delivery`
+(`VirtualPump` drives its motor with them). The strokes, the phase and the
+battery follow from the flow integral alone, so both ways are the same to the
+bit. Then what the stretch ended at is acted on: after a walk, `_fire_due`
+looks at every condition; after a run that met none, only at what the clock
+brings (nothing else can hold); when the stretch ended at the requested time
+before anything was due, at nothing, and the pump stays settled. A bolus that
 adds to the basal and ends alone ends where it is, and the run goes on in the
-same mode, the table asked again only when something else happened. A bolus
-runs at its rate, the volume over the duration rounded up to whole nL/day, and
-its last millisecond gives only what is left: it ends exactly at its volume, at
-the time `bolus_start` logged.
+same mode. `handle` reads the noted facts while the pump is settled, and
+after a command that only starts a bolus adding to the basal (a press, a
+clinician bolus) the pump stays settled: such a bolus changes no fact, no
+threshold and nothing the clock brings. A bolus runs at its rate, the volume
+over the duration rounded up to whole nL/day, and its last millisecond gives
+only what is left: it ends exactly at its volume, at the time `bolus_start`
+logged.
+
+A stretch makes no record: a `Delivery` only for a caller that drives a
+motor. What is made per event is what the caller is given (the outcome, the
+actions, the log entries) and the bolus itself.
 
 Doses are kept as doses. The reservoir's drug label (filled from the pump's
 formulary, with each drug's hard limits) gives the lead drug's concentration;
@@ -153,7 +169,7 @@ from thecal.pump.core.commands import (
 )
 from thecal.pump.core.demand import DemandWindow, demand_window, spaced_until
 from thecal.pump.core.eventlog import Detail, EntryShape, EventLog
-from thecal.pump.core.figures import PumpFigures
+from thecal.pump.core.figures import Figures, PumpFigures
 from thecal.pump.core.flow import (
     NEVER,
     Basal,
@@ -165,7 +181,7 @@ from thecal.pump.core.flow import (
     next_due,
     next_stroke_ms,
     rates,
-    run_until,
+    walk_until,
 )
 from thecal.pump.core.hard_limits import (
     Exposure,
@@ -190,6 +206,7 @@ from thecal.pump.core.label import DrugLabel, Formulary
 from thecal.pump.core.limits import bolus_flow_refusal, fill_refusal, threshold_refusal
 from thecal.pump.core.modes import (
     MODES,
+    OFF_WHEN_NONE,
     PERIODIC_DUE,
     FactsKey,
     PumpMode,
@@ -200,7 +217,7 @@ from thecal.pump.core.modes import (
     rule_of,
 )
 from thecal.pump.core.refusals import RefusalCode
-from thecal.pump.core.schedule import DoseSchedule
+from thecal.pump.core.schedule import DoseSchedule, WeekSchedule
 from thecal.pump.core.settings_check import (
     in_force,
     lead_of,
@@ -259,6 +276,8 @@ class Firmware:
         wall_ms: int = 0,
     ):
         self.model = model
+        # The figures the motor and every command read, in slots (figures.py).
+        self._m = Figures(model)
         self.formulary = formulary
         if state is None:
             state = PumpState(
@@ -272,8 +291,18 @@ class Firmware:
         self._out: list[Action] = []
         # The time at which every due condition was last acted on; a command or a new state may make more due.
         self._settled_at: int | None = None
+        # The earliest moment the clock alone brings something other than the bolus's end (`next_due`), as of the
+        # last time every due condition was acted on: nothing else changes it until a command or `_fire_due`.
+        self._due = NEVER
+        # What the motor runs while the pump stays settled, and where a run must stop (`_settle`).
+        self._schedule: WeekSchedule | None = None
+        self._basal: int | None = 0
+        self._with_bolus = False
+        self._stroke_limit = 0
+        self._battery_limit = 0
         self._cursor = Cursor()
         self._derive()
+        self._facts_key = self._facts()
 
     # ------------------------------------------------------------------ time
 
@@ -291,49 +320,98 @@ class Firmware:
         self._out = out
         if self._settled_at != s.now_ms:
             self._fire_due()
-        motor = out if deliveries else None
-        m = self.model
+        m = self._m
+        unit = m.stroke_nl * MS_PER_DAY
         cursor = self._cursor
-        while s.now_ms < to_ms:
-            flows = self._flows
-            rule = rule_of(facts(m, s, flows))
-            schedule = basal_schedule(s, flows)
-            if rule.basal is _SCHEDULE:
-                if schedule is None:
-                    raise RuntimeError(
-                        "a mode that follows the schedule has no schedule; the mode table and the state disagree"
-                    )
-                basal = None
+        # This loop runs at every event of a pump's life. What it needs of the settled pump, `_settle` noted in
+        # the firmware's own attributes, and the run with no motor to drive is written out here, not called.
+        while True:
+            now = s.now_ms
+            if now >= to_ms:
+                return out
+            b = s.bolus if self._with_bolus else None
+            due = self._due
+            if b is None:
+                left = 0
+                ends = NEVER
+                through = False
             else:
-                basal = m.minimum_rate_mode_flow_nl_per_day if rule.basal is _MINIMUM else 0
-            with_bolus = rule.with_bolus
-            due = next_due(m, s)
-            b = s.bolus if with_bolus else None
-            # The bolus has given its volume here: its full-rate part and its last millisecond (`bolus_flow`).
-            ends = NEVER if b is None else s.now_ms - ((b.done - b.volume_nl * MS_PER_DAY) // b.rate_nl_per_day)
-            # A bolus that adds to the basal leaves the mode as it was when it ends (the facts do not count it):
-            # when it ends before anything else is due, a run with no motor to drive goes on through its end.
-            through = motor is None and ends < due and b is not None and b.kind not in REPLACE_BASAL
+                # The bolus has given its volume here: its full-rate part and its last millisecond (`bolus_flow`).
+                left = b.volume_nl * MS_PER_DAY - b.done
+                ends = now - (-left // b.rate_nl_per_day)
+                # A bolus that adds to the basal leaves the mode as it was when it ends (the facts do not count
+                # it): when it ends before anything else is due, a run with no motor goes on through its end.
+                through = not deliveries and ends < due and b.kind not in REPLACE_BASAL
             stop = due if through or due <= ends else ends
-            if stop <= s.now_ms:
+            if stop <= now:
                 # Every condition due at `now` was acted on before, so time must move.
-                raise RuntimeError(f"firmware boundary at {stop} ms is not after now ({s.now_ms} ms)")
+                raise RuntimeError(f"firmware boundary at {stop} ms is not after now ({now} ms)")
             end = stop if stop < to_ms else to_ms
-            if not run_until(m, s, schedule, basal, with_bolus, end, motor, cursor):
-                # A threshold within: the run stopped there (and at the bolus's end at the latest).
+            schedule = self._schedule
+            basal = self._basal
+            if deliveries:
+                # A motor to drive: the walk over the steps puts out each stretch at a constant flow.
+                walk_until(m, s, schedule, basal, b, end, out)
                 self._fire_due()
                 continue
-            if through and b is not None and b.done >= b.volume_nl * MS_PER_DAY:
+            # No motor: the run in one piece. The schedule's flow integral comes from its table (through the
+            # cursor), the bolus gives its rate times the time but never more than is left of it (its full-rate
+            # part and last millisecond together), and strokes, phase and battery follow from the integral
+            # alone: the same to the bit as the walk over the steps, which is left to find the exact stroke or
+            # millisecond of a threshold when one lies within.
+            dt = end - now
+            if basal is None and schedule is not None:
+                offset = s.wall_offset_ms
+                flow = cursor.integral(schedule, now + offset, end + offset)
+            else:
+                flow = (basal or 0) * dt
+            given = 0
+            if b is not None:
+                given = b.rate_nl_per_day * dt
+                if given > left:
+                    given = left
+                flow += given
+            if flow:
+                strokes, phase = divmod(s.phase + flow, unit)
+                total = s.strokes_total + strokes
+                used = s.battery_used_pc + m.baseline_current_na * dt + strokes * m.stroke_charge_pc
+                bridge = s.bridge
+                # The thresholds as `_settle` noted them, and the end of the bridge.
+                if (
+                    total >= self._stroke_limit
+                    or used >= self._battery_limit
+                    or (bridge is not None and bridge.done + flow >= bridge.volume_nl * MS_PER_DAY)
+                ):
+                    walk_until(m, s, schedule, basal, b, end, None)
+                    self._fire_due()
+                    continue
+                s.phase = phase
+                s.strokes_total = total
+                s.reservoir_nl -= strokes * m.stroke_nl
+                if b is not None:
+                    b.done += given
+                if bridge is not None:
+                    bridge.done += flow
+            else:
+                # Nothing flows: only the clock and the battery's baseline current move.
+                used = s.battery_used_pc + m.baseline_current_na * dt
+                if used >= self._battery_limit:
+                    walk_until(m, s, schedule, basal, b, end, None)
+                    self._fire_due()
+                    continue
+            s.now_ms = end
+            s.battery_used_pc = used
+            if through and b is not None and given == left:
                 # Only the bolus's end lay within: it ends at its time, and the state is as if the run had stopped
                 # there and gone on (the strokes, the phase and the battery follow from the flow integral alone).
                 self._bolus_done(b, ends)
             if end < stop:
-                # Nothing the clock brings and no threshold lay within: nothing new is due at the end.
+                # The run went to `to_ms`, and nothing the clock brings and no threshold lay within: nothing new
+                # is due at the end.
                 self._settled_at = end
-            else:
-                # No threshold lay within: only what the clock brings can be due.
-                self._fire_due(thresholds=False)
-        return out
+                return out
+            # No threshold lay within: only what the clock brings can be due.
+            self._fire_due(thresholds=False)
 
     def next_stroke_ms(self) -> int | None:
         """When the next stroke completes at the present flow, or None while nothing flows."""
@@ -341,7 +419,7 @@ class Firmware:
         return next_stroke_ms(self.model, self.state, basal + bolus)
 
     def _facts(self) -> FactsKey:
-        return facts(self.model, self.state, self._flows)
+        return facts(self._m.stroke_nl, self.state, self._flows)
 
     def rates(self) -> tuple[int, int]:
         """The basal and bolus flows right now, in nL/day, as the mode runs them (what `status()` shows)."""
@@ -352,12 +430,12 @@ class Firmware:
     def _fire_due(self, *, thresholds: bool = True) -> None:
         """Act on every condition that holds at the current time, in this order (the log shows it).
 
-        After a run that reached no threshold on its way (`run_until` says so), from a time at which every
+        After a run in one piece that reached no threshold on its way (`advance`), from a time at which every
         condition had been acted on, none of the reservoir, the bridge or the battery can hold: `thresholds`
         False leaves them out, and only what the clock brings is looked at.
         """
         s = self.state
-        m = self.model
+        m = self._m
         now = s.now_ms
         b = s.bolus
         if b is not None and b.done >= b.volume_nl * MS_PER_DAY:
@@ -390,7 +468,50 @@ class Firmware:
             self._periodic_due(s.periodic)
         if s.next_tone_ms is not None and now >= s.next_tone_ms:
             self._sound()
+        self._settle(now)
+
+    def _settle(self, now: int) -> None:
+        """Every condition due at `now` has been acted on: note what the motor runs from here until a command or a
+        condition changes it.
+
+        The mode's rule (from the facts, which `handle` also reads while the pump stays settled), the basal it runs,
+        the next moment the clock brings (`next_due`), and the thresholds a run must stop at, as absolute figures
+        that a run without a threshold leaves true: the stroke count at which the reservoir reaches the
+        low-reservoir threshold or holds less than a stroke (reservoir and stroke count move together), and the
+        battery charge of its next threshold.
+        """
+        s = self.state
+        m = self._m
         self._settled_at = now
+        flows = self._flows
+        key = facts(m.stroke_nl, s, flows)
+        self._facts_key = key
+        rule = rule_of(key)
+        bridge = s.bridge
+        schedule = bridge.flows if bridge is not None and bridge.flows is not None else flows
+        if rule.basal is _SCHEDULE:
+            if schedule is None:
+                raise RuntimeError(
+                    "a mode that follows the schedule has no schedule; the mode table and the state disagree"
+                )
+            self._basal = None
+        else:
+            self._basal = m.minimum_rate_mode_flow_nl_per_day if rule.basal is _MINIMUM else 0
+        self._schedule = schedule
+        self._with_bolus = rule.with_bolus
+        self._due = next_due(m, s)
+        # The stroke that leaves less than a stroke, or crosses the low-reservoir threshold (`integral_limit`).
+        stroke = m.stroke_nl
+        reservoir = s.reservoir_nl
+        limit = s.strokes_total + reservoir // stroke
+        low = s.low_reservoir_alarm_nl
+        if reservoir > low and s.label and _LOW_RESERVOIR not in s.alarms:
+            limit = min(limit, s.strokes_total - (-(reservoir - low) // stroke))
+        self._stroke_limit = limit
+        # The battery's next threshold (`battery_target`): ERI, then empty.
+        self._battery_limit = (
+            NEVER if s.end_of_service else m.battery_capacity_pc - (m.eri_reserve_pc if s.eri_at_ms is None else 0)
+        )
 
     def _bolus_done(self, b: ActiveBolus, at_ms: int) -> None:
         """The running bolus `b` gave its volume at `at_ms` (now, or within a run that nothing else cut): it ends."""
@@ -533,21 +654,32 @@ class Firmware:
 
     def handle(self, command: Command) -> Outcome:
         """Apply one command at the current time; refuse it, with a reason, if it is not legal or not safe."""
-        self._out = []
+        s = self.state
+        # While the pump stays settled, the facts of its mode are the ones `_settle` noted.
+        settled = self._settled_at == s.now_ms
+        out: list[Action] = []
+        self._out = out
         self._settled_at = None
-        handler = _HANDLERS.get(type(command))
-        if handler is None:
+        kind = type(command)
+        dispatch = _DISPATCH.get(kind)
+        if dispatch is None:
             raise TypeError(f"not a firmware command: {command!r}")
+        handler, act = dispatch
         try:
-            found = illegal(act_of(command), self._facts())
+            found = illegal(act or act_of(command), self._facts_key if settled else self._facts())
             if found is not None:
                 raise Refused(self._mode_refusal(*found))
             info = handler(self, command) or {}
         except Refused as refused:
             self._log_refusal(command, refused.refusal)
-            return Outcome(False, refused.refusal, tuple(self._out))
-        self._fire_due()
-        return Outcome(True, None, tuple(self._out), info)
+            return Outcome(False, refused.refusal, tuple(out))
+        if settled and kind in _ADDS_A_BOLUS:
+            # A bolus that adds to the basal changes no fact of the mode, no threshold and nothing the clock
+            # brings, and it has given nothing yet: the pump stays settled as it was (a test holds this).
+            self._settled_at = s.now_ms
+        else:
+            self._fire_due()
+        return Outcome(True, None, tuple(out), info)
 
     def _mode_refusal(self, mode: PumpMode, code: RefusalCode) -> Refusal:
         """The refusal of a command that the table says is illegal in `mode`."""
@@ -712,7 +844,7 @@ class Firmware:
                 format_volume(s.reservoir_nl),
             )
         basal = 0 if kind in REPLACE_BASAL else self._max_basal
-        return bolus_flow_refusal(self.model, volume_nl, duration_ms, basal, kind)
+        return bolus_flow_refusal(self._m, volume_nl, duration_ms, basal, kind)
 
     def _bolus_end_ms(self) -> int | None:
         """When the running bolus ends at its rate, or None when none runs."""
@@ -840,7 +972,9 @@ class Firmware:
         s = self.state
         limits = s.demand_limits
         window = None if limits is None else demand_window(limits, s.demand_history_ms, s.now_ms)
-        _raise_if(self._press_refusal(window))
+        refusal = self._press_refusal(window)
+        if refusal is not None:
+            raise Refused(refusal)
         volume = self._dose_volume_nl(limits.dose_ng) if limits is not None else None
         if limits is None or window is None or volume is None:  # pragma: no cover - _press_refusal refuses these
             raise RuntimeError("a demand dose passed its checks without settings or a volume")
@@ -1062,3 +1196,10 @@ _HANDLERS: dict[type, _Handler] = {
     PeerChanged: Firmware._peer_changed,
     SetClock: Firmware._clock,
 }
+# Each command's handler and its row of the mode table (`act_of`), by type; None where the row depends on the
+# command's fields.
+_DISPATCH: dict[type, tuple[_Handler, str | None]] = {
+    kind: (handler, None if kind in OFF_WHEN_NONE else kind.__name__) for kind, handler in _HANDLERS.items()
+}
+# The commands that, when accepted, only start a bolus that adds to the basal (`handle`).
+_ADDS_A_BOLUS = frozenset({RequestDemandBolus, ClinicianBolus})

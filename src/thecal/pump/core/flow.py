@@ -4,11 +4,12 @@ The accumulator `state.phase` counts nL·ms/day; a stroke is owed each time it
 passes one stroke unit (`stroke_nl` × ms per day). The flow is constant
 between two basal steps, so a stretch between them is one multiplication and
 one division. `next_due` is the earliest moment at which something other than
-a basal step or the bolus's end can change, known from the clock alone;
-`run_until` runs to a given moment, in one piece from the table's flow
-integrals when no motor is driven and no threshold lies within, else walking
-the week's table of step boundaries, and stops sooner only at the stroke that
-crosses a reservoir threshold or completes the bridge, or the moment the
+a basal step or the bolus's end can change, known from the clock alone. A run
+with no motor and no threshold within is one piece, from the table's flow
+integrals through a `Cursor` (the firmware's loop does the rest of it);
+`walk_until` walks the week's table of step boundaries instead, putting out
+the motor's work when there is a motor, and stops sooner only at the stroke
+that crosses a reservoir threshold or completes the bridge, or the moment the
 battery crosses its next threshold. Each of these is a function of absolute
 time and of state that changes only where the run stops, which is what makes
 fast-forward exact (see firmware.py).
@@ -201,93 +202,32 @@ class Cursor:
         return self.value - value
 
 
-def run_until(
+def walk_until(
     model: PumpFigures,
     state: PumpState,
     schedule: WeekSchedule | None,
     basal: int | None,
-    with_bolus: bool,
+    bolus: ActiveBolus | None,
     due: int,
     motor: list[Action] | None,
-    cursor: Cursor,
-) -> bool:
-    """Run the motor from now until `due`, or until the first threshold of flow or battery is reached before it;
-    True when the run went to `due` with no threshold on the way.
+) -> None:
+    """Run the motor from now, step by step, until `due` or until the first threshold of flow or battery is
+    reached before it, and with a bolus until the end of its full-rate part or its last millisecond.
 
-    The basal follows `schedule` when `basal` is None, else it is the constant `basal`; with `with_bolus` the
-    running bolus adds its flow (`bolus_flow`). With `motor`, each stretch at a constant flow is put out there as
-    a `Delivery`, cut at the schedule's steps while therapy runs and at the bolus's last millisecond.
-
-    Without it, the whole run is first taken in one piece: the schedule's flow integral up to `due` comes from
-    its table (through `cursor`), the bolus gives its rate times the time, at most what is left of it (its
-    full-rate part and last millisecond together), and when no threshold lies within, that is the run. Strokes,
-    phase and battery follow from the integral alone, so this is the same to the bit as walking the steps; only
-    when a threshold lies within does the walk find the exact stroke or millisecond.
+    The basal follows `schedule` when `basal` is None, else it is the constant `basal`; `bolus`, when given, adds
+    its flow (`bolus_flow`). With `motor`, each stretch at a constant flow is put out there as a `Delivery`, cut
+    at the schedule's steps while therapy runs and at the bolus's last millisecond.
     """
     s = state
-    b = s.bolus if with_bolus else None
-    if motor is None:
-        m = model
-        now = s.now_ms
-        dt = due - now
-        if basal is None and schedule is not None:
-            offset = s.wall_offset_ms
-            flow = cursor.integral(schedule, now + offset, due + offset)
-        else:
-            flow = (basal or 0) * dt
-        if b is not None:
-            given = b.rate_nl_per_day * dt
-            left = b.volume_nl * MS_PER_DAY - b.done
-            if given > left:
-                given = left
-            flow += given
-        if not flow:
-            # Nothing flows: only the clock and the battery's baseline current move.
-            used = s.battery_used_pc + m.baseline_current_na * dt
-            if s.end_of_service or used < m.battery_capacity_pc - (m.eri_reserve_pc if s.eri_at_ms is None else 0):
-                s.now_ms = due
-                s.battery_used_pc = used
-                return True
-        else:
-            stroke = m.stroke_nl
-            strokes, phase = divmod(s.phase + flow, stroke * MS_PER_DAY)
-            reservoir = s.reservoir_nl - strokes * stroke
-            used = s.battery_used_pc + m.baseline_current_na * dt + strokes * m.stroke_charge_pc
-            bridge = s.bridge
-            # A threshold within: the stroke that leaves less than a stroke or crosses the low-reservoir
-            # threshold (`integral_limit`), the end of the bridge, the battery's next threshold.
-            if (
-                reservoir >= stroke
-                and not (
-                    s.reservoir_nl > s.low_reservoir_alarm_nl >= reservoir
-                    and s.label
-                    and _LOW_RESERVOIR not in s.alarms
-                )
-                and (bridge is None or bridge.done + flow < bridge.volume_nl * MS_PER_DAY)
-                and (
-                    s.end_of_service or used < m.battery_capacity_pc - (m.eri_reserve_pc if s.eri_at_ms is None else 0)
-                )
-            ):
-                s.now_ms = due
-                s.phase = phase
-                s.strokes_total += strokes
-                s.reservoir_nl = reservoir
-                s.battery_used_pc = used
-                if b is not None:
-                    b.done += given
-                if bridge is not None:
-                    bridge.done += flow
-                return True
     bolus_rate = 0
-    if b is not None:
+    if bolus is not None:
         # The walk runs one constant bolus flow: the full rate up to its last millisecond, then what is left.
-        bolus_rate = bolus_flow(b)
-        left = b.volume_nl * MS_PER_DAY - b.done
-        full_until = s.now_ms + (left // bolus_rate if left >= b.rate_nl_per_day else 1) if bolus_rate else due
+        bolus_rate = bolus_flow(bolus)
+        left = bolus.volume_nl * MS_PER_DAY - bolus.done
+        full_until = s.now_ms + (left // bolus_rate if left >= bolus.rate_nl_per_day else 1) if bolus_rate else due
         if full_until < due:
             due = full_until
     _walk(model, s, schedule, basal, bolus_rate, due, motor)
-    return False
 
 
 def _walk(
@@ -299,7 +239,7 @@ def _walk(
     due: int,
     motor: list[Action] | None,
 ) -> None:
-    """`run_until` step by step: a cursor over the week's boundaries, stopping at the first threshold."""
+    """`walk_until` at one bolus flow: a cursor over the week's boundaries, stopping at the first threshold."""
     s = state
     m = model
     stroke = m.stroke_nl

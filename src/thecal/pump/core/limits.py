@@ -81,6 +81,12 @@ def schedule_refusal(model: PumpFigures, schedule: WeekSchedule) -> Refusal | No
 def prescription_refusal(model: PumpFigures, doses: DoseSchedule, concentration_ng_per_ml: int) -> Refusal | None:
     """Why a prescription cannot be delivered by this pump at a concentration, or None."""
     flows = doses.flows(concentration_ng_per_ml)
+    if (
+        max(len(steps) for steps in doses.days) <= model.max_steps_per_day
+        and flows.min_flow_nl_per_day() >= model.min_programmable_flow_nl_per_day
+        and flows.max_flow_nl_per_day() <= model.max_continuous_flow_nl_per_day
+    ):
+        return None  # every step's flow within the pump's: no step to name (every refill asks)
     for day_index, steps in enumerate(doses.days):
         if len(steps) > model.max_steps_per_day:
             return _too_many_steps(model, day_index, len(steps))

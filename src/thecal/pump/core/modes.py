@@ -26,7 +26,6 @@ from functools import cache
 from typing import NamedTuple
 
 from thecal.pump.core.commands import REPLACE_BASAL, Command, SetDemandLimits, SetPeriodicBolus
-from thecal.pump.core.figures import PumpFigures
 from thecal.pump.core.flow import Basal
 from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import WeekSchedule
@@ -67,8 +66,9 @@ class Facts(NamedTuple):
 FactsKey = tuple[bool, bool, bool, bool, bool, bool, bool, bool, bool]
 
 
-def facts(model: PumpFigures, state: PumpState, flows: WeekSchedule | None) -> FactsKey:
-    """The facts of this state, with `flows` the prescription's derived flows (`Facts._make` names them)."""
+def facts(stroke_nl: int, state: PumpState, flows: WeekSchedule | None) -> FactsKey:
+    """The facts of this state, with `flows` the prescription's derived flows and `stroke_nl` the pump's stroke
+    (`Facts._make` names them)."""
     bolus = state.bolus
     bridge = state.bridge
     # Spelled out rather than through `has_stroke_left` and `basal_schedule`: the motor asks at every stretch.
@@ -77,7 +77,7 @@ def facts(model: PumpFigures, state: PumpState, flows: WeekSchedule | None) -> F
         state.fault != "",
         state.stalled,
         state.label != (),
-        state.reservoir_nl >= model.stroke_nl,
+        state.reservoir_nl >= stroke_nl,
         bolus is not None and bolus.kind in REPLACE_BASAL,
         flows is not None or (bridge is not None and bridge.flows is not None),
         state.stopped,
@@ -239,13 +239,13 @@ ILLEGAL_IN: dict[str, Mapping[PumpMode, RefusalCode]] = {
 
 
 # The commands that turn a setting off when a field is None: that field, by command type.
-_OFF_WHEN_NONE: dict[type, str] = {SetPeriodicBolus: "plan", SetDemandLimits: "limits"}
+OFF_WHEN_NONE: dict[type, str] = {SetPeriodicBolus: "plan", SetDemandLimits: "limits"}
 
 
 def act_of(command: Command) -> str:
     """The row of `ILLEGAL_IN` for a command: its type's name, with "(None)" for a setting turned off."""
     kind = type(command)
-    off = _OFF_WHEN_NONE.get(kind)
+    off = OFF_WHEN_NONE.get(kind)
     if off is not None and getattr(command, off) is None:
         return f"{kind.__name__}(None)"
     return kind.__name__

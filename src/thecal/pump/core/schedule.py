@@ -62,11 +62,13 @@ class WeekSchedule:
     """Seven days of steps, Monday first; each day's first step starts at 00:00."""
 
     days: tuple[tuple[Step, ...], ...]
-    # The week's table of boundaries, built once: where each step starts (ms after Monday 00:00), its flow, and
-    # the flow integral of the week up to it (nL·ms/day); the motor walks it with a cursor.
+    # The week's table of boundaries, built once: where each step starts (ms after Monday 00:00), its flow, where
+    # it ends, and its line of the flow integral of the week (nL·ms/day): the integral up to a time t within the
+    # step is `_bases[i] + _flows[i] * t`. The motor walks it with a cursor, and `locate` looks a time up in it.
     _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _flows: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _integrals: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ends: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _bases: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _week_integral: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -81,12 +83,14 @@ class WeekSchedule:
                     continue
                 starts.append(day_index * MS_PER_DAY + step.start_ms)
                 flows.append(step.flow_nl_per_day)
+        ends = [*starts[1:], MS_PER_WEEK]
         integrals = [0]
         for i in range(1, len(starts)):
             integrals.append(integrals[-1] + flows[i - 1] * (starts[i] - starts[i - 1]))
         object.__setattr__(self, "_starts", tuple(starts))
         object.__setattr__(self, "_flows", tuple(flows))
-        object.__setattr__(self, "_integrals", tuple(integrals))
+        object.__setattr__(self, "_ends", tuple(ends))
+        object.__setattr__(self, "_bases", tuple(v - f * t for v, f, t in zip(integrals, flows, starts, strict=True)))
         object.__setattr__(self, "_week_integral", integrals[-1] + flows[-1] * (MS_PER_WEEK - starts[-1]))
 
     @classmethod
@@ -112,12 +116,9 @@ class WeekSchedule:
         """Where a wall-clock time lies in the week's table: the flow integral from the first Monday 00:00 after
         the epoch up to it (nL·ms/day), the flow there (nL/day), and the wall-clock time its step ends."""
         weeks, tow = divmod(wall_ms - _FIRST_MONDAY_MS, MS_PER_WEEK)
-        starts = self._starts
-        i = bisect_right(starts, tow) - 1
+        i = bisect_right(self._starts, tow) - 1
         flow = self._flows[i]
-        start = starts[i]
-        end = starts[i + 1] if i + 1 < len(starts) else MS_PER_WEEK
-        return weeks * self._week_integral + self._integrals[i] + flow * (tow - start), flow, wall_ms - tow + end
+        return weeks * self._week_integral + self._bases[i] + flow * tow, flow, wall_ms - tow + self._ends[i]
 
     def boundaries(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The week's table of steps: where each starts (ms after Monday 00:00, the first at 0) and its flow."""

@@ -63,7 +63,7 @@ def status_view(
 ) -> dict[str, object]:
     """The status of a pump in this state, with `flows` its derived basal flows and `press` its answer to a
     press now: base units, stable keys."""
-    mode = mode_of(facts(model, s, flows))
+    mode = mode_of(facts(model.stroke_nl, s, flows))
     rule = MODES[mode]
     basal, bolus = rates(model, s, basal_schedule(s, flows), rule.basal, rule.with_bolus)
     demand = s.demand_limits
@@ -134,7 +134,7 @@ def patient_status_view(
     return {
         "wall_ms": s.wall_ms,
         "alarms": sorted(a.value for a in s.alarms),
-        "therapy_stopped": mode_of(facts(model, s, flows)) is PumpMode.MINIMUM_RATE,
+        "therapy_stopped": mode_of(facts(model.stroke_nl, s, flows)) is PumpMode.MINIMUM_RATE,
         "demand_enabled": s.demand_limits is not None,
         "demand_next_allowed_wall_ms": next_allowed,
         "demand_left_24h": left,
