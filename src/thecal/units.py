@@ -26,15 +26,18 @@ pint, which also words the refusal of a unit it does not know.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from thecal.errors import InputError
 
@@ -120,14 +123,15 @@ _UNITS: dict[str, tuple[tuple[int, int, int, int], Fraction]] = {
     "nanoampere": (_CURRENT, Fraction(1, 10**9)),
 }
 # A plain decimal, then units joined by "*" or "/" (read left to right, as pint reads them).
-_PLAIN = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+) *([^\W\d_]+(?: *[*/] *[^\W\d_]+)*)")
-_JOIN = re.compile(r" *([*/]) *")
+# Patterns are compiled on first use (re keeps them): most commands that load this module read no quantity.
+_PLAIN = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+) *([^\W\d_]+(?: *[*/] *[^\W\d_]+)*)"
+_JOIN = r" *([*/]) *"
 
 
 @lru_cache(maxsize=256)
 def _unit(text: str) -> tuple[tuple[int, ...], Fraction] | None:
     """The dimension and size of units such as "mL/day" or "A*h" from the table, or None when one is not in it."""
-    words = _JOIN.split(text)
+    words = re.split(_JOIN, text)
     found = _UNITS.get(words[0])
     if found is None:
         return None
@@ -144,7 +148,7 @@ def _unit(text: str) -> tuple[tuple[int, ...], Fraction] | None:
 
 def _without_pint(text: str, kind: Kind) -> Fraction | None:
     """The value of a plain quantity in the kind's base unit, exactly, when the table reads it; else None."""
-    match = _PLAIN.fullmatch(text)
+    match = re.fullmatch(_PLAIN, text)
     if match is None:
         return None
     unit, base = _unit(match[2]), _unit(kind.base_unit)
@@ -246,9 +250,9 @@ def parse_exact(text: object, kind: Kind, field: str) -> Fraction:
     return value
 
 
-_TYPED_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
-_POWER_OF_TEN = re.compile(r"[0-9.]+[eE][+\-]?[0-9]")
-_NOT_A_NUMBER = re.compile(r"[+\-−]?\s*(nan|inf|infinity)\b", re.IGNORECASE)
+_TYPED_NUMBER = r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+"
+_POWER_OF_TEN = r"[0-9.]+[eE][+\-]?[0-9]"
+_NOT_A_NUMBER = r"(?i)[+\-−]?\s*(nan|inf|infinity)\b"
 
 
 def _written(text: str, field: str, what: str, like: str) -> str:
@@ -263,9 +267,9 @@ def _written(text: str, field: str, what: str, like: str) -> str:
             f"is longer than {what} is ever written ({MAX_QUANTITY_CHARACTERS} characters at most)",
             like,
         )
-    if _NOT_A_NUMBER.match(stripped):
+    if re.match(_NOT_A_NUMBER, stripped):
         raise InputError(field, text, "is not a number (nan and inf stand for no value)", like)
-    if _POWER_OF_TEN.match(stripped):
+    if re.match(_POWER_OF_TEN, stripped):
         raise InputError(field, text, "powers of ten (1e3) are not read; write the number out in full", like)
     return stripped
 
@@ -288,7 +292,7 @@ def parse_typed(text: object, kind: Kind, field: str) -> Fraction:
         if stripped[0] == "+":
             raise InputError(field, text, "a plus sign is not read before a quantity", f"leave it out: {like}")
         refuse_characters(stripped, field, QUANTITY_CHARACTERS, f"a {kind.name}", like)
-        match = _TYPED_NUMBER.match(stripped)
+        match = re.match(_TYPED_NUMBER, stripped)
         if match is None:
             raise InputError(field, text, f"the number is missing; a {kind.name} starts with one", like)
         if any(ch in ASCII_DIGITS for ch in stripped[match.end() :]):
@@ -345,7 +349,7 @@ def concentration_ng_per_ml(text: object, field: str) -> int:
 # ------------------------------------------------------------------------------------ percentages
 
 # A sign may be typed as "+", "-" or the minus sign "−" that word processors put in.
-_PERCENT = re.compile(r"\s*(?P<sign>[+\-−]?)\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:%|percent)\s*")
+_PERCENT = r"\s*(?P<sign>[+\-−]?)\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?:%|percent)\s*"
 _PERCENT_CHARACTERS = frozenset(ASCII_DIGITS + " .%+-−" + "percnt")
 _PERCENT_ACTION = 'write it with the percent sign, like "14.5 %", "+1 %" or "-3.5 %"'
 BP_PER_PERCENT = 100
@@ -357,7 +361,7 @@ def percent_fraction(text: object, field: str, *, signed: bool = False) -> Fract
     if isinstance(text, str):
         stripped = _written(text, field, "a percentage", _PERCENT_ACTION)
         refuse_characters(stripped, field, _PERCENT_CHARACTERS, "a percentage", _PERCENT_ACTION)
-    match = _PERCENT.fullmatch(text) if isinstance(text, str) else None
+    match = re.fullmatch(_PERCENT, text) if isinstance(text, str) else None
     if match is None:
         raise InputError(
             field,
@@ -422,12 +426,12 @@ def decimal_number(value: object, field: str, example: str) -> Fraction:
     if text[0] in _MINUS:
         raise InputError(field, value, "is negative: this number cannot be below zero", like)
     refuse_foreign_digits(text, field, like)
-    if _TYPED_NUMBER.fullmatch(text) is None:
+    if re.fullmatch(_TYPED_NUMBER, text) is None:
         raise InputError(field, value, "is not a plain decimal number (digits 0 to 9 and a point only)", like)
     return Fraction(text)
 
 
-_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_DATE = r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
 FIRST_DATE = date(1990, 1, 1)
 LAST_DATE = date(2100, 12, 31)
 
@@ -439,7 +443,7 @@ def calendar_date(text: object, field: str) -> date:
         raise InputError(field, text, "not a date that can be read", like)
     stripped = text.strip()
     refuse_foreign_digits(stripped, field, like)
-    match = _DATE.fullmatch(stripped)
+    match = re.fullmatch(_DATE, stripped)
     try:
         day = date(int(match[1]), int(match[2]), int(match[3])) if match else None
     except ValueError:
@@ -492,6 +496,139 @@ def read_text_file(path: str | Path, field: str) -> str:
             f"is not UTF-8 text (byte {exc.start} cannot be read)",
             "save the file as UTF-8 (TOML files are UTF-8)",
         ) from None
+
+
+# ---------------------------------------------------------------------------- what a check gave, kept
+
+# The drug library, a pump model and a scenario file are checked in full by their schemas the first time; what a
+# check gave is kept in the user's cache and read back, instead of checked again, only while nothing it came from
+# has changed: the same bytes in (by content), the same thecal (version, place, Python), and the same code (every
+# module file of thecal and of the libraries that check, by size and modification time, as Python judges its own
+# bytecode cache). An entry that is missing, damaged, stale or not this user's alone is ignored and written anew;
+# a cache that cannot be written only makes the next run check again.
+CACHE_FORMAT = "thecal.checked/1"
+CACHE_ENTRIES_KEPT = 64  # per kind of check: the oldest go when a new one is written
+_CHECKING_PACKAGES = frozenset({"thecal", "pydantic", "pydantic_core", "pint"})
+_NOT_FOUND = object()
+_Checked = TypeVar("_Checked")
+
+
+def cache_dir() -> Path | None:
+    """The directory of the user's cache of checked files: $XDG_CACHE_HOME/thecal, else ~/.cache/thecal."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG rule: an empty or relative path is ignored
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home directory to be found: nothing is kept
+            return None
+    return Path(base) / "thecal"
+
+
+def checked(
+    kind: str,
+    inputs: Sequence[str | bytes],
+    check: Callable[[], _Checked],
+    keep: Callable[[_Checked], bool] = lambda value: True,
+) -> _Checked:
+    """What `check()` gives, read from the user's cache if a run with the same inputs and code kept it, else
+    checked now and kept (when `keep` says so); `inputs` must hold everything the check reads besides code."""
+    path = _cache_path(kind, inputs)
+    if path is not None:
+        found = _read_checked(path)
+        if found is not _NOT_FOUND:
+            return found  # type: ignore[return-value]  # kept from `check` for these very inputs
+    value = check()
+    if path is not None and keep(value):
+        _keep_checked(path, value)
+    return value
+
+
+def _cache_path(kind: str, inputs: Sequence[str | bytes]) -> Path | None:
+    """The entry for a check of these inputs by this thecal, named by their hash."""
+    import hashlib
+
+    from thecal import __version__
+
+    folder = cache_dir()
+    if folder is None:
+        return None
+    key = hashlib.sha256()
+    for part in (CACHE_FORMAT, __version__, str(Path(__file__).parent), sys.prefix, sys.version, kind, *inputs):
+        # Any text, even a file name that is not UTF-8 (kept by Python as lone surrogates), has its bytes.
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        key.update(len(data).to_bytes(8, "big") + data)
+    return folder / f"{kind}-{key.hexdigest()[:40]}.pickle"
+
+
+def _code_files() -> tuple[tuple[str, int, int], ...] | None:
+    """Each module file of thecal and of the checking libraries now loaded: its path, size and modification time;
+    None when one has changed since this process first looked (its code is older than the files: keep nothing)."""
+    files = set()
+    for name, module in list(sys.modules.items()):
+        where = getattr(module, "__file__", None)
+        if name.partition(".")[0] in _CHECKING_PACKAGES and isinstance(where, str):
+            seen, status = _file_version(where), os.stat(where)
+            if seen != (status.st_size, status.st_mtime_ns):
+                return None
+            files.add((where, *seen))
+    return tuple(sorted(files))
+
+
+@cache
+def _file_version(path: str) -> tuple[int, int]:
+    """A code file's size and modification time, as a process first sees it: its code is loaded once too, and an
+    entry it writes and one it reads are judged by the same view."""
+    status = os.stat(path)
+    return status.st_size, status.st_mtime_ns
+
+
+def _read_checked(path: Path) -> object:
+    """A kept value, or _NOT_FOUND when the entry is missing, damaged, stale or not this user's alone."""
+    import hashlib
+    import pickle
+
+    try:
+        with open(path, "rb") as file:
+            status = os.fstat(file.fileno())
+            # Read back only what this user alone can have written, as for any file whose bytes become objects.
+            if status.st_mode & 0o022 or (hasattr(os, "geteuid") and status.st_uid != os.geteuid()):
+                return _NOT_FOUND
+            header = pickle.load(file)
+            body = file.read()
+        form, code, digest = header
+        if form != CACHE_FORMAT or hashlib.sha256(body).digest() != digest:
+            return _NOT_FOUND
+        if any(_file_version(where) != (size, mtime_ns) for where, size, mtime_ns in code):
+            return _NOT_FOUND
+        return pickle.loads(body)
+    except Exception:  # whatever an entry holds, it can only be read back or ignored
+        return _NOT_FOUND
+
+
+def _keep_checked(path: Path, value: object) -> None:
+    """Write an entry whole or not at all (a temporary file renamed), and let the oldest entries of its kind go."""
+    import hashlib
+    import pickle
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    try:
+        code = _code_files()
+        if code is None:
+            return
+        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        header = pickle.dumps((CACHE_FORMAT, code, hashlib.sha256(body).digest()))
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(header + body)
+        os.replace(temporary, path)
+        kind = path.name.rpartition("-")[0]
+        entries = sorted(path.parent.glob(f"{kind}-*.pickle"), key=lambda entry: entry.stat().st_mtime_ns)
+        for old in entries[:-CACHE_ENTRIES_KEPT]:
+            old.unlink()
+    except Exception:  # a cache that cannot be written (read-only, full, gone) only means checking again next time
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 # -------------------------------------------------------------------------------- free text
@@ -875,10 +1012,17 @@ def format_duration(ms: int) -> str:
 
 def format_exact(value: int | Fraction, scale: int, unit: str, decimals: int = 6) -> str:
     """A base-unit value shown in a display unit by exact arithmetic, trailing zeros dropped."""
-    quantity = Fraction(value) / scale
-    sign = "-" if quantity < 0 else ""
-    scaled = abs(quantity) * 10**decimals
-    rounded = int(scaled) + (1 if scaled - int(scaled) >= Fraction(1, 2) else 0)
+    # The value in the display unit is numerator / denominator, exactly; integers alone, as no Fraction is needed.
+    if isinstance(value, int):
+        numerator, denominator = value, scale
+    else:
+        exact = Fraction(value)
+        numerator, denominator = exact.numerator, exact.denominator * scale
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
+    sign = "-" if numerator < 0 else ""
+    # Rounded to `decimals`, a half away from zero: floor(|quantity| * 10**decimals + 1/2).
+    rounded = (2 * abs(numerator) * 10**decimals + denominator) // (2 * denominator)
     whole, frac = divmod(rounded, 10**decimals)
     digits = f"{frac:0{decimals}d}".rstrip("0")
     number = f"{whole}.{digits}" if digits else f"{whole}"

@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "pump": ("thecal.cli.pump", "run a virtual pump daemon and program it as a clinician programmer"),
     "ptm": ("thecal.cli.ptm", "the patient's therapy manager: an extra dose, and the patient's view"),
+    "clinic": (
+        "thecal.cli.clinic",
+        "the clinician programmer web app: serve it, its database and users, or the demo clinic",
+    ),
 }
 
 
@@ -95,9 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run a parsed command; every error it meets becomes one message and its documented exit code."""
-    # Imported once a command runs: the errors a person can act on, and the one a missing daemon raises.
+    # Imported once a command runs: the errors a person can act on.
     from thecal.errors import InputError, ThecalError
-    from thecal.telemetry.errors import NothingListening
 
     try:
         code = int(args.func(args))
@@ -105,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_PIPE_CLOSED if _flush_stdout() else code
     except InputError as error:
         return _say(str(error), EXIT_INPUT)
-    except NothingListening as error:  # a wrong --port, or no daemon: the frame never left
-        return _say(f"--port: {error}", EXIT_INPUT)
     except BrokenPipeError:
         _reader_gone()
         return EXIT_PIPE_CLOSED
@@ -123,8 +124,10 @@ def run(args: argparse.Namespace) -> int:
     except MemoryError:
         field, value = _written_input(args)
         return _say(f"{field} = {value!r}: is too large to be read; what to do: give a smaller one", EXIT_INPUT)
-    except ThecalError as error:  # a refusal that is not about what was typed: the pump's, a damaged record
-        return _say(str(error), EXIT_REFUSED)
+    except ThecalError as error:
+        if _nothing_listening(error):  # a wrong --port, or no daemon: the frame never left
+            return _say(f"--port: {error}", EXIT_INPUT)
+        return _say(str(error), EXIT_REFUSED)  # a refusal that is not about what was typed: the pump's, a record's
     except OSError as error:
         if error.filename is None:
             return _internal(error)
@@ -135,6 +138,13 @@ def run(args: argparse.Namespace) -> int:
         )
     except Exception as error:
         return _internal(error)
+
+
+def _nothing_listening(error: Exception) -> bool:
+    """Whether no pump answered at the address (imported here: most commands never speak telemetry)."""
+    from thecal.telemetry.errors import NothingListening
+
+    return isinstance(error, NothingListening)
 
 
 def _internal(error: Exception) -> int:

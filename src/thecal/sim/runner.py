@@ -394,10 +394,8 @@ def steps_of(scenario: Scenario) -> list[Step]:
             continue
         act = _THERAPY[event.action]
         if event.action == "ptm_press" and "every_ms" in event.params:
-            t = event.at_ms
-            while t <= min(event.params["until_ms"], scenario.duration_ms):
-                steps.append(Step(t, event, act))
-                t += event.params["every_ms"]
+            last = min(event.params["until_ms"], scenario.duration_ms)
+            steps += [Step(t, event, act) for t in range(event.at_ms, last + 1, event.params["every_ms"])]
             continue
         steps.append(Step(event.at_ms, event, act))
     return sorted(steps, key=lambda s: (s.at_ms, s.event.index))

@@ -7,21 +7,25 @@ action or section, a missing unit, a boolean in quotes or an entry after the
 end of the run is an `InputError` naming the field, the value and what to do.
 What needs the pump (a drug's limits, a flow the model cannot deliver) is
 checked by the therapy layer when the runner plays the entry.
+
+A scenario file read by `load_scenario` is checked in full the first time;
+what the check gave is kept in the user's cache (`thecal.units.checked`) and
+read back, without building the schema, while the file, the drug library, the
+shipped pump models and thecal's code are the same. A file whose pump model is
+a model file of its own is checked every time.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from thecal.errors import InputError
-from thecal.sim import scenario_schema as schema
-from thecal.sim.scenario_schema import time_of_day_ms as time_of_day_ms
-from thecal.units import LENGTH, MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, VOLUME_PER_LENGTH, parse_typed
+from thecal.units import LENGTH, MS_PER_DAY, MS_PER_HOUR, MS_PER_MIN, VOLUME_PER_LENGTH, checked, parse_typed
+
+if TYPE_CHECKING:
+    from thecal.sim import scenario_schema as schema
 
 DEFAULT_CATHETER = ("45 cm", "2.2 uL/cm")  # assumption: a typical intrathecal catheter, as docs/scenario.md says
 
@@ -103,11 +107,36 @@ def load_scenario(path: str | Path) -> Scenario:
             f"is not UTF-8 text (byte {exc.start} cannot be read)",
             "save the file as UTF-8 (TOML files are UTF-8)",
         ) from None
-    return parse_scenario(text, str(p))
+    source = str(p)
+    return checked("scenario", _checked_from(text, source), lambda: parse_scenario(text, source), keep=_keepable)
+
+
+def _checked_from(text: str, source: str) -> list[str | bytes]:
+    """Everything the check of a scenario reads besides code: its text and path, the drug and pump model files."""
+    from thecal.drugs.loader import data_files
+    from thecal.pump.model import model_files
+
+    parts: list[str | bytes] = [source, text]
+    for name, data in (*data_files(), *model_files()):
+        parts += [name, data]
+    return parts
+
+
+def _keepable(scenario: Scenario) -> bool:
+    """A scenario whose pump model is a shipped one: a model file of its own is read again at every run."""
+    from thecal.pump.model import model_names
+
+    return scenario.model in model_names()
 
 
 def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
     """Check a scenario given as TOML text."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from thecal.sim import scenario_schema as schema  # the schema, built only when a file is checked
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -149,11 +178,22 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
 
 def flex_steps(entry: dict[str, Any], where: str) -> tuple[FlexStep, ...]:
     """The prescription of an entry: one continuous rate, or flexible steps by weekday and time of day."""
+    from pydantic import ValidationError
+
+    from thecal.sim import scenario_schema as schema
+
     try:
         prescription = schema.Prescription.model_validate(entry)
     except ValidationError as exc:
         raise schema.input_error(exc, schema.Prescription, where) from None
     return _flex(prescription.mode, prescription.dose, prescription.flow, prescription.steps)
+
+
+def time_of_day_ms(value: object, where: str) -> int:
+    """A time of day written "HH:MM", as milliseconds after midnight (read by `thecal.sim.scenario_words`)."""
+    from thecal.sim.scenario_words import time_of_day_ms as read  # the format's words, loaded when one is read
+
+    return read(value, where)
 
 
 def timeline_time(start_wall_ms: int, at_ms: int) -> str:
@@ -195,6 +235,8 @@ def _amount(entry: schema.Dosed) -> Amount:
 
 
 def _event(index: int, entry: schema.Entry, start_wall_ms: int) -> Event:
+    from thecal.sim import scenario_schema as schema
+
     action = entry.action
     where = f"timeline[{index}] ({action})"
     at = entry.at.ms_after(start_wall_ms, f"{where}.at")
@@ -257,6 +299,8 @@ def _event(index: int, entry: schema.Entry, start_wall_ms: int) -> Event:
 
 def _dosed(entry: schema.Dosed, p: dict[str, Any]) -> None:
     """The params of a bolus, a periodic bolus or the demand settings."""
+    from thecal.sim import scenario_schema as schema
+
     if entry.override_reason is not None:
         p["override_reason"] = entry.override_reason
     off = isinstance(entry, schema.PeriodicBolus | schema.DemandSettings) and entry.off
