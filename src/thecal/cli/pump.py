@@ -48,6 +48,7 @@ from thecal.units import (
 ENGINEERING = "engineering tool: bypasses the therapy layer; the pump still enforces the drug label's hard limits"
 LOG_PAGE_MAX = LOG_PAGE.high
 # The engineering door's JSON: larger or deeper than any command's arguments, which are flat records of integers.
+TICK_S = 0.2  # how often, in real seconds, a serving pump advances on its own clock
 JSON_MAX_CHARACTERS = 65_536
 JSON_MAX_DEPTH = 16
 PAIRING_WINDOW_WORDS = (
@@ -198,7 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
             link = "perfect link" if loss is None else f"link: {loss}"
             state = "IN FAULT, refusing every command" if daemon.fault is not None else link
             print(f"pump listening on 127.0.0.1:{server.port} (accel {accel:g}, {state})", flush=True)
-            while not stop.wait(0.2):
+            while not stop.wait(TICK_S):
+                daemon.tick()  # the pump runs on its own clock: an alarm or a dose's end appears with no frame
                 if opened.is_set():
                     opened.clear()
                     print(PAIRING_WINDOW_WORDS, flush=True)

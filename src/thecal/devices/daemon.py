@@ -307,6 +307,27 @@ class PumpDaemon:
                 return None
             return reply
 
+    def tick(self) -> None:
+        """Advance the pump to the clock's time with no frame arriving, so alarms and the end of a dose appear live.
+
+        What the advance logged or sounded is committed at once; plain delivery between events is committed with
+        the next frame or event (a power loss before then restarts the pump from the last record, as if it had
+        been off for that time).
+        """
+        with self._lock:
+            if self.fault is not None or not self._running or self.pump.memory is None:
+                return
+            events_before = (len(self.pump.log_entries), len(self.pump.tones))
+            try:
+                with self.journal.held():
+                    self.pump.advance(max(self.clock.now_ms(), self.pump.now_ms))
+                    if (len(self.pump.log_entries), len(self.pump.tones)) != events_before:
+                        self.pump.memory.save(self.pump.firmware.state)
+                if self.journal.pending:
+                    self.journal.commit()
+            except OSError as exc:
+                self._enter_fault(MemoryFault(f"a write to the memory failed ({exc})"))
+
     def settle(self) -> None:
         """After a reply has gone: raise the memory's counter to the record that reply acknowledged."""
         with self._lock:
