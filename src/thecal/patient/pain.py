@@ -1,0 +1,267 @@
+"""Pain: the drive by indication, its rhythm and breakthrough episodes, the drug effect with tolerance, the report.
+
+Effect sites and tolerance (normalised exposures u, in EC50 units):
+    de_sp/dt  = ke0_sp  (u_sp  - e_sp)      u_sp  = f(d) sum_drug pot_sp  C_csf / EC50_sp
+    de_sys/dt = ke0_sys (u_sys - e_sys)     u_sys = sum_drug pot_sys C_p / EC50_sys
+    dtau/dt   = k_tol   (u_sp + u_sys - tau)                      (Ekblom 1993: separate tolerance compartment)
+    fold(tau) = 1 + (max_fold - 1) tau / (tau50 + tau)            (saturable rise of the EC50)
+    E_op = Emax X / (1 + X),  X = (e_sp + e_sys) / fold           (Loewe-additive opioid effect, Emax model)
+    E_z  = Emax_z e_z / (1 + e_z)                                 (ziconotide, a separate mechanism)
+    relief = 1 - (1 - E_op)(1 - E_z)
+Pain:  drive(t) = min(cap, B0 exp(g t)) rhythm(t) + breakthrough(t);  pain = clip(drive (1 - relief), 0, 10);
+the reported score is round(pain + N(0, noise)) kept within 0..10.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from thecal.patient.params import Params, load_params
+from thecal.patient.pk import LN2, NG_PER_MG, drug_pk
+
+MIN_PER_DAY = 1440.0
+
+_PD = {
+    "effect.systemic_equilibration_half_life": "min",
+    "effect.spinal_equilibration_half_life": "min",
+    "effect.ziconotide_equilibration_half_life": "min",
+    "tolerance.half_life": "min",
+    "tolerance.max_fold": "1",
+    "tolerance.half_saturation": "1",
+    "opioid.plasma_ec50_morphine": "ng/mL",
+    "opioid.oral_to_intrathecal": "1",
+    "opioid.hydromorphone_intrathecal_potency": "1",
+    "opioid.hydromorphone_oral_potency": "1",
+    "opioid.max_relief": "1",
+    "ziconotide.ec50": "ng/mL",
+    "ziconotide.max_relief": "1",
+    "ziconotide.adaptation_half_life": "min",
+}
+_PAIN = {
+    "rhythm.amplitude": "1",
+    "rhythm.peak_hour": "h",
+    "rhythm.wake_hour": "h",
+    "rhythm.sleep_hour": "h",
+    "rhythm.activity": "1",
+    "breakthrough.episodes_cancer": "1/day",
+    "breakthrough.episodes_non_cancer": "1/day",
+    "breakthrough.prevalence_cancer": "1",
+    "breakthrough.prevalence_non_cancer": "1",
+    "breakthrough.duration": "min",
+    "breakthrough.intensity": "NRS",
+    "progression.cancer": "1/day",
+    "progression.non_cancer": "1/day",
+    "progression.max_drive": "NRS",
+    "report.noise": "NRS",
+    "ptm.threshold": "NRS",
+    "ptm.min_gap": "min",
+}
+
+
+def pd_params() -> Params:
+    """The checked figures of params/pd.toml."""
+    return load_params("pd", _PD)
+
+
+def pain_params() -> Params:
+    """The checked figures of params/pain.toml."""
+    return load_params("pain", _PAIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Potency:
+    """Typical EC50s and relative potencies, derived once from the published kinetics and conversion ratios."""
+
+    ec50_systemic_ng_per_ml: float  # morphine in plasma
+    ec50_spinal_ng_per_ml: float  # morphine in CSF at the segment of the pain
+    spinal: dict[str, float]  # per opioid, relative to morphine at the spinal site
+    systemic: dict[str, float]  # per opioid, relative to morphine in plasma
+
+
+def potency() -> Potency:
+    """The typical potencies: the spinal EC50 makes oral : intrathecal morphine equal to the published ratio."""
+    pd = pd_params()
+    m = drug_pk("morphine", 70.0)
+    h = drug_pk("hydromorphone", 70.0)
+    ec50_sys = pd.value("opioid.plasma_ec50_morphine")
+    ratio = pd.value("opioid.oral_to_intrathecal")
+    # Steady state of 1 mg/day: plasma after `ratio` mg/day by mouth, CSF after 1 mg/day intrathecally.
+    per_min = NG_PER_MG / MIN_PER_DAY
+    c_plasma = m.f_mr * ratio * per_min / m.plasma_clearance_ml_per_min
+    c_csf = per_min / m.csf_clearance_ml_per_min
+    ec50_sp = ec50_sys * c_csf / c_plasma
+    # Hydromorphone in plasma: as strong as the oral equivalence ratio says, corrected for its own F and CL.
+    oral = pd.value("opioid.hydromorphone_oral_potency")
+    sys_hm = oral * (m.f_mr / m.plasma_clearance_ml_per_min) / (h.f_mr / h.plasma_clearance_ml_per_min)
+    spinal_hm = pd.value("opioid.hydromorphone_intrathecal_potency")
+    return Potency(
+        ec50_sys, ec50_sp, {"morphine": 1.0, "hydromorphone": spinal_hm}, {"morphine": 1.0, "hydromorphone": sys_hm}
+    )
+
+
+def tolerance_fold(tau: float, max_fold: float, half: float) -> float:
+    """How many times the EC50 has risen at tolerance level `tau`."""
+    return 1.0 + (max_fold - 1.0) * tau / (half + tau) if tau > 0 else 1.0
+
+
+def opioid_effect(e_spinal: float, e_systemic: float, fold: float, max_relief: float) -> float:
+    """The fraction of pain an opioid takes away (Emax model on the summed normalised effect-site exposure)."""
+    x = (e_spinal + e_systemic) / fold
+    return max_relief * x / (1.0 + x)
+
+
+def ziconotide_effect(e_z: float, max_relief: float) -> float:
+    """The fraction of pain ziconotide takes away."""
+    return max_relief * e_z / (1.0 + e_z) if e_z > 0 else 0.0
+
+
+def relief(opioid: float, ziconotide: float) -> float:
+    """The combined relief of two independent mechanisms."""
+    return 1.0 - (1.0 - opioid) * (1.0 - ziconotide)
+
+
+# ---------------------------------------------------------------------------- the pain drive
+
+
+@dataclass(frozen=True, slots=True)
+class Rhythm:
+    """The daily rhythm of pain and activity."""
+
+    amplitude: float
+    peak_hour: float
+    wake_hour: float
+    sleep_hour: float
+    activity: float
+
+    @classmethod
+    def typical(cls) -> Rhythm:
+        """The rhythm of params/pain.toml."""
+        p = pain_params()
+        return cls(*(p.value(f"rhythm.{k}") for k in ("amplitude", "peak_hour", "wake_hour", "sleep_hour", "activity")))
+
+    def awake(self, t_min: float) -> bool:
+        """True when the patient is awake at `t_min` (time 0 is midnight)."""
+        hour = (t_min / 60.0) % 24.0
+        return self.wake_hour <= hour < self.sleep_hour
+
+    def factor(self, t_min: float) -> float:
+        """The multiplier of the pain drive at `t_min`."""
+        hour = (t_min / 60.0) % 24.0
+        wave = 1.0 + self.amplitude * math.cos(2.0 * math.pi * (hour - self.peak_hour) / 24.0)
+        return wave * (1.0 + self.activity if self.awake(t_min) else 1.0)
+
+    def mean_factor(self) -> float:
+        """The factor averaged over a day (the cosine averages out)."""
+        return 1.0 + self.activity * (self.sleep_hour - self.wake_hour) / 24.0
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A breakthrough episode: from, to (minutes) and the points it adds to the drive."""
+
+    start_min: float
+    end_min: float
+    intensity: float
+
+
+@dataclass
+class Breakthrough:
+    """Breakthrough episodes, a Poisson process drawn day by day from the patient's seed (any chunking, same series)."""
+
+    seed: int
+    episodes_per_day: float
+    duration_min: float
+    duration_cv: float
+    intensity: float
+    intensity_sd: float
+    _days: dict[int, list[Episode]] = field(default_factory=dict)
+
+    def day(self, n: int) -> list[Episode]:
+        """The episodes that start on day `n`."""
+        found = self._days.get(n)
+        if found is None:
+            found = self._draw(n)
+            if len(self._days) > 8:
+                self._days.clear()
+            self._days[n] = found
+        return found
+
+    def _draw(self, n: int) -> list[Episode]:
+        if self.episodes_per_day <= 0:
+            return []
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 1, n]))
+        count = int(rng.poisson(self.episodes_per_day))
+        sigma = math.sqrt(math.log1p(self.duration_cv**2))
+        out = []
+        for _ in range(count):
+            start = (n + float(rng.random())) * MIN_PER_DAY
+            length = self.duration_min * math.exp(sigma * float(rng.standard_normal()))
+            points = max(0.5, self.intensity + self.intensity_sd * float(rng.standard_normal()))
+            out.append(Episode(start, start + length, points))
+        return out
+
+    def at(self, t_min: float) -> float:
+        """The points breakthrough episodes add to the drive at `t_min`."""
+        n = int(t_min // MIN_PER_DAY)
+        total = 0.0
+        for d in (n - 1, n):  # an episode may run past midnight
+            if d < 0:
+                continue
+            for e in self.day(d):
+                if e.start_min <= t_min < e.end_min:
+                    total += e.intensity
+        return total
+
+
+def reported_score(pain: float, seed: int, at_ms: int, noise: float) -> int:
+    """The whole number 0-10 a patient says when asked at `at_ms` (the same question, the same answer)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2, at_ms]))
+    return int(min(10, max(0, round(pain + noise * float(rng.standard_normal())))))
+
+
+# ---------------------------------------------------------------------------- the PTM press rule
+
+
+@dataclass
+class PressPolicy:
+    """When a patient presses the PTM: pain at or above a threshold, awake, and not when they expect a refusal.
+
+    The patient learns from what the PTM says: a lockout "until HH:MM" is
+    remembered, and so is the lockout interval it implies after a dose; after
+    the daily maximum they stop until the next day.
+    """
+
+    threshold: float
+    min_gap_min: float
+    _last_press_ms: int | None = None
+    _last_given_ms: int | None = None
+    _blocked_until_ms: int = 0
+    _learned_lockout_ms: int | None = None
+
+    def wants(self, now_ms: int, score: int, awake: bool = True) -> bool:
+        """Whether the patient presses now."""
+        if not awake or score < self.threshold or now_ms < self._blocked_until_ms:
+            return False
+        return self._last_press_ms is None or now_ms - self._last_press_ms >= self.min_gap_min * 60_000
+
+    def pressed(self, now_ms: int, outcome: str, until_ms: int | None = None) -> None:
+        """Tell the patient what the PTM answered: "given", "locked_out" (until `until_ms`) or "daily_max"."""
+        self._last_press_ms = now_ms
+        if outcome == "given":
+            self._last_given_ms = now_ms
+            if self._learned_lockout_ms is not None:
+                self._blocked_until_ms = now_ms + self._learned_lockout_ms
+        elif outcome == "locked_out" and until_ms is not None:
+            self._blocked_until_ms = until_ms
+            if self._last_given_ms is not None and until_ms > self._last_given_ms:
+                self._learned_lockout_ms = until_ms - self._last_given_ms
+        elif outcome == "daily_max":
+            self._blocked_until_ms = (now_ms // 86_400_000 + 1) * 86_400_000
+
+
+def equilibration_rate(half_life_min: float) -> float:
+    """A first-order rate from a half-life."""
+    return LN2 / half_life_min
