@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from thecal.cli import connect, typed_args
 from thecal.cli.patient_text import dose_now_lines, patient_lines
@@ -27,6 +28,9 @@ from thecal.therapy import (
     TelemetryPort,
     TherapyService,
 )
+from thecal.units import PORT, count
+
+SERVE_PORT = 8100
 
 POSSIBLY_GIVEN = (
     "The pump did not answer: the dose may have been given. Count it as given, and do not press again before "
@@ -50,6 +54,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = commands.add_parser("status", help="the patient's view: whether a dose is possible now, doses left, alarms")
     connect.device_arguments(p, "ptm")
     p.set_defaults(func=_status)
+    p = commands.add_parser(
+        "serve",
+        help="the patient's app for one paired pump, on http://127.0.0.1:PORT",
+        description="Serve the patient's therapy manager (a phone-sized web app) on loopback for the pump this PTM "
+        "is paired with. Diary entries go to the clinic when --clinic-url and --clinic-token are given.",
+    )
+    p.add_argument("--state", type=Path, help="pump state directory made by init (its devices/ptm is used)")
+    p.add_argument("--device", type=Path, help="the PTM's device directory (instead of STATE/devices/ptm)")
+    # The pump's port is read as connect.device_arguments reads --port: as text, then strictly (1 to 65535).
+    p.add_argument("--pump-port", required=True, help="the pump daemon's TCP port on 127.0.0.1")
+    p.add_argument("--port", default=str(SERVE_PORT), help=f"the app's port on 127.0.0.1 (default {SERVE_PORT})")
+    p.add_argument("--clinic-url", help="the clinic programmer's address, for the diary (with --clinic-token)")
+    p.add_argument("--clinic-token", help="the token the clinic issued for this patient's diary")
+    p.set_defaults(func=_serve, device_role="ptm")
 
 
 def _bolus(args: argparse.Namespace) -> int:
@@ -103,4 +121,17 @@ def _status(args: argparse.Namespace) -> int:
         print(json.dumps(reply.result, sort_keys=True))
         return connect.EXIT_OK
     print("\n".join(patient_lines(PatientView.from_status(reply.result))))
+    return connect.EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from thecal.apps.patient import create_app
+
+    pump_port = count(args.pump_port, "--pump-port", PORT)
+    port = count(args.port, "--port", PORT)
+    app = create_app(connect.device_dir(args), pump_port, clinic_url=args.clinic_url, clinic_token=args.clinic_token)
+    print(f"patient's therapy manager at http://127.0.0.1:{port} (Ctrl-C stops it)", flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     return connect.EXIT_OK
