@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint imports typecheck bench clean
+.PHONY: run system test lint imports typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The whole demo clinic: six virtual pumps as daemons in accelerated time, and the clinician programmer at
+# http://127.0.0.1:8000 with its demo accounts printed; Ctrl-C stops everything it started.
 run: $(STAMP)
-	mkdir -p out
-	$(BIN)/thecal simulate examples/demo.toml --plot out/demo.png
+	$(BIN)/thecal clinic demo --dir out/demo-clinic
+
+# What the tests need of the machine: Debian's chromium for the browser tests, PostgreSQL on 127.0.0.1:5432.
+system:
+	.ci/setup-system
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -28,7 +33,7 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint imports typecheck
+test: $(STAMP) system lint imports typecheck
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from benchmarks import memory_choice, pump_core, telemetry
+from benchmarks import clinic, memory_choice, pump_core, telemetry
 
 if __name__ == "__main__":
     pump_core.report()
@@ -8,3 +8,5 @@ if __name__ == "__main__":
     telemetry.report()
     print()
     memory_choice.report()
+    print()
+    clinic.report()

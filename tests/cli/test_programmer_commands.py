@@ -112,4 +112,4 @@ def test_every_subcommand_programs_the_pump_in_clinical_units(cli: Cli) -> None:
     assert sent.out.startswith("thecal: engineering tool: bypasses the therapy layer")
 
     assert used | {"init", "serve", "pair", "recover"} == subcommands("pump")
-    assert subcommands("ptm") == {"bolus", "status"}
+    assert subcommands("ptm") == {"bolus", "serve", "status"}

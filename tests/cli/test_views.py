@@ -11,8 +11,8 @@ from tests.cli.cli_rig import Cli
 from tests.daemon.daemon_rig import START_WALL_MS
 
 from thecal.cli import main
-from thecal.cli.pump_words import clock_text
 from thecal.therapy.settings import wall_text
+from thecal.therapy.words import clock_text
 
 DOCTOR = ("--by", "physician", "--name", "Dr Rivera", "--yes")
 REASON = ("--reason", "breakthrough pain at physiotherapy")

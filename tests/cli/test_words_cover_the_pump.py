@@ -9,8 +9,8 @@ import pytest
 
 import thecal.pump.core
 from thecal.cli.log_text import KIND_WORDS
-from thecal.cli.pump_words import MODE_WORDS
 from thecal.pump.core.modes import PumpMode
+from thecal.therapy.words import MODE_WORDS
 
 CORE = Path(thecal.pump.core.__file__).parent
 

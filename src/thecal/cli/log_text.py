@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from thecal.cli.pump_words import alarm_text, local_time
 from thecal.drugs.model import duration_text
 from thecal.therapy.settings import component_text, dose_rate_text, flow_text, mass_text, volume_text
 from thecal.therapy.snapshot import Label
+from thecal.therapy.words import alarm_text, local_time
 
 Entry = Mapping[str, object]
 

@@ -8,10 +8,10 @@ with what to do.
 
 from __future__ import annotations
 
-from thecal.cli.pump_words import alarm_is_critical, clock_text, local_time
 from thecal.pump.core.alarms import RULES, Alarm
 from thecal.pump.core.refusals import RefusalCode
 from thecal.therapy import PatientView
+from thecal.therapy.words import alarm_is_critical, clock_text, local_time
 
 CALL_NOW = "call your clinic now"
 CALL_SOON = "call your clinic to arrange a visit"

@@ -88,7 +88,7 @@ def plan_lines(plan: Plan, pump_label: str) -> list[str]:
     if plan.commands:
         names = ", ".join(type(c).__name__ for c in plan.commands)
         lines += ["", f"Commands for the pump: {names}"]
-    lines += ["", verdict_line(plan)]
+    lines += ["", plan.verdict_sentence()]
     return lines
 
 
@@ -174,27 +174,6 @@ def finding_lines(finding: Finding, plan: Plan | None = None) -> list[str]:
             lines.append(f"{INDENT}{INDENT}At this command line: {ANSWERED_BY[finding.code]}")
     lines.append(f"{INDENT}{INDENT}Source: {finding.source}")
     return lines
-
-
-def verdict_line(plan: Plan) -> str:
-    """Whether the plan may be sent, in one line."""
-    if plan.allowed:
-        passed = sum(1 for f in plan.findings if f.tier is Tier.SOFT and f.overridden)
-        if passed and plan.override is not None:
-            who = plan.override.by or plan.override.role.value
-            return (
-                f"This plan may be sent: within every hard limit; {passed} soft limit{'s' if passed > 1 else ''} "
-                f"passed by {who} with a written reason, kept for the audit."
-            )
-        return "This plan is within every limit that applies."
-    hard = sum(1 for f in plan.findings if f.tier is Tier.HARD)
-    soft = sum(1 for f in plan.findings if f.tier is Tier.SOFT and f.blocking)
-    parts = []
-    if hard:
-        parts.append(f"{hard} hard limit{'s' if hard > 1 else ''}")
-    if soft:
-        parts.append(f"{soft} soft limit{'s' if soft > 1 else ''} not passed")
-    return f"This plan cannot be sent: {' and '.join(parts)}. Nothing was sent."
 
 
 def execution_lines(execution: Execution) -> list[str]:

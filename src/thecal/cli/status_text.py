@@ -8,7 +8,6 @@ interrogation shows read alike. No wire field name is shown.
 from __future__ import annotations
 
 from thecal.cli.plan_text import grouped
-from thecal.cli.pump_words import LOCAL_TIME, alarm_text, local_time, mode_text
 from thecal.drugs.dosing import dose_ng_per_day, mass_ng
 from thecal.therapy import PumpSnapshot, TherapySettings
 from thecal.therapy.settings import (
@@ -19,6 +18,7 @@ from thecal.therapy.settings import (
     side_by_side,
     volume_text,
 )
+from thecal.therapy.words import LOCAL_TIME, alarm_text, local_time, mode_text
 
 INDENT = "    "
 PPM_PER_PERCENT = 10_000

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 
 from thecal.drugs.fill import Fill as DrugFill
-from thecal.drugs.verdict import Finding, Override, Verdict
+from thecal.drugs.verdict import Finding, Override, Tier, Verdict
 from thecal.pump.core.commands import Command
 from thecal.pump.core.schedule import DoseSchedule
 from thecal.therapy.intents import Intent
@@ -67,6 +67,26 @@ class Plan:
     def changed(self) -> tuple[SettingChange, ...]:
         """The settings this plan changes."""
         return tuple(s for s in self.settings if s.changed)
+
+    def verdict_sentence(self) -> str:
+        """Whether the plan may be sent, and by whose reason or why not, in one sentence (the same at every door)."""
+        if self.allowed:
+            passed = sum(1 for f in self.findings if f.tier is Tier.SOFT and f.overridden)
+            if passed and self.override is not None:
+                who = self.override.by or self.override.role.value
+                return (
+                    f"This plan may be sent: within every hard limit; {passed} soft limit{'s' if passed > 1 else ''} "
+                    f"passed by {who} with a written reason, kept for the audit."
+                )
+            return "This plan is within every limit that applies and may be sent."
+        hard = sum(1 for f in self.findings if f.tier is Tier.HARD)
+        soft = sum(1 for f in self.findings if f.tier is Tier.SOFT and f.blocking)
+        parts = []
+        if hard:
+            parts.append(f"{hard} hard limit{'s' if hard > 1 else ''}")
+        if soft:
+            parts.append(f"{soft} soft limit{'s' if soft > 1 else ''} not passed")
+        return f"This plan cannot be sent: {' and '.join(parts)}. Nothing will be sent."
 
     def to_dict(self) -> dict[str, object]:
         """The plan as stable JSON-ready data: integers in base units, words for people."""

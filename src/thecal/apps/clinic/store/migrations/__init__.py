@@ -1,0 +1,1 @@
+"""The clinic database's Alembic migrations, run by `ClinicStore.migrate` (no alembic.ini needed)."""

@@ -1,0 +1,1 @@
+"""The clinic database's revisions, oldest first."""
