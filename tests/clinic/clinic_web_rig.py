@@ -24,7 +24,7 @@ from tests.clinic.conftest import fast_hasher
 from thecal.apps.clinic.pumps import ClinicPumps, PumpLink
 from thecal.apps.clinic.store import AppRole, ClinicStore, Patient, User
 from thecal.apps.clinic.web import create_app
-from thecal.devices.daemon import PumpDaemon, local_wall_ms
+from thecal.devices.daemon import DaemonTransport, HandClock, PumpDaemon, local_wall_ms
 from thecal.devices.programmer import ProgrammerClient
 from thecal.drugs.fill import Fill
 from thecal.errors import ThecalError
@@ -32,7 +32,6 @@ from thecal.pump.core.commands import Role
 from thecal.pump.core.schedule import DoseSchedule
 from thecal.pump.model import load_model
 from thecal.telemetry.device_files import DeviceFiles
-from thecal.telemetry.errors import LinkLost
 from thecal.therapy import (
     Actor,
     ExecutionStatus,
@@ -87,37 +86,12 @@ def _magnet(daemon: PumpDaemon, on: bool) -> None:
     pump.magnetic_field(on, recovery_delay_ms=MOTOR_RESTART_MS)
 
 
-class _Clock:
-    """A pump clock moved on by hand (seconds since the pump's set-up began)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-
-class _DaemonTransport:
-    """Frames straight to an in-process daemon, its memory settled after each reply as its server does."""
-
-    def __init__(self, daemon: PumpDaemon):
-        self._daemon = daemon
-
-    def send(self, frame: bytes) -> bytes:
-        """The daemon's reply."""
-        reply = self._daemon.receive(frame)
-        if reply is None:
-            raise LinkLost("the in-process pump gave no reply")
-        self._daemon.settle()
-        return reply
-
-
 @contextmanager
-def _set_up(link: PumpLink) -> Iterator[tuple[TherapyService, _Clock, PumpDaemon]]:
+def _set_up(link: PumpLink) -> Iterator[tuple[TherapyService, HandClock, PumpDaemon]]:
     """A new pump's daemon in this process, paired, on a clock moved by hand; closed (memory committed) after."""
-    clock = _Clock()
+    clock = HandClock()
     daemon = PumpDaemon(link.state_dir, accel=1.0, time_source=clock)
-    transport = _DaemonTransport(daemon)
+    transport = DaemonTransport(daemon)
     daemon.proximity_detected()
     DeviceFiles(link.programmer_dir, Role.CLINICIAN).pair(transport, expected_pump_label=link.serial)
     client = ProgrammerClient.open(link.programmer_dir, transport)

@@ -74,7 +74,7 @@ from thecal.telemetry.commands import Command
 from thecal.telemetry.counters import CounterStore
 from thecal.telemetry.device_files import device_identity_path
 from thecal.telemetry.endpoint import PumpEndpoint, SecurityEvent
-from thecal.telemetry.errors import RejectCode, Rejection
+from thecal.telemetry.errors import LinkLost, RejectCode, Rejection
 from thecal.telemetry.keys import Authority, DeviceIdentity, Keystore
 from thecal.telemetry.pairing import PAIRING_WINDOW_MS, monotonic_ms
 from thecal.telemetry.pump_commands import PumpRefused, from_telemetry
@@ -82,7 +82,7 @@ from thecal.telemetry.rejects import reject_frame
 from thecal.telemetry.replies import ReplyCache
 from thecal.telemetry.transport import LoopbackServer, LossModel, LossyHandler
 
-__all__ = ["PumpClock", "PumpDaemon", "StateLayout", "init_state", "local_wall_ms"]
+__all__ = ["DaemonTransport", "HandClock", "PumpClock", "PumpDaemon", "StateLayout", "init_state", "local_wall_ms"]
 
 DEFAULT_MODEL = "programmable-20"
 DEFAULT_LABEL = "SN-0001"
@@ -466,3 +466,28 @@ def _result(outcome: Outcome, now_ms: int) -> dict[str, object]:
         raise PumpRefused(outcome.refusal)
     logged = [action.entry.seq for action in outcome.actions if isinstance(action, Logged)]
     return {**outcome.info, "now_ms": now_ms, "log_seqs": logged}
+
+
+class HandClock:
+    """A time source for a daemon in this process (seconds), moved on by hand: a pump living a past, or a test."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+class DaemonTransport:
+    """Frames straight to a daemon in this process, its memory's counter settled after each reply as its server does."""
+
+    def __init__(self, daemon: PumpDaemon):
+        self._daemon = daemon
+
+    def send(self, frame: bytes) -> bytes:
+        """The daemon's reply; LinkLost if it gave none."""
+        reply = self._daemon.receive(frame)
+        if reply is None:
+            raise LinkLost("the in-process pump gave no reply")
+        self._daemon.settle()
+        return reply

@@ -43,7 +43,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 from thecal.apps.clinic.pumps import ClinicPumps, LockedTelemetryPort, PumpLink
-from thecal.devices.daemon import PumpDaemon, check_accel, local_wall_ms
+from thecal.devices.daemon import DaemonTransport, HandClock, PumpDaemon, check_accel, local_wall_ms
 from thecal.devices.programmer import ProgrammerClient
 from thecal.drugs.fill import Fill
 from thecal.errors import InputError, ThecalError
@@ -51,7 +51,6 @@ from thecal.pump.core.commands import Role
 from thecal.pump.core.schedule import DoseSchedule
 from thecal.pump.model import load_model
 from thecal.telemetry.device_files import DeviceFiles
-from thecal.telemetry.errors import LinkLost
 from thecal.therapy import (
     Actor,
     ExecutionStatus,
@@ -310,31 +309,6 @@ def demo_serials() -> list[str]:
 # -------------------------------------------------------------------------- one pump's past
 
 
-class _Clock:
-    """The in-process pump's time source (seconds), moved on by hand between visits."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-
-class _DaemonTransport:
-    """Frames straight to an in-process daemon, settling its memory after each reply as its server does."""
-
-    def __init__(self, daemon: PumpDaemon):
-        self._daemon = daemon
-
-    def send(self, frame: bytes) -> bytes:
-        """The daemon's reply; LinkLost if it gave none."""
-        reply = self._daemon.receive(frame)
-        if reply is None:
-            raise LinkLost("the in-process pump gave no reply")
-        self._daemon.settle()
-        return reply
-
-
 @dataclass
 class _Pump:
     """One demo pump living its past in this process: the daemon, the clinic programmer, the therapy service."""
@@ -342,14 +316,14 @@ class _Pump:
     link: PumpLink
     first_day: float
     opioid_naive: bool
-    clock: _Clock = field(default_factory=_Clock)
+    clock: HandClock = field(default_factory=HandClock)
     fills: list[DemoFill] = field(default_factory=list)
     expected_nl: int = 0
     opened_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
         self.daemon = PumpDaemon(self.link.state_dir, accel=1.0, time_source=self.clock)
-        transport = _DaemonTransport(self.daemon)
+        transport = DaemonTransport(self.daemon)
         self.daemon.proximity_detected()  # the programmer head over the pump in the implanting theatre
         DeviceFiles(self.link.programmer_dir, Role.CLINICIAN).pair(transport, expected_pump_label=self.link.serial)
         self.client = ProgrammerClient.open(self.link.programmer_dir, transport)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -66,6 +67,11 @@ from thecal.apps.clinic.store.records import (
     Visit,
 )
 from thecal.errors import InputError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Record = TypeVar("_Record", bound="DataclassInstance")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BEGIN = "thecal_sqlite_begin"  # the execution option that tells how to BEGIN a SQLite transaction
@@ -366,7 +372,7 @@ class ClinicStore:
             s.add(row)
             s.flush()
             self._append(s, "patient.add", actor_id, actor_name, patient_id=row.id, new=checks.plain(values))
-            return _patient(row)
+            return _record(Patient, row)
 
     def update_patient(self, patient_id: int, *, by: User, **changes: Any) -> Patient:
         """Change some of a patient's fields; the audit keeps the old and new values of those that changed."""
@@ -398,13 +404,13 @@ class ClinicStore:
                     old=checks.plain(old),
                     new=checks.plain(new),
                 )
-            return _patient(row)
+            return _record(Patient, row)
 
     def patient(self, patient_id: int) -> Patient | None:
         """The patient with this id, or None."""
         with self._reading() as s:
             row = s.get(PatientRow, patient_id) if _is_id(patient_id) else None
-            return _patient(row) if row is not None else None
+            return _record(Patient, row) if row is not None else None
 
     def patient_by_mrn(self, mrn: str) -> Patient | None:
         """The patient with this MRN (exactly as typed), or None."""
@@ -412,7 +418,7 @@ class ClinicStore:
             return None
         with self._reading() as s:
             row = s.scalars(select(PatientRow).where(PatientRow.mrn == mrn)).one_or_none()
-            return _patient(row) if row is not None else None
+            return _record(Patient, row) if row is not None else None
 
     def search_patients(
         self,
@@ -432,7 +438,7 @@ class ClinicStore:
             rows = s.scalars(
                 select(PatientRow).where(*conditions).order_by(*order).offset((page_ - 1) * size).limit(size)
             )
-            return [_patient(row) for row in rows], total
+            return [_record(Patient, row) for row in rows], total
 
     def patient_overviews(
         self,
@@ -458,13 +464,13 @@ class ClinicStore:
             # Plain rows, not ORM objects: a clinic's every patient is read here, and the records are all that is kept.
             query = select(PatientRow.__table__).where(*conditions).order_by(*order)
             if size is None:
-                patients = [_patient(row) for row in s.execute(query)]
+                patients = [_record(Patient, row) for row in s.execute(query)]
                 total = len(patients)
                 # Every match: the implants are selected by the search itself, not by a list of thousands of ids.
                 chosen: Select[Any] | list[int] = select(PatientRow.id).where(*conditions)
             else:
                 total = s.scalar(select(func.count()).select_from(PatientRow).where(*conditions)) or 0
-                patients = [_patient(row) for row in s.execute(query.offset((page_ - 1) * size).limit(size))]
+                patients = [_record(Patient, row) for row in s.execute(query.offset((page_ - 1) * size).limit(size))]
                 chosen = [p.id for p in patients]
             if not patients:
                 return [], total
@@ -510,7 +516,7 @@ class ClinicStore:
         by_patient: dict[int, list[ImplantOverview]] = {}
         for row in implants:
             by_patient.setdefault(row.patient_id, []).append(
-                ImplantOverview(_implant(row), interrogations.get(row.id), last_fills.get(row.id))
+                ImplantOverview(_record(Implant, row), interrogations.get(row.id), last_fills.get(row.id))
             )
         return [PatientOverview(p, tuple(by_patient.get(p.id, ()))) for p in patients]
 
@@ -598,7 +604,7 @@ class ClinicStore:
                 old=old,
                 new=checks.plain(values),
             )
-            return _implant(row)
+            return _record(Implant, row)
 
     def implants(self, patient_id: int) -> list[Implant]:
         """A patient's implants, oldest first."""
@@ -606,7 +612,7 @@ class ClinicStore:
             query = select(ImplantRow).where(ImplantRow.patient_id == patient_id)
             if not _is_id(patient_id):
                 return []
-            return [_implant(row) for row in s.scalars(query.order_by(ImplantRow.implant_date, ImplantRow.id))]
+            return [_record(Implant, row) for row in s.scalars(query.order_by(ImplantRow.implant_date, ImplantRow.id))]
 
     def implant_by_serial(self, serial: str) -> Implant | None:
         """The implant of the pump with this serial, or None."""
@@ -614,7 +620,7 @@ class ClinicStore:
             return None
         with self._reading() as s:
             row = s.scalars(select(ImplantRow).where(ImplantRow.pump_serial == serial)).one_or_none()
-            return _implant(row) if row is not None else None
+            return _record(Implant, row) if row is not None else None
 
     def add_revision(
         self, implant_id: int, *, revised_on: date, new_length_cm: float, new_tip_level: str, note: str, by: User
@@ -658,7 +664,7 @@ class ClinicStore:
                 old=old,
                 new=new,
             )
-            return _revision(row)
+            return _record(CatheterRevision, row)
 
     def revisions(self, implant_id: int) -> list[CatheterRevision]:
         """An implant's catheter revisions, oldest first."""
@@ -666,7 +672,10 @@ class ClinicStore:
             query = select(RevisionRow).where(RevisionRow.implant_id == implant_id)
             if not _is_id(implant_id):
                 return []
-            return [_revision(row) for row in s.scalars(query.order_by(RevisionRow.revised_on, RevisionRow.id))]
+            return [
+                _record(CatheterRevision, row)
+                for row in s.scalars(query.order_by(RevisionRow.revised_on, RevisionRow.id))
+            ]
 
     # ------------------------------------------------------------------ clinical record
     def record_fill(
@@ -741,13 +750,13 @@ class ClinicStore:
             s.flush()
             new = {"at": when.isoformat(), "kind": kind_, "summary": summary_}
             self._append(s, "visit.add", actor_id, actor_name, patient_id=patient.id, new=new)
-            return _visit(row)
+            return _record(Visit, row)
 
     def visits(self, patient_id: int) -> list[Visit]:
         """A patient's visits, oldest first."""
         with self._reading() as s:
             query = select(VisitRow).where(VisitRow.patient_id == patient_id).order_by(VisitRow.at, VisitRow.id)
-            return [_visit(row) for row in s.scalars(query)] if _is_id(patient_id) else []
+            return [_record(Visit, row) for row in s.scalars(query)] if _is_id(patient_id) else []
 
     def add_pain_score(
         self, patient_id: int, *, at: datetime, score: int, source: str, note: str = "", by: User | None
@@ -767,14 +776,14 @@ class ClinicStore:
             s.flush()
             new = {"at": when.isoformat(), "score": score_, "source": source_, "note": note_}
             self._append(s, "pain_score.add", actor_id, actor_name, patient_id=patient.id, new=new)
-            return _pain_score(row)
+            return _record(PainScore, row)
 
     def pain_scores(self, patient_id: int) -> list[PainScore]:
         """A patient's pain scores, oldest first."""
         with self._reading() as s:
             query = select(PainScoreRow).where(PainScoreRow.patient_id == patient_id)
             query = query.order_by(PainScoreRow.at, PainScoreRow.id)
-            return [_pain_score(row) for row in s.scalars(query)] if _is_id(patient_id) else []
+            return [_record(PainScore, row) for row in s.scalars(query)] if _is_id(patient_id) else []
 
     def add_note(self, patient_id: int, *, text: str, by: User) -> Note:
         """Add a note to a patient's record, timed now."""
@@ -786,13 +795,13 @@ class ClinicStore:
             s.add(row)
             s.flush()
             self._append(s, "note.add", actor_id, actor_name, patient_id=patient.id, new={"text": text_})
-            return _note(row)
+            return _record(Note, row)
 
     def notes(self, patient_id: int) -> list[Note]:
         """A patient's notes, oldest first."""
         with self._reading() as s:
             query = select(NoteRow).where(NoteRow.patient_id == patient_id).order_by(NoteRow.at, NoteRow.id)
-            return [_note(row) for row in s.scalars(query)] if _is_id(patient_id) else []
+            return [_record(Note, row) for row in s.scalars(query)] if _is_id(patient_id) else []
 
     def add_trial(
         self,
@@ -824,13 +833,13 @@ class ClinicStore:
             s.add(row)
             s.flush()
             self._append(s, "trial.add", actor_id, actor_name, patient_id=patient.id, new=checks.plain(values))
-            return _trial(row)
+            return _record(TrialRecord, row)
 
     def trials(self, patient_id: int) -> list[TrialRecord]:
         """A patient's screening trials, oldest first."""
         with self._reading() as s:
             query = select(TrialRow).where(TrialRow.patient_id == patient_id).order_by(TrialRow.at, TrialRow.id)
-            return [_trial(row) for row in s.scalars(query)] if _is_id(patient_id) else []
+            return [_record(TrialRecord, row) for row in s.scalars(query)] if _is_id(patient_id) else []
 
     # ------------------------------------------------------------------ audit
     def audit(
@@ -883,7 +892,7 @@ class ClinicStore:
             )
             if implant is not None and row.new is not None:
                 self._keep_interrogation(s, implant, row)
-            return _audit(row)
+            return _record(AuditEntry, row)
 
     def last_interrogation(self, pump_serial: str) -> LastInterrogation | None:
         """The last interrogation of the implanted pump with this serial; None: never interrogated, or not implanted."""
@@ -934,7 +943,7 @@ class ClinicStore:
             query = query.where(AuditRow.patient_id == patient_id)
         query = query.order_by(AuditRow.id.desc()).limit(limit_)  # the order they were appended in
         with self._reading() as s:
-            return [_audit(row) for row in s.scalars(query)]
+            return [_record(AuditEntry, row) for row in s.scalars(query)]
 
     # ------------------------------------------------------------------ clinic settings
     def setting(self, key: str, default: str) -> str:
@@ -1125,6 +1134,11 @@ def _integrity_error(exc: IntegrityError) -> InputError:
     return InputError("record", None, f"was refused by the database ({message.splitlines()[0]})", "check the values")
 
 
+def _record(kind: type[_Record], row: object) -> _Record:
+    """The frozen record of a row whose columns carry the record's field names."""
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
+
+
 def _user(row: UserRow) -> User:
     return User(
         id=row.id,
@@ -1133,46 +1147,6 @@ def _user(row: UserRow) -> User:
         role=AppRole(row.role),
         failed_logins=row.failed_logins,
         locked_until=row.locked_until,
-    )
-
-
-def _patient(row: PatientRow | Row[Any]) -> Patient:
-    return Patient(
-        id=row.id,
-        mrn=row.mrn,
-        family_name=row.family_name,
-        given_name=row.given_name,
-        birth_date=row.birth_date,
-        weight_kg=row.weight_kg,
-        indication=row.indication,
-        opioid_status=row.opioid_status,
-        created_at=row.created_at,
-    )
-
-
-def _implant(row: ImplantRow | Row[Any]) -> Implant:
-    return Implant(
-        id=row.id,
-        patient_id=row.patient_id,
-        pump_model=row.pump_model,
-        pump_serial=row.pump_serial,
-        implant_date=row.implant_date,
-        catheter_model=row.catheter_model,
-        catheter_length_cm=row.catheter_length_cm,
-        catheter_volume_ul_per_cm=row.catheter_volume_ul_per_cm,
-        tip_level=row.tip_level,
-        active=row.active,
-    )
-
-
-def _revision(row: RevisionRow) -> CatheterRevision:
-    return CatheterRevision(
-        id=row.id,
-        implant_id=row.implant_id,
-        revised_on=row.revised_on,
-        new_length_cm=row.new_length_cm,
-        new_tip_level=row.new_tip_level,
-        note=row.note,
     )
 
 
@@ -1188,51 +1162,6 @@ def _fill(row: FillRow | Row[Any], drugs: Sequence[tuple[str, float]] | None = N
         expected_ml=row.expected_ml,
         discrepancy_acknowledged=row.discrepancy_acknowledged,
         by_user_id=row.by_user_id,
-    )
-
-
-def _visit(row: VisitRow) -> Visit:
-    return Visit(
-        id=row.id, patient_id=row.patient_id, at=row.at, kind=row.kind, by_user_id=row.by_user_id, summary=row.summary
-    )
-
-
-def _pain_score(row: PainScoreRow) -> PainScore:
-    return PainScore(id=row.id, patient_id=row.patient_id, at=row.at, score=row.score, source=row.source, note=row.note)
-
-
-def _note(row: NoteRow) -> Note:
-    return Note(id=row.id, patient_id=row.patient_id, at=row.at, by_user_id=row.by_user_id, text=row.text)
-
-
-def _trial(row: TrialRow) -> TrialRecord:
-    return TrialRecord(
-        id=row.id,
-        patient_id=row.patient_id,
-        at=row.at,
-        drug=row.drug,
-        doses=row.doses,
-        pain_before=row.pain_before,
-        pain_after=row.pain_after,
-        decision=row.decision,
-        rule=row.rule,
-        by_user_id=row.by_user_id,
-    )
-
-
-def _audit(row: AuditRow) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        at=row.at,
-        user_id=row.user_id,
-        username=row.username,
-        action=row.action,
-        patient_id=row.patient_id,
-        pump_serial=row.pump_serial,
-        old=row.old,
-        new=row.new,
-        override_reason=row.override_reason,
-        detail=row.detail,
     )
 
 
