@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark and print its ratios."""
 
-from benchmarks import clinic, memory_choice, pump_core, telemetry
+from benchmarks import clinic, memory_choice, patient_speed, pump_core, telemetry, trials
 
 if __name__ == "__main__":
     pump_core.report()
@@ -10,3 +10,7 @@ if __name__ == "__main__":
     memory_choice.report()
     print()
     clinic.report()
+    print()
+    patient_speed.report()
+    print()
+    trials.report()

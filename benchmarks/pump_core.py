@@ -8,11 +8,16 @@ people do is made before the clock starts), pump-years per second, and the
 speed-up over stepping the same firmware stroke by stroke: fast-forward and
 stroke stepping run the same year in turns, so that a change of load hits
 both, and the ratio is the median of the pairs. The two must end in the same
-state with the same log, or nothing is printed.
+state with the same log, or nothing is printed. Beside them: the same workload
+with the motor's work put out as `Delivery` records, as the virtual pump (and
+so the scenario runner and the trials) runs the firmware, and the machine's
+load, which slows every run.
 
 Start-up: the whole process of `thecal --version` and of `thecal simulate
 examples/demo.toml --json`, against `python -c pass`, each run in turns
-several times (median), with the interpreter's bytecode cache as a user has it.
+several times (median), with the interpreter's bytecode cache as a user has it;
+the simulation with its checked files kept (the usual case) and with an empty
+cache (every file checked by its schema); and the modules each imports.
 
 Dose error: the trumpet-curve method of IEC 60601-2-24 applied to the
 software. Over 30 days of the 13-step week with demand and periodic boluses,
@@ -31,6 +36,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from array import array
 from collections.abc import Callable, Sequence
@@ -138,6 +144,12 @@ def fast_forward(fw: Firmware, to_ms: int) -> None:
     fw.advance(to_ms, deliveries=False)
 
 
+def with_motor(fw: Firmware, to_ms: int) -> None:
+    """One jump, with the motor's work put out as `Delivery` records, as `VirtualPump` (and so the scenario
+    runner and the trials) asks for it."""
+    fw.advance(to_ms)
+
+
 def stroke_by_stroke(fw: Firmware, to_ms: int) -> None:
     """One call per stroke."""
     while fw.state.now_ms < to_ms:
@@ -156,10 +168,18 @@ def firmware_figures(repetitions: int = REPETITIONS, years: int = YEARS) -> dict
     model, formulary = load_model("programmable-40"), pump_formulary()
     # What people do is the input, made before the clock starts: the time measured is the firmware's.
     timeline, one_year = _timeline(years), _timeline(1)
+    # Other work on the machine slows every run: its load is printed beside the figures.
+    load_before = os.getloadavg()[0]
     seconds = []
     for _ in range(repetitions):
         fw = _pump(model=model, formulary=formulary)
         seconds.append(_cpu(lambda fw=fw: _drive(fw, years, fast_forward, timeline)))
+    motor = []
+    for _ in range(repetitions):
+        driven = _pump(model=model, formulary=formulary)
+        motor.append(_cpu(lambda fw=driven: _drive(fw, years, with_motor, timeline)))
+    if driven.state.to_data() != fw.state.to_data():
+        raise SystemExit("with and without a motor the firmware ends differently: the benchmark compares unequal runs")
     ratios, jumped, stepped = [], [], []
     for _ in range(repetitions):
         a, b = _pump(model=model, formulary=formulary), _pump(model=model, formulary=formulary)
@@ -178,9 +198,12 @@ def firmware_figures(repetitions: int = REPETITIONS, years: int = YEARS) -> dict
         "cpu_seconds": median,
         "cpu_seconds_min": min(seconds),
         "pump_years_per_second": years / median,
+        "with_motor_cpu_seconds": statistics.median(motor),
         "one_year_fast_forward_seconds": statistics.median(jumped),
         "one_year_stroke_by_stroke_seconds": statistics.median(stepped),
         "speedup": statistics.median(ratios),
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
     }
 
 
@@ -204,20 +227,31 @@ def startup_figures(repetitions: int = 2 * REPETITIONS + 1) -> dict[str, float]:
         "version": [thecal, "--version"],
         "simulate_demo": [thecal, "simulate", "examples/demo.toml", "--json"],
     }
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    times: dict[str, list[float]] = {name: [] for name in [*commands, "simulate_demo_cold"]}
     for command in commands.values():
         _wall(command, env, root)
-    for _ in range(repetitions):
-        for name, command in commands.items():
-            if name != "simulate_demo" or len(times[name]) < REPETITIONS:
-                times[name].append(_wall(command, env, root))
+    with tempfile.TemporaryDirectory() as caches:
+        for turn in range(repetitions):
+            for name, command in commands.items():
+                if name != "simulate_demo" or len(times[name]) < REPETITIONS:
+                    times[name].append(_wall(command, env, root))
+            if turn < REPETITIONS:  # the same command with an empty cache: every file checked by its schema
+                cold = {**env, "XDG_CACHE_HOME": str(Path(caches, str(turn)))}
+                times["simulate_demo_cold"].append(_wall(commands["simulate_demo"], cold, root))
     return {f"{name}_seconds": statistics.median(values) for name, values in times.items()}
 
 
-def version_imports() -> set[str]:
-    """The modules `thecal --version` imports, as `python -X importtime` lists them."""
-    code = "import sys; sys.argv = ['thecal', '--version']; from thecal.cli import main; main()"
-    ran = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=False)
+def command_imports(*args: str) -> set[str]:
+    """The modules the command line `thecal args` (by default `--version`) imports, as `python -X importtime` lists."""
+    code = f"import sys; sys.argv = ['thecal', *{list(args or ['--version'])!r}]; from thecal.cli import main; main()"
+    ran = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     return {
         line.split("|")[-1].strip()
         for line in ran.stderr.splitlines()
@@ -500,6 +534,11 @@ def report() -> None:
         f"{r['speedup']:.0f}x ({r['one_year_fast_forward_seconds']:.3f} s against "
         f"{r['one_year_stroke_by_stroke_seconds']:.2f} s; same state and log)"
     )
+    print(
+        f"  the same with the motor's work put out as Delivery records (as VirtualPump, the scenario runner and "
+        f"the trials run it): {r['with_motor_cpu_seconds']:.3f} s CPU (median of {REPETITIONS})"
+    )
+    print(f"  machine load (1-min average) before and after: {r['load_before']:.2f}, {r['load_after']:.2f}")
     x = exactness()
     print(
         f"  exactness, {YEARS} pump-years with demand and periodic boluses, {x['strokes']:,} strokes: one jump "
@@ -511,12 +550,14 @@ def report() -> None:
     print(f"  python -c pass                              {s['python_pass_seconds']:.3f} s")
     print(f"  thecal --version                            {s['version_seconds']:.3f} s")
     print(f"  thecal simulate examples/demo.toml --json   {s['simulate_demo_seconds']:.3f} s")
-    imported = version_imports()
-    heavy = sorted(name for name in ("pint", "pydantic", "numpy", "matplotlib", "cryptography") if name in imported)
-    print(
-        f"  thecal --version imports {sum(n.startswith('thecal') for n in imported)} thecal modules, "
-        f"{len(imported)} in all; of the heavy libraries: {', '.join(heavy) or 'none'}"
-    )
+    print(f"    the same, its checked files not yet kept  {s['simulate_demo_cold_seconds']:.3f} s (empty cache)")
+    for args in (("--version",), ("simulate", "examples/demo.toml", "--json")):
+        imported, name = command_imports(*args), " ".join(args)
+        heavy = sorted(lib for lib in ("pint", "pydantic", "numpy", "matplotlib", "cryptography") if lib in imported)
+        print(
+            f"  thecal {name} imports {sum(n.startswith('thecal') for n in imported)} thecal modules, "
+            f"{len(imported)} in all; of the heavy libraries: {', '.join(heavy) or 'none'}"
+        )
     print("Dose error (trumpet curve, IEC 60601-2-24 method): 30 days of 13 steps with demand and periodic boluses")
     print("  window    largest |delivered - programmed|")
     for window, error in trumpet().items():

@@ -32,8 +32,10 @@ TABLES = {
     "trials",
     "audit_entries",
     "last_interrogations",
+    "patient_tokens",
+    "patient_observations",
 }
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _tables(store: ClinicStore) -> set[str]:

@@ -110,7 +110,7 @@ def test_the_api_gives_no_server_error_whatever_it_is_sent(api_clinic: WebClinic
     cookies, headers = dict(browser.http.cookies), _session(browser)
     schema = schemathesis.openapi.from_asgi("/openapi.json", api_clinic.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7  # session, patients, a patient, a patient's FHIR bundle, plan, execute, audit
+    assert len(operations) == 8  # session, patients, a patient, its FHIR bundle, plan, execute, audit, a diary entry
 
     for operation in operations:
 

@@ -19,7 +19,6 @@ from tests.clinic.clinic_web_rig import TOKEN, WebClinic, web_clinic
 from tests.clinic.test_clinic_web_finish import words
 
 from thecal.apps.clinic.web.core import PROGRAM_ACTION
-from thecal.telemetry.commands import COMMANDS
 from thecal.therapy import PatientFacts, PumpSnapshot
 from thecal.therapy.settings import wall_text
 
@@ -249,9 +248,45 @@ def test_the_replace_by_date_is_projected_for_a_new_pump_and_the_indicator_reach
     assert "Elective replacement: The elective replacement indicator was reached" in viewer
 
 
-def test_the_alarm_test_is_not_offered_because_the_telemetry_has_no_command_for_it(clinic: WebClinic) -> None:
-    """No command of the telemetry table sounds the tones on request; the pump page says so instead of pretending."""
-    assert not [name for name in COMMANDS if "tone" in name or "sound" in name or "alarm_test" in name]
+def test_the_alarm_test_sounds_each_tone_once_and_changes_nothing(clinic: WebClinic) -> None:
+    """The Finish screen says what will happen; sent, the pump's log shows the test, the result page lists each tone
+    with the patient's instruction, and every setting, alarm and the reservoir stay as they were."""
     clinic.start_pump(SERIAL)
-    page = words(clinic.client("nurse").get(f"/pumps/{SERIAL}").text)
-    assert "Alarm test: not offered. The pump's telemetry has no command that sounds its alarm tones on request" in page
+    nurse = clinic.client("nurse")
+    page = words(nurse.get(f"/pumps/{SERIAL}").text)
+    assert "Alarm test" in page and "not offered" not in page
+    before = pump_now(clinic)
+    finish = nurse.post(f"/pumps/{SERIAL}/workflow/alarm-test", {})
+    text = words(finish.text)
+    assert "Finish: alarm test" in text and "May be sent:" in text and "Nothing has been sent yet." in text
+    assert (
+        "What will happen: The pump will sound the single tone (a non-critical alarm: the reservoir is low; the "
+        "battery is near its end (ERI): plan pump replacement), then the two-tone sound (a critical alarm:" in text
+    )
+    assert "Nothing in the therapy changes: no setting, no alarm and no reservoir volume" in text
+    assert 'class="changed"' not in finish.text  # every setting "unchanged"
+    assert not programmed(clinic)
+    result = send(nurse, finish.text)
+    assert "Done and verified." in result and "AlarmToneTest: done" in result
+    assert re.search(r"its event log shows the alarm tone test \(entry \d+\)", result)
+    assert "single a single tone, about once an hour (not urgent, but do not ignore it). the reservoir is low" in result
+    assert "Call your clinic today to arrange a visit." in result
+    assert "two-tone two tones, repeated (a critical alarm). the reservoir is empty" in result
+    assert "Call your clinic now." in result
+    assert "Read again after sending" in result and "Status running the prescription Alarms none" in result
+    after = pump_now(clinic)
+    assert (after.prescription, after.alarms, after.mode) == (before.prescription, (), "running")
+    assert after.reservoir_nl <= before.reservoir_nl  # only the basal flow moved it, no more
+    log = clinic.pumps.event_log(SERIAL, before.status["log_next_seq"])  # type: ignore[arg-type]
+    assert [e["detail"]["tones"] for e in log if e["kind"] == "alarm_tone_test"] == ["single,two-tone"]  # type: ignore[index]
+    entry = programmed(clinic)[-1]
+    assert entry.new["intent"] == "alarm test" and entry.new["status"] == "done"  # type: ignore[attr-defined]
+    assert entry.old == {}  # type: ignore[attr-defined]
+
+
+def test_a_viewer_is_not_offered_the_alarm_test_and_cannot_plan_it(clinic: WebClinic) -> None:
+    clinic.start_pump(SERIAL)
+    viewer = clinic.client("viewer")
+    assert "/workflow/alarm-test" not in viewer.get(f"/pumps/{SERIAL}").text
+    refused = viewer.post(f"/pumps/{SERIAL}/workflow/alarm-test", {})
+    assert refused.status_code == 403 and "never programs a pump" in words(refused.text)

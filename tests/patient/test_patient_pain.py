@@ -34,7 +34,7 @@ def test_the_effect_site_lags_plasma_by_the_published_equilibration_half_life(
 
 def test_tolerance_grows_under_constant_exposure_and_the_effect_wanes(typical: Callable[..., VirtualPatient]) -> None:
     patient = typical()
-    patient.intrathecal(0, 20 * DAY_MS, "morphine", 20 * 2.0)
+    patient.intrathecal(0, 20 * DAY_MS, "morphine", 20 * 0.5)  # 0.5 mg/day: about 2 spinal EC50s at steady state
     day1 = patient.advance(DAY_MS // 4)
     later = [patient.advance(d * DAY_MS) for d in (1, 3, 10)]
     folds = [day1.tolerance_fold] + [o.tolerance_fold for o in later]

@@ -52,6 +52,11 @@ class Link:
         self.script.extend([Fate.DELIVER, Fate.DROP_REPLY])
         self.standing = Fate.DROP_REQUEST
 
+    def lose_the_request_then_range(self) -> None:
+        """The eligibility read passes; the dose request is lost before the pump sees it, then every frame."""
+        self.script.extend([Fate.DELIVER])
+        self.standing = Fate.DROP_REQUEST
+
 
 class Clock:
     """The phone's local clock for the diary: moves only when told."""
@@ -131,4 +136,5 @@ def answer_kind(html: str) -> str:
 
 def text_of(html: str) -> str:
     """The page's text without tags, spaces folded."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+    inline = re.sub(r"</?span[^>]*>", "", html)  # a span sits inside a sentence (the countdown): no space for it
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", inline)).split())

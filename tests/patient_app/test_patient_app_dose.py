@@ -115,11 +115,8 @@ def test_not_confirmed_is_settled_from_the_pump_and_never_resent(rig: Rig, clien
 
 
 def test_a_lost_request_is_settled_as_not_given(rig: Rig, client: TestClient) -> None:
-    from thecal.telemetry.transport import Fate
-
     form = press_form(client.get("/").text)
-    rig.link.script.extend([Fate.DELIVER])  # the eligibility read passes, then every frame is lost
-    rig.link.standing = Fate.DROP_REQUEST
+    rig.link.lose_the_request_then_range()
     url = client.post("/dose", data=form, follow_redirects=False).headers["location"]
     assert answer_kind(client.get(url).text) == "not_confirmed" and rig.doses_given() == 0
     rig.link.in_range()

@@ -34,6 +34,7 @@ from thecal.pump.core import (
     PeriodicBolusPlan,
     PrimingBolus,
     Program,
+    Refusal,
     RequestDemandBolus,
     ResumeTherapy,
     SetClock,
@@ -207,3 +208,73 @@ def test_the_doses_that_count_are_the_newest_ones_in_every_life() -> None:
                     checked += 1
             fw.handle(command)
     assert checked > 1000
+
+
+class _Forgetful(Firmware):
+    """The firmware, working a demand dose out again at every press instead of keeping it."""
+
+    def _demand_dose(self, limits: DemandLimits) -> tuple[int | None, Refusal | None]:
+        self._noted_dose = None
+        return super()._demand_dose(limits)
+
+
+def _dose_life(seed: int, firmware: type[Firmware]) -> Life:
+    """Mostly presses, among what changes a demand dose: new demand limits, a new prescription (the basal a dose
+    must fit on), fills at another concentration with a bridge (the solution a dose is measured with)."""
+    rng = random.Random(seed)
+    fw = firmware(MODEL, FORMULARY, wall_ms=START_WALL_MS)
+    for command in (Fill(20_000_000, MORPHINE_10), Program(WEEK), SetDemandLimits(DemandLimits(*LIMITS[0]))):
+        assert fw.handle(command).accepted
+    end = rng.randrange(20, 40) * MS_PER_DAY
+    menu: list[Command] = [RequestDemandBolus()] * 8 + [
+        *(SetDemandLimits(DemandLimits(*limits)) for limits in LIMITS),
+        Program(WEEK),
+        Program(DoseSchedule.continuous(3_000_000)),
+        Fill(20_000_000, (("morphine", 25_000_000),), bridge=True),
+        Fill(20_000_000, MORPHINE_10, bridge=True),
+        ClinicianBolus(200_000, MS_PER_HOUR),
+    ]
+    timeline = sorted(((rng.randrange(end), rng.choice(menu)) for _ in range(rng.randrange(80, 200))), key=_at)
+    return fw, timeline, end
+
+
+# Demand limits (dose ng, duration ms, lockout ms, doses a day): the benchmark's, a larger and a shorter dose.
+LIMITS = (
+    (100_000, 11 * MS_PER_MIN + 13_000, MS_PER_HOUR, 6),
+    (250_000, 30 * MS_PER_MIN + 7, 2 * MS_PER_HOUR, 4),
+    (50_000, 3 * MS_PER_MIN, 0, 12),
+)
+
+
+def _noted_dose_holds(fw: Firmware) -> None:
+    """A demand dose the firmware keeps is the one the settings in force give now."""
+    noted = fw._noted_dose
+    limits = fw.state.demand_limits
+    if noted is None or limits is None or noted[0] is not limits:
+        return
+    fw._noted_dose = None
+    assert fw._demand_dose(limits) == noted[1]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32))
+def test_a_demand_dose_kept_between_presses_is_the_one_the_settings_give(seed: int) -> None:
+    """The volume of a demand dose and the check of its flow on the basal are worked out at a press and kept:
+    after every command and run they equal a fresh working-out, and a life run by a firmware that works them out
+    at every press gives the same actions, outcomes, state and log."""
+    kept = _run(_dose_life(seed, Firmware), deliveries=False, check=_noted_dose_holds)
+    assert _run(_dose_life(seed, _Forgetful), deliveries=False) == kept
+
+
+def test_the_dose_lives_change_the_solution_and_the_limits_between_presses() -> None:
+    """The lives above give doses at both concentrations and under every set of limits."""
+    given_at: set[tuple[int, int]] = set()
+    for seed in range(6):
+        fw, timeline, _ = _dose_life(seed, Firmware)
+        for at, command in timeline:
+            fw.advance(at, deliveries=False)
+            if fw.handle(command).accepted and isinstance(command, RequestDemandBolus):
+                limits = fw.state.demand_limits
+                assert limits is not None
+                given_at.add((fw.state.label[0].concentration_ng_per_ml, limits.dose_ng))
+    assert given_at >= {(c, limits[0]) for c in (10_000_000, 25_000_000) for limits in LIMITS}

@@ -60,7 +60,7 @@ def test_the_issue_s_commands_are_all_in_the_table() -> None:
 
 def test_a_clinician_may_send_everything_and_a_ptm_only_a_demand_bolus_and_status() -> None:
     assert ROLE_PERMISSIONS[Role.CLINICIAN] == frozenset(COMMANDS)
-    assert ROLE_PERMISSIONS[Role.PTM] == {"demand_bolus", "interrogate_status"}
+    assert ROLE_PERMISSIONS[Role.PTM] == {"demand_bolus", "interrogate_status", "read_event_log"}
     assert not any(permitted(Role.PUMP, name) for name in COMMANDS)
 
 

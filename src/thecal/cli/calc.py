@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from thecal.clinical.bolus import IMPLANT, REVISION
-
 Handler = Callable[[argparse.Namespace], int]
+# Why a catheter is empty, in the words thecal.clinical.bolus takes (IMPLANT, REVISION; a test keeps them equal):
+# written here so that `thecal calc --help` does not load the calculators, the drug library and the firmware.
+PRIMING_AFTER = ("implant", "revision")
 
 CALC_HELP = "dose calculators: flow, dose, conversions, refill, priming, bridge, titration, trial, demand bolus"
 CALC_DESCRIPTION = """\
@@ -187,7 +188,7 @@ def _prime_parser(commands: argparse._SubParsersAction) -> None:
         _handler("run_prime"),
     )
     _catheter_arguments(parser)
-    parser.add_argument("--after", choices=(IMPLANT, REVISION), default=IMPLANT, help="why the catheter is empty")
+    parser.add_argument("--after", choices=PRIMING_AFTER, default=PRIMING_AFTER[0], help="why the catheter is empty")
     parser.add_argument("--rate", help='bolus rate (default "1 mL/h", the pump model\'s bolus ceiling)')
     _contents_arguments(parser)
     _override_arguments(parser)

@@ -3,14 +3,17 @@
     thecal clinic init-db [--db URL]
     thecal clinic add-user --username NAME --role ROLE [--full-name TEXT] [--db URL]
     thecal clinic serve [--db URL] [--host 127.0.0.1] [--port 8000] [--pumps DIR]
-    thecal clinic demo [--port 8000] [--dir DIR] [--accel N]
+    thecal clinic demo [--port 8000] [--dir DIR] [--accel N] [--ptm-port 8101]
 
 The database is SQLite by default (a file under ~/.local/share/thecal) or any
 PostgreSQL by URL. A password is read from THECAL_PASSWORD or asked for without
 echo, never taken from the command line. `demo` makes the demo clinic's pumps
 (daemons in accelerated time), a fresh database with its patients and four
 accounts whose passwords it prints, and serves the app until Ctrl-C, which
-stops everything it started.
+stops everything it started. Beside it, each demo patient whose pump has demand
+doses on gets the patient's therapy manager app (on ports 8101, 8102, …, their
+addresses printed), its handset paired with the pump and holding a diary token
+the clinic issued, so its diary reaches the clinic.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ DATA_DIR = Path.home() / ".local" / "share" / "thecal"
 PASSWORD_ENV = "THECAL_PASSWORD"
 SECRET_ENV = "THECAL_CLINIC_SECRET"  # 64 hex digits: sessions then survive a restart of the server
 ROLES = ("physician", "nurse", "viewer", "admin")
+DEMO_FIRST_PTM_PORT = 8101  # the demo patients' handset apps: 8101, 8102, ...
+DEMO_CLINIC_NAME = "Demo pain clinic"
+DEMO_CLINIC_PHONE = "+44 20 7946 0000"  # a number set aside for drama (Ofcom): it rings nowhere
 DEMO_STAFF = (
     ("physician", "Dr Ana Rivera", "physician"),
     ("nurse", "Nurse Tomas Okafor", "nurse"),
@@ -81,6 +87,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--accel",
         default=str(DEFAULT_DEMO_ACCEL),
         help=f"pump time per real time for the demo pumps (default {DEFAULT_DEMO_ACCEL:g}: a pump hour a minute)",
+    )
+    p.add_argument(
+        "--ptm-port",
+        default=str(DEMO_FIRST_PTM_PORT),
+        help=f"the first demo handset app's port; the next handsets take the ports after it (default "
+        f"{DEMO_FIRST_PTM_PORT})",
     )
     p.set_defaults(func=_demo)
 
@@ -186,9 +198,12 @@ def _demo(args: argparse.Namespace) -> int:
     import uvicorn
 
     from thecal.apps.clinic.demo import DemoClinic
+    from thecal.apps.patient.demo import DemoHandsets
     from thecal.devices.daemon import check_accel
+    from thecal.units import LISTEN_PORT, count
 
     port = _port(args.port)
+    first_handset = count(args.ptm_port, "--ptm-port", LISTEN_PORT)
     try:
         accel = float(args.accel)
     except ValueError:
@@ -199,16 +214,48 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"setting up the demo clinic in {folder} (its pumps live their pasts first)…", flush=True)
     with DemoClinic(folder, accel=accel) as demo:
         app, accounts, close = demo_app(demo, folder)
+        handsets = DemoHandsets(
+            clinic_name=DEMO_CLINIC_NAME, clinic_phone=DEMO_CLINIC_PHONE, clinic_url=f"http://127.0.0.1:{port}"
+        )
         try:
+            patients = demo_handset_patients(demo, app.state.desk.store)
+            # 0 lets each handset take a free port of its own, as --port 0 does for the programmer.
+            ports = [first_handset + n if first_handset else 0 for n in range(len(patients))]
+            served = handsets.start(patients, ports, demo.pumps.place_head)
             print("\nDemo accounts (username / password):")
             for username, password, role in accounts:
                 print(f"  {username:10s} {password}   ({role})")
-            print(f"\nclinician programmer at http://127.0.0.1:{port} — Ctrl-C stops it and every pump", flush=True)
+            print(f"\nclinician programmer at http://127.0.0.1:{port} — Ctrl-C stops it, every handset and every pump")
+            for handset in served:
+                print(f"patient's therapy manager of {handset.name} (pump {handset.serial}) at {handset.url}")
+            sys.stdout.flush()
             uvicorn.run(app, host=DEFAULT_HOST, port=port, log_level="warning")
         finally:
+            handsets.stop()
             close()
-    print("demo stopped: every pump daemon it started is stopped")
+    print("demo stopped: every handset app and pump daemon it started is stopped")
     return 0
+
+
+def demo_handset_patients(demo: Any, store: Any) -> list[Any]:
+    """The demo patients whose pumps have demand doses on (a handset), each with a diary token the clinic issued."""
+    from thecal.apps.patient.demo import HandsetPatient
+
+    issue = getattr(store, "issue_patient_token", None)
+    physician = next((u for u in store.users() if u.username == "physician"), None)
+    out = []
+    for p in demo.patients():
+        status = demo.pumps.status(p.pump_serial)
+        if status.get("demand") is None:
+            continue
+        label = status.get("label") or []
+        drug = label[0].get("drug") if label and isinstance(label[0], dict) else None
+        record = store.patient_by_mrn(p.mrn)
+        token = issue(record.id, physician) if issue is not None and record is not None and physician else None
+        link = demo.pumps.link(p.pump_serial)
+        name = f"{p.given_name} {p.family_name}"
+        out.append(HandsetPatient(p.pump_serial, link.state_dir, link.port, name, drug, token))
+    return out
 
 
 def demo_app(demo: Any, folder: Path) -> tuple[Any, list[tuple[str, str, str]], Any]:
@@ -265,7 +312,7 @@ def demo_app(demo: Any, folder: Path) -> tuple[Any, list[tuple[str, str, str]], 
                 by=physician,
             )
         store.add_note(patient.id, text=p.story, by=physician)
-    app = create_app(store, demo.pumps, secret_key=secrets.token_bytes(32), clinic_name="Demo pain clinic")
+    app = create_app(store, demo.pumps, secret_key=secrets.token_bytes(32), clinic_name=DEMO_CLINIC_NAME)
     desk: Desk = app.state.desk
     for p in demo.patients():
         try:

@@ -37,6 +37,7 @@ KIND_WORDS = {
     "low_reservoir_alarm_set": "low-reservoir alarm threshold set",
     "alarm": "alarm",
     "alarm_cleared": "alarm cleared",
+    "alarm_tone_test": "alarm tones tested",
     "motor_stall": "motor stalled",
     "motor_recovered": "motor turning again",
     "refused": "command refused by the pump",

@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "thecal.cli.clinic",
         "the clinician programmer web app: serve it, its database and users, or the demo clinic",
     ),
+    "trial": ("thecal.cli.trial", "run an in-silico trial: virtual patients per arm, with confidence intervals"),
+    "forecast": ("thecal.cli.forecast", "what if: the current prescription against a proposed one, in the weeks ahead"),
 }
 
 

@@ -8,33 +8,19 @@ with what to do.
 
 from __future__ import annotations
 
-from thecal.pump.core.alarms import RULES, Alarm
+from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.refusals import RefusalCode
 from thecal.therapy import PatientView
-from thecal.therapy.words import alarm_is_critical, clock_text, local_time
-
-CALL_NOW = "call your clinic now"
-CALL_SOON = "call your clinic to arrange a visit"
-
-# What an alarm means to the patient, in plain words.
-PATIENT_ALARMS = {
-    Alarm.LOW_RESERVOIR: "The pump's reservoir is running low.",
-    Alarm.ELECTIVE_REPLACEMENT: "The pump's battery is near its end: the pump must be replaced soon.",
-    Alarm.EMPTY_RESERVOIR: "The pump's reservoir is empty: it gives no medicine.",
-    Alarm.END_OF_SERVICE: "The pump's battery is exhausted: it has stopped.",
-    Alarm.MOTOR_STALL: "The pump's motor has stopped: it may give no medicine.",
-    Alarm.PUMP_FAULT: "The pump found a fault and stopped giving medicine.",
-}
+from thecal.therapy.words import CALL_NOW, CALL_TODAY, PATIENT_ALARM_MEANING, alarm_is_critical, clock_text, local_time
 
 
 def patient_alarm(name: str) -> str:
-    """One alarm for the patient: what it means and what to do."""
+    """One alarm for the patient: what it means and what to do, in the words every door uses."""
     try:
-        alarm = Alarm(name)
-    except ValueError:
-        return f"The pump reports an alarm ({name.replace('_', ' ')}): {CALL_NOW}."
-    words = PATIENT_ALARMS.get(alarm, RULES[alarm].words.capitalize() + ".")
-    return f"{words} {CALL_NOW if alarm_is_critical(name) else CALL_SOON}."
+        meaning = PATIENT_ALARM_MEANING[Alarm(name)]
+    except (ValueError, KeyError):
+        meaning = f"The pump reports an alarm ({name.replace('_', ' ')})."
+    return f"{meaning} {CALL_NOW if alarm_is_critical(name) else CALL_TODAY}"
 
 
 # Why a press gives no dose, in the patient's words; any other reason is the pump's own words.

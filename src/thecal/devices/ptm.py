@@ -6,7 +6,10 @@ time a dose is allowed is the pump's own computation (`status()`:
 `demand_next_allowed_wall_ms`, `demand_left_24h`). A request whose reply is
 lost comes back `possibly_delivered`; the patient app must count it as
 delivered and show the next time a dose is allowed from a fresh `status()`,
-never offer another dose on the strength of a missing answer.
+never offer another dose on the strength of a missing answer. What became of
+such a request is in the pump's event log, of which a PTM reads only the
+entries about demand doses (`demand_log`), from the mark `status()` carries
+(`log_next_seq`, the number the pump's next log entry will carry).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from thecal.telemetry.client import DEFAULT_ATTEMPTS, ClientSession, Reply
 from thecal.telemetry.device_files import DeviceFiles
 from thecal.telemetry.pump_commands import to_telemetry
 from thecal.telemetry.transport import TcpTransport, Transport
+
+MAX_LOG_PAGE = 100  # the command table's most entries a read
 
 
 class TherapyManagerClient:
@@ -44,3 +49,7 @@ class TherapyManagerClient:
     def status(self) -> Reply:
         """The patient's view: time, mode, alarms, the demand settings, when the next dose is allowed, doses left."""
         return self.session.request("interrogate_status")
+
+    def demand_log(self, from_seq: int, max_entries: int = MAX_LOG_PAGE) -> Reply:
+        """The pump's log entries about demand doses from `from_seq` on (the PTM sees no others), one page."""
+        return self.session.request("read_event_log", from_seq=from_seq, max_entries=max_entries)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from thecal.patient.params import Params, load_params
-from thecal.patient.pk import LN2, NG_PER_MG, drug_pk
+from thecal.patient.pk import LN2, drug_pk
 
 MIN_PER_DAY = 1440.0
 
@@ -32,7 +32,7 @@ _PD = {
     "tolerance.max_fold": "1",
     "tolerance.half_saturation": "1",
     "opioid.plasma_ec50_morphine": "ng/mL",
-    "opioid.oral_to_intrathecal": "1",
+    "opioid.spinal_ec50_morphine": "ng/mL",
     "opioid.hydromorphone_intrathecal_potency": "1",
     "opioid.hydromorphone_oral_potency": "1",
     "opioid.max_relief": "1",
@@ -82,17 +82,12 @@ class Potency:
 
 
 def potency() -> Potency:
-    """The typical potencies: the spinal EC50 makes oral : intrathecal morphine equal to the published ratio."""
+    """The typical potencies: measured EC50s for morphine, equivalence ratios for hydromorphone."""
     pd = pd_params()
     m = drug_pk("morphine", 70.0)
     h = drug_pk("hydromorphone", 70.0)
     ec50_sys = pd.value("opioid.plasma_ec50_morphine")
-    ratio = pd.value("opioid.oral_to_intrathecal")
-    # Steady state of 1 mg/day: plasma after `ratio` mg/day by mouth, CSF after 1 mg/day intrathecally.
-    per_min = NG_PER_MG / MIN_PER_DAY
-    c_plasma = m.f_mr * ratio * per_min / m.plasma_clearance_ml_per_min
-    c_csf = per_min / m.csf_clearance_ml_per_min
-    ec50_sp = ec50_sys * c_csf / c_plasma
+    ec50_sp = pd.value("opioid.spinal_ec50_morphine")
     # Hydromorphone in plasma: as strong as the oral equivalence ratio says, corrected for its own F and CL.
     oral = pd.value("opioid.hydromorphone_oral_potency")
     sys_hm = oral * (m.f_mr / m.plasma_clearance_ml_per_min) / (h.f_mr / h.plasma_clearance_ml_per_min)

@@ -56,6 +56,7 @@ from thecal.patient.pk import (
 from thecal.pump.device import DeliveryRecord
 
 Indication = Literal["cancer", "non_cancer"]
+MAX_NON_OPIOID_RELIEF = 0.9  # no non-opioid treatment takes all of a patient's pain away (assumption)
 Release = Literal["ir", "mr"]
 _POPULATION = {
     "body.weight": "kg",
@@ -63,6 +64,8 @@ _POPULATION = {
     "body.side_effect_sensitivity": "1",
     "body.survival_shape": "1",
     "body.toxicity_hazard": "1/grade",
+    "body.non_opioid_response": "1",
+    "body.toxicity_reference": "1",
 }
 
 
@@ -85,6 +88,8 @@ class PopulationSpec:
     weight_kg_sd: float | None = None
     tip_to_pain_cm_mean: float | None = None
     tip_to_pain_cm_sd: float | None = None
+    opioid_max_relief_mean: float | None = None  # None: params/pd.toml opioid.max_relief
+    opioid_max_relief_sd: float | None = None
 
     def __post_init__(self) -> None:
         if self.indication not in ("cancer", "non_cancer"):
@@ -94,6 +99,8 @@ class PopulationSpec:
             "entry_pain_sd": (self.entry_pain_sd, 0.0, 10.0),
             "oral_mme_mg_per_day_median": (self.oral_mme_mg_per_day_median, 0.0, 10_000.0),
             "oral_mme_cv": (self.oral_mme_cv, 0.0, 5.0),
+            "opioid_max_relief_mean": (self.opioid_max_relief_mean or 0.5, 0.0, 1.0),
+            "opioid_max_relief_sd": (self.opioid_max_relief_sd or 0.0, 0.0, 1.0),
         }
         for name, (value, lo, hi) in checks.items():
             if not lo <= value <= hi:
@@ -126,6 +133,7 @@ class PatientParams:
     press_threshold: float
     survival_median_days: float | None
     survival_draw: float  # Exp(1): death when the cumulative hazard reaches it
+    non_opioid_response: float = 1.0  # how strongly this patient responds to non-opioid management (1 = typical)
 
 
 def _lognormal(rng: np.random.Generator, median: float, cv: float) -> float:
@@ -162,10 +170,19 @@ def sample_params(spec: PopulationSpec, rng: np.random.Generator) -> PatientPara
     )
     kinetics = {d: drug_pk(d, weight, rng) for d in DRUGS}
     ec50_factor = _lognormal(rng, 1.0, pd["opioid.plasma_ec50_morphine"].cv or 0.0)
-    max_relief = _normal(rng, pd.value("opioid.max_relief"), pd["opioid.max_relief"].sd or 0.0, 0.05, 0.98)
+    emax = pd["opioid.max_relief"]
+    max_relief = _normal(
+        rng,
+        emax.value if spec.opioid_max_relief_mean is None else spec.opioid_max_relief_mean,
+        (emax.sd or 0.0) if spec.opioid_max_relief_sd is None else spec.opioid_max_relief_sd,
+        0.05,
+        0.98,
+    )
     zic_ec50 = _lognormal(rng, pd.value("ziconotide.ec50"), pd["ziconotide.ec50"].cv or 0.0)
     zic_relief = _normal(rng, pd.value("ziconotide.max_relief"), pd["ziconotide.max_relief"].sd or 0.0, 0.0, 0.95)
-    sensitivity = _lognormal(rng, 1.0, body["body.side_effect_sensitivity"].cv or 0.0)
+    sensitivity = _lognormal(
+        rng, body.value("body.side_effect_sensitivity"), body["body.side_effect_sensitivity"].cv or 0.0
+    )
     entry = _normal(rng, spec.entry_pain_mean, spec.entry_pain_sd, 0.0, 10.0)
     oral = (
         _lognormal(rng, spec.oral_mme_mg_per_day_median, spec.oral_mme_cv) if spec.oral_mme_mg_per_day_median else 0.0
@@ -176,11 +193,13 @@ def sample_params(spec: PopulationSpec, rng: np.random.Generator) -> PatientPara
     progression = max(0.0, g.value + (g.sd or 0.0) * float(rng.standard_normal()))
     threshold = _normal(rng, pain.value("ptm.threshold"), pain["ptm.threshold"].sd or 0.0, 1.0, 10.0)
     survival_draw = float(rng.exponential(1.0))
+    nor = body["body.non_opioid_response"]
+    response = _normal(rng, nor.value, nor.sd or 0.0, 0.0, 10.0)
     partial = PatientParams(
         seed, spec.indication, weight, entry, oral, 0.0, progression, tip, kinetics, ec50_factor, max_relief,
         zic_ec50, zic_relief, sensitivity,
         pain.value(f"breakthrough.episodes_{kind}") if has_breakthrough else 0.0,
-        threshold, spec.prognosis_median_days if cancer else None, survival_draw,
+        threshold, spec.prognosis_median_days if cancer else None, survival_draw, response,
     )  # fmt: skip
     # The drive that, under the steady state of the entry oral dose, gives the stated entry pain.
     probe = VirtualPatient(partial)
@@ -218,7 +237,7 @@ class Observation:
 class _Input:
     at_ms: int
     order: int
-    kind: str = field(compare=False)  # "start" | "end" | "dose" | "tip"
+    kind: str = field(compare=False)  # "start" | "end" | "dose" | "tip" | "adjuvant"
     drug: str = field(compare=False, default="")
     amount: float = field(compare=False, default=0.0)  # ng, ng/min for "start"/"end", cm for "tip"
     depot: str = field(compare=False, default="")
@@ -260,11 +279,13 @@ class VirtualPatient:
         body = population_params()
         self.survival_shape = body.value("body.survival_shape")
         self.toxicity_hazard = body.value("body.toxicity_hazard")
+        self.toxicity_reference = body.value("body.toxicity_reference")
         self.gut_reference_ng = se.side_effect_model().gut_reference_mg * NG_PER_MG
         # State.
         self.now_ms = start_ms
         self.tip_to_pain_cm = params.tip_to_pain_cm
         self.tip_blocked = False
+        self.adjuvant_relief = 0.0
         self.drugs = {d: DrugState() for d in DRUGS}
         self.e_sp = self.e_sys = self.tol = self.e_z = self.adapt_z = self.brain = 0.0
         self.cumulative_hazard = 0.0
@@ -324,6 +345,17 @@ class VirtualPatient:
         """The catheter tip is now this far from the segments of the pain (migration, revision)."""
         self._push(max(at_ms, self.now_ms), "tip", amount=abs(tip_to_pain_cm))
 
+    def set_adjuvant(self, at_ms: int, fraction: float) -> None:
+        """From `at_ms` on, non-opioid treatment (adjuvants, radiotherapy, blocks) takes away this fraction.
+
+        `fraction` is the relief of a typical patient; this patient's own is `fraction` times their response
+        (`non_opioid_response`), at most MAX_NON_OPIOID_RELIEF.
+        """
+        if not 0.0 <= fraction < 1.0:
+            raise InputError("adjuvant_relief", fraction, "is not a fraction of the pain", "give 0 to below 1")
+        own = min(MAX_NON_OPIOID_RELIEF, fraction * self.params.non_opioid_response)
+        self._push(max(at_ms, self.now_ms), "adjuvant", amount=own)
+
     def block_tip(self, blocked: bool = True) -> None:
         """An inflammatory mass at the tip: drug leaving the catheter no longer reaches the cord's segments."""
         self.tip_blocked = blocked
@@ -367,6 +399,8 @@ class VirtualPatient:
             setattr(state, event.depot, getattr(state, event.depot) + event.amount)
         elif event.kind == "tip":
             self.tip_to_pain_cm = event.amount
+        elif event.kind == "adjuvant":
+            self.adjuvant_relief = event.amount
 
     def _step(self, dt: float) -> None:
         """Advance every compartment `dt` minutes at constant inputs, in closed form."""
@@ -416,7 +450,8 @@ class VirtualPatient:
     def relief(self) -> float:
         """The fraction of the pain drive the drugs take away now."""
         e_op = opioid_effect(self.e_sp, self.e_sys, self.fold(), self.params.opioid_max_relief)
-        return relief(e_op, ziconotide_effect(self.e_z, self.params.ziconotide_max_relief))
+        drugs = relief(e_op, ziconotide_effect(self.e_z, self.params.ziconotide_max_relief))
+        return relief(drugs, self.adjuvant_relief) if self.adjuvant_relief else drugs
 
     def pain(self) -> float:
         """The pain the patient feels now, 0-10."""
@@ -448,7 +483,8 @@ class VirtualPatient:
         def base(ms: int) -> float:
             return (ms / MS_PER_MIN / MIN_PER_DAY / scale) ** k
 
-        self.cumulative_hazard += (base(end_ms) - base(start_ms)) * math.exp(self.toxicity_hazard * toxicity)
+        excess = self.toxicity_hazard * (toxicity - self.toxicity_reference) if self.toxicity_hazard else 0.0
+        self.cumulative_hazard += (base(end_ms) - base(start_ms)) * math.exp(excess)
         if self.cumulative_hazard >= self.params.survival_draw:
             self.death_ms = end_ms
 

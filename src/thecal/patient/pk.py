@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -63,7 +64,12 @@ class ExpSum:
 
     def at(self, t: float) -> float:
         """The value at `t` minutes."""
-        return self.const + sum(a * math.exp(-r * t) for a, r in self.terms)
+        # The same sum as `sum(generator)`, term by term from 0 in the same order, without a generator per call.
+        total = 0.0
+        exp = math.exp
+        for a, r in self.terms:
+            total += a * exp(-r * t)
+        return self.const + total
 
     def integral(self, t: float) -> float:
         """The integral from 0 to `t` minutes."""
@@ -72,7 +78,7 @@ class ExpSum:
     def add(self, other: ExpSum, scale: float = 1.0) -> ExpSum:
         """Add `scale` times another function to this one (in place) and return self."""
         self.const += scale * other.const
-        self.terms.extend((scale * a, r) for a, r in other.terms)
+        self.terms += [(scale * a, r) for a, r in other.terms]
         return self
 
 
@@ -90,17 +96,19 @@ def chain(y0: float, gain: float, x: ExpSum, k: float) -> ExpSum:
     """
     const = gain * x.const / k
     last = y0 - const
+    nudge = 1e-9 * k
     terms: list[tuple[float, float]] = []
+    append = terms.append  # asked thousands of times a simulated day: no attribute look-up per term
     for a, r in x.terms:
         if a == 0.0:
             continue
         gap = k - r
-        if abs(gap) <= 1e-9 * k:
-            gap = 1e-9 * k
+        if abs(gap) <= nudge:
+            gap = nudge
         c = gain * a / gap
-        terms.append((c, r))
+        append((c, r))
         last -= c
-    terms.append((last, k))
+    append((last, k))
     return ExpSum(const, terms)
 
 
@@ -124,7 +132,15 @@ def ka_from_tmax(tmax_min: float, k_min: float) -> float:
 
 def spread_length_cm(params: Params | None = None) -> float:
     """The length over which CSF concentration falls by a factor e away from the tip."""
-    p = params or pk_params()
+    if params is None:
+        return _typical_spread_length_cm()
+    return params.value("spread.reference_distance") / -math.log(params.value("spread.reference_fraction"))
+
+
+@cache
+def _typical_spread_length_cm() -> float:
+    # Asked at every step of every patient: params/pk.toml is read once (load_params caches it too).
+    p = pk_params()
     return p.value("spread.reference_distance") / -math.log(p.value("spread.reference_fraction"))
 
 

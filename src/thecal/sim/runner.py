@@ -28,11 +28,12 @@ from thecal.pump.core import Alarm, Outcome, ReportFault
 from thecal.pump.core import Fill as FillCommand
 from thecal.pump.core.refusals import RefusalCode
 from thecal.pump.core.schedule import DoseSchedule, DoseStep
-from thecal.pump.device import VirtualPump
+from thecal.pump.device import DeliveryRecord, VirtualPump
 from thecal.pump.hardware.catheter import CatheterFault
 from thecal.pump.model import load_model
+from thecal.sim.patient_link import PatientLink, PressAnswer
 from thecal.sim.record import Recorder, SimulationResult
-from thecal.sim.scenario import Amount, Event, FlexStep, Rate, Scenario
+from thecal.sim.scenario import Amount, Event, FlexStep, Rate, Scenario, timeline_time
 from thecal.therapy import (
     Actor,
     ClearAlarm,
@@ -116,6 +117,7 @@ class ScenarioRun:
     syringe: Syringe
     recorder: Recorder
     clinician: Actor = field(default_factory=lambda: Actor("scenario clinician", StaffRole.PHYSICIAN))
+    patient: PatientLink | None = None
 
     def snapshot(self) -> PumpSnapshot:
         """The pump as the programmer reads it now."""
@@ -146,7 +148,8 @@ def _input_error(event: Event, finding: Finding) -> InputError:
 # ------------------------------------------------------------------ entries to intents
 
 
-def _lead(run: ScenarioRun, event: Event) -> tuple[str, int]:
+def lead_drug(run: ScenarioRun, event: Event) -> tuple[str, int]:
+    """The fill's lead drug and its concentration, in which an entry's doses are programmed."""
     label = run.snapshot().label
     if not label:
         raise InputError(
@@ -179,7 +182,8 @@ def _mass(amount: Amount, concentration: int) -> int:
     return amount.volume_nl * concentration // NL_PER_ML
 
 
-def _doses(steps: tuple[FlexStep, ...], concentration: int, event: Event) -> DoseSchedule:
+def dose_schedule(steps: tuple[FlexStep, ...], concentration: int, event: Event) -> DoseSchedule:
+    """A scenario's flex steps as the week of doses the therapy layer prescribes."""
     days: list[list[DoseStep]] = [[] for _ in range(7)]
     for step in steps:
         for d in step.days:
@@ -218,7 +222,7 @@ def _refill(run: ScenarioRun, e: Event) -> None:
     run.syringe.pocket_fill = e.params["pocket_fill"]
     new_prescription = None
     if "steps" in e.params:
-        new_prescription = _doses(e.params["steps"], told[0][1], e)
+        new_prescription = dose_schedule(e.params["steps"], told[0][1], e)
     intent = Refill(
         e.params["volume_nl"],
         DrugFill.of(*told),
@@ -242,13 +246,13 @@ def _prime(run: ScenarioRun, e: Event) -> None:
 
 
 def _program(run: ScenarioRun, e: Event) -> None:
-    _, concentration = _lead(run, e)
-    doses = _doses(e.params["steps"], concentration, e)
+    _, concentration = lead_drug(run, e)
+    doses = dose_schedule(e.params["steps"], concentration, e)
     run.therapy(e, Prescribe(doses, override_reason=e.params.get("override_reason")))
 
 
 def _bolus(run: ScenarioRun, e: Event) -> None:
-    _, concentration = _lead(run, e)
+    _, concentration = lead_drug(run, e)
     dose = _mass(e.params["amount"], concentration)
     run.therapy(e, ClinicianBolus(dose, e.params["duration_ms"], override_reason=e.params.get("override_reason")))
 
@@ -257,7 +261,7 @@ def _periodic_bolus(run: ScenarioRun, e: Event) -> None:
     if e.params["off"]:
         run.therapy(e, PeriodicBolusOff())
         return
-    _, concentration = _lead(run, e)
+    _, concentration = lead_drug(run, e)
     intent = PeriodicBolus(
         _mass(e.params["amount"], concentration),
         e.params["duration_ms"],
@@ -272,7 +276,7 @@ def _demand_settings(run: ScenarioRun, e: Event) -> None:
     if e.params["off"]:
         run.therapy(e, PtmOff())
         return
-    _, concentration = _lead(run, e)
+    _, concentration = lead_drug(run, e)
     intent = PtmSettings(
         _mass(e.params["amount"], concentration),
         e.params["duration_ms"],
@@ -284,6 +288,10 @@ def _demand_settings(run: ScenarioRun, e: Event) -> None:
 
 
 def _ptm_press(run: ScenarioRun, e: Event) -> None:
+    _press(run, e)
+
+
+def _press(run: ScenarioRun, e: Event) -> PressAnswer:
     # The dose a press gives is the pump's demand dose of its lead drug, as it holds them before the press: read
     # from the simulated pump itself, as the recorder reads what it delivers (a handset's view does not show it).
     state = run.pump.firmware.state
@@ -292,10 +300,30 @@ def _ptm_press(run: ScenarioRun, e: Event) -> None:
     demand, label = before
     if execution is not None and execution.refusal is None and demand is not None and label:
         run.recorder.dose_given(label[0].drug, demand.dose_ng)
-    else:
-        blocking = [f for f in plan.findings if f.blocking]
-        refusal = execution.refusal if execution is not None else None
-        run.recorder.press_refused((refusal or blocking[0]).code if (refusal or blocking) else "unknown")
+        return PressAnswer("given")
+    blocking = [f for f in plan.findings if f.blocking]
+    refusal = execution.refusal if execution is not None else None
+    code = (refusal or blocking[0]).code if (refusal or blocking) else "unknown"
+    run.recorder.press_refused(code)
+    return press_answer(run, code)
+
+
+def press_answer(run: ScenarioRun, code: str) -> PressAnswer:
+    """What the handset tells the patient after a refused press: a lockout until a time, the daily maximum, or no."""
+    view = run.service.port.patient_view()
+    until = view.demand_not_now_until_wall_ms or view.demand_next_allowed_wall_ms
+    until_ms = None if until is None else until - view.wall_ms + run.pump.now_ms
+    if code == RefusalCode.DAILY_MAXIMUM:
+        return PressAnswer("daily_max", until_ms)
+    if code == RefusalCode.LOCKED_OUT:
+        return PressAnswer("locked_out", until_ms)
+    return PressAnswer("refused", until_ms)
+
+
+def patient_tick(run: ScenarioRun, e: Event) -> None:
+    """Advance the run's virtual patient to now; a press it decides on goes through the therapy layer."""
+    assert run.patient is not None  # ticks are made only for a run with a patient
+    run.patient.tick(run.pump.now_ms, lambda: _press(run, e))
 
 
 def _simple(intent: Callable[[Event], Intent]) -> Callable[[ScenarioRun, Event], None]:
@@ -401,10 +429,15 @@ def steps_of(scenario: Scenario) -> list[Step]:
     return sorted(steps, key=lambda s: (s.at_ms, s.event.index))
 
 
-def run(scenario: Scenario) -> SimulationResult:
-    """Play a scenario out through the therapy layer and return what happened."""
+def run(scenario: Scenario, patient: PatientLink | None = None) -> SimulationResult:
+    """Play a scenario out through the therapy layer and return what happened (to the patient too, if one is given).
+
+    With a `patient`, what reaches the catheter tip goes into its body, it takes its oral regimen, it is observed
+    every `patient.observe_ms` and presses the handset by its press rule; the record gains a "patient" section.
+    """
     model = load_model(scenario.model)
     recorder = Recorder(scenario, model)
+    on_delivery = recorder.delivery if patient is None else _both(recorder.delivery, patient.delivery)
     pump = VirtualPump(
         model,
         formulary=pump_formulary(),
@@ -412,12 +445,12 @@ def run(scenario: Scenario) -> SimulationResult:
         seed=scenario.seed,
         wall_ms=scenario.start_wall_ms,
         accuracy_error=scenario.accuracy_error,
-        on_delivery=recorder.delivery,
+        on_delivery=on_delivery,
     )
     recorder.attach(pump)
     syringe = Syringe()
     service = TherapyService(DirectPort(pump, refill=syringe.fill), PatientFacts(opioid_naive=scenario.opioid_naive))
-    state = ScenarioRun(scenario, pump, service, syringe, recorder)
+    state = ScenarioRun(scenario, pump, service, syringe, recorder, patient=patient)
     implant = Event(-1, 0, "implant", {"_at_text": "0 d", "note": "the catheter is implanted with the pump"})
     state.therapy(implant, Implant(scenario.catheter_volume_nl))
     if scenario.low_reservoir_alarm_nl is not None:
@@ -426,7 +459,8 @@ def run(scenario: Scenario) -> SimulationResult:
         )
     samples = iter(range(0, scenario.duration_ms + 1, scenario.sample_ms))
     next_sample = next(samples, None)
-    for step in [*steps_of(scenario), None]:
+    steps = steps_of(scenario) if patient is None else _with_patient(steps_of(scenario), scenario, patient)
+    for step in [*steps, None]:
         until = scenario.duration_ms if step is None else step.at_ms
         while next_sample is not None and next_sample <= until:
             pump.advance(next_sample)
@@ -435,4 +469,25 @@ def run(scenario: Scenario) -> SimulationResult:
         pump.advance(until)
         if step is not None:
             step.act(state, step.event)
-    return recorder.finish(pump)
+    result = recorder.finish(pump)
+    if patient is not None:
+        result.data["patient"] = patient.to_json()
+    return result
+
+
+def _both(first: Callable[[DeliveryRecord], None], second: Callable[[DeliveryRecord], None]) -> Any:
+    def deliver(record: DeliveryRecord) -> None:
+        first(record)
+        second(record)
+
+    return deliver
+
+
+def _with_patient(steps: list[Step], scenario: Scenario, patient: PatientLink) -> list[Step]:
+    """The scenario's steps with the patient's observations merged in, each after the entries of its moment."""
+    index = len(scenario.timeline)
+    ticks = [
+        Step(t, Event(index, t, "patient", {"_at_text": timeline_time(scenario.start_wall_ms, t)}), patient_tick)
+        for t in patient.tick_times(scenario.duration_ms)
+    ]
+    return sorted([*steps, *ticks], key=lambda s: (s.at_ms, s.event.index))

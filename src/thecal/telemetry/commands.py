@@ -231,6 +231,12 @@ _SPECS = (
         "Clear a named alarm after its cause was handled.",
     ),
     CommandSpec(
+        "alarm_tone_test",
+        Record(),
+        "Sound each alarm tone once (single, then two-tone) for the patient to hear; the pump logs the test. "
+        "Remembered for retries like any change, so a retry never sounds the tones twice.",
+    ),
+    CommandSpec(
         "ptm_settings",
         Record({"dose_ng": POSITIVE, "duration_ms": POSITIVE, "lockout_ms": QUANTITY, "max_per_24h": POSITIVE}),
         "Enable or change the patient's demand doses: dose of the lead drug, duration, lockout, most in 24 h.",
@@ -249,7 +255,10 @@ SECURITY_COMMANDS = frozenset({"revoke_key", "list_keys"})
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
     Role.CLINICIAN: frozenset(COMMANDS),
-    Role.PTM: frozenset({"interrogate_status", "demand_bolus"}),
+    # A PTM also reads the event log, but sees only its entries about demand doses (`PTM_LOG_ENTRIES`): an
+    # answer lost on the link is settled from the pump's own record of that request, read-only, and the one log
+    # handler and its hash-chained source serve both roles, filtered here like the status.
+    Role.PTM: frozenset({"interrogate_status", "demand_bolus", "read_event_log"}),
     Role.PUMP: frozenset(),
 }
 
@@ -258,6 +267,8 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[str]] = {
 # stopped), the alarms (low or empty reservoir, battery replacement, a stall or fault), the demand settings the
 # physician gave (a dose in ng, the lockout, the most a day; none when demand doses are off), and the pump's own
 # answer to "when may I take the next dose, and how many are left today". Not the reservoir, flows or drug label.
+# And the number the pump's next log entry will carry: read with the eligibility just before a press, it marks
+# where that request's entries will start, should its answer be lost (see the PTM's log filter below).
 PTM_STATUS_FIELDS = frozenset(
     {
         "wall_ms",
@@ -267,6 +278,7 @@ PTM_STATUS_FIELDS = frozenset(
         "demand_next_allowed_wall_ms",
         "demand_left_24h",
         "demand_not_now",
+        "log_next_seq",
     }
 )
 
@@ -321,8 +333,48 @@ def permitted(role: Role, name: str) -> bool:
     return name in ROLE_PERMISSIONS.get(role, frozenset())
 
 
+# What a patient's PTM may see of read_event_log: the entries about its demand doses only (a demand bolus's start,
+# end or interruption, and a press the pump refused), each without its chain hash. The rest of the log (therapy,
+# refills, keys, rejections) stays with the clinician. `read_to_seq` says how far the pump read, so a page whose
+# entries were all withheld still moves the reader on; `next_seq` and `dropped` are the log's head and tail.
+PTM_LOG_ENTRIES: Mapping[str, tuple[str, str]] = {
+    "bolus_start": ("kind", "demand"),
+    "bolus_end": ("kind", "demand"),
+    "bolus_interrupted": ("kind", "demand"),
+    "refused": ("command", "RequestDemandBolus"),
+}
+PTM_LOG_ENTRY_FIELDS = ("seq", "at_ms", "kind", "detail")
+
+
+def _ptm_log_entry(entry: object) -> dict[str, object] | None:
+    """A log entry as a PTM may see it, or None when it is not about a demand dose."""
+    if not isinstance(entry, Mapping):
+        return None
+    wanted = PTM_LOG_ENTRIES.get(str(entry.get("kind")))
+    detail = entry.get("detail")
+    if wanted is None or not isinstance(detail, Mapping) or detail.get(wanted[0]) != wanted[1]:
+        return None
+    return {key: entry[key] for key in PTM_LOG_ENTRY_FIELDS if key in entry}
+
+
+def _ptm_log(result: dict[str, object]) -> dict[str, object]:
+    raw = result.get("entries")
+    raw = raw if isinstance(raw, list) else []
+    seen = [entry for entry in (_ptm_log_entry(e) for e in raw) if entry is not None]
+    last = raw[-1].get("seq") if raw and isinstance(raw[-1], Mapping) else None
+    read_to = last + 1 if type(last) is int else result.get("next_seq")
+    return {
+        "entries": seen,
+        "next_seq": result.get("next_seq"),
+        "dropped": result.get("dropped"),
+        "read_to_seq": read_to,
+    }
+
+
 def visible_result(role: Role, name: str, result: dict[str, object]) -> dict[str, object]:
     """The part of a reply this role may read."""
     if role is Role.PTM and name == "interrogate_status":
         return {key: value for key, value in result.items() if key in PTM_STATUS_FIELDS}
+    if role is Role.PTM and name == "read_event_log":
+        return _ptm_log(result)
     return result

@@ -21,6 +21,7 @@ from thecal.errors import ThecalError
 from thecal.pump.core.actions import Refusal
 from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.commands import (
+    AlarmToneTest,
     CancelBolus,
     ClearAlarm,
     ClinicianBolus,
@@ -60,6 +61,7 @@ TelemetryCommand = (
     | StopTherapy
     | ResumeTherapy
     | ClearAlarm
+    | AlarmToneTest
     | SetClock
 )
 
@@ -160,6 +162,7 @@ _ENCODERS: Mapping[type, Callable[..., tuple[str, Args]]] = {
     ResumeTherapy: lambda c: ("therapy_resume", {}),
     # Who clears an alarm is the sender's certified role, never a field of the message.
     ClearAlarm: lambda c: ("alarm_clear", {"alarm": c.alarm.value}),
+    AlarmToneTest: lambda c: ("alarm_tone_test", {}),
     SetClock: lambda c: ("clock_set", {"wall_ms": c.wall_ms}),
 }
 
@@ -242,6 +245,7 @@ _DECODERS: Mapping[str, Callable[[Mapping[str, object], Role], TelemetryCommand]
     ),
     "periodic_bolus_stop": lambda a, r: SetPeriodicBolus(None),
     "alarm_clear": _decode_alarm,
+    "alarm_tone_test": lambda a, r: AlarmToneTest(),
     "ptm_settings": lambda a, r: SetDemandLimits(
         DemandLimits(_int(a, "dose_ng"), _int(a, "duration_ms"), _int(a, "lockout_ms"), _int(a, "max_per_24h"))
     ),

@@ -10,6 +10,7 @@ sends a confirmed plan and verifies the pump holds what was planned.
 from thecal.drugs.verdict import StaffRole
 from thecal.therapy.context import ClinicSettings, PatientFacts
 from thecal.therapy.intents import (
+    AlarmTest,
     ClearAlarm,
     ClinicianBolus,
     DemandPress,
@@ -30,7 +31,7 @@ from thecal.therapy.intents import (
     Titrate,
 )
 from thecal.therapy.plan import Plan, PlanWarning
-from thecal.therapy.ports import DirectPort, PortError, PumpPort, SendOutcome, Sent, TelemetryPort
+from thecal.therapy.ports import DirectPort, LogRecord, PortError, PumpPort, SendOutcome, Sent, TelemetryPort
 from thecal.therapy.roles import Actor
 from thecal.therapy.service import Execution, ExecutionStatus, TherapyService, Verification
 from thecal.therapy.settings import SettingChange, SettingValue, TherapySettings
@@ -38,6 +39,7 @@ from thecal.therapy.snapshot import PatientView, PumpSnapshot, SnapshotError
 
 __all__ = [
     "Actor",
+    "AlarmTest",
     "ClearAlarm",
     "ClinicSettings",
     "ClinicianBolus",
@@ -48,6 +50,7 @@ __all__ = [
     "FirstFill",
     "Implant",
     "Intent",
+    "LogRecord",
     "LowReservoirAlarm",
     "PatientFacts",
     "PatientView",

@@ -141,6 +141,11 @@ class PostMriCheck(IntentBase):
 
 
 @dataclass(frozen=True)
+class AlarmTest(IntentBase):
+    """Test the alarm tones: the pump sounds each once for the patient to hear; nothing in the therapy changes."""
+
+
+@dataclass(frozen=True)
 class LowReservoirAlarm(IntentBase):
     """Raise the low-reservoir alarm at `threshold_nl` in the reservoir."""
 
@@ -168,6 +173,7 @@ Intent = (
     | ResumeTherapy
     | ClearAlarm
     | PostMriCheck
+    | AlarmTest
     | LowReservoirAlarm
     | DemandPress
 )

@@ -47,6 +47,7 @@ class Plan:
     expected_mode: str | None = None
     override_note: str = ""  # why a written reason did not become an override
     refill_due_wall_ms: int | None = None
+    expected_event: str | None = None  # an event-log entry the pump must write when this plan is sent
 
     @property
     def allowed(self) -> bool:

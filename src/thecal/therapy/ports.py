@@ -96,6 +96,20 @@ class Sent:
         }
 
 
+@dataclass(frozen=True)
+class LogRecord:
+    """One entry of the pump's event log as read back: its sequence number, pump time, kind and details."""
+
+    seq: int
+    at_ms: int
+    kind: str
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The entry as stable JSON-ready fields."""
+        return {"seq": self.seq, "at_ms": self.at_ms, "kind": self.kind, "detail": dict(self.detail)}
+
+
 class PortError(ThecalError):
     """A pump could not be read: the link, the pump or the device's role stood in the way."""
 
@@ -113,6 +127,10 @@ class PumpPort(Protocol):
 
     def send(self, command: Command) -> Sent:
         """Send one command and say how it ended."""
+        ...
+
+    def event_log(self, from_seq: int) -> tuple[LogRecord, ...]:
+        """The pump's event-log entries from sequence number `from_seq` on."""
         ...
 
 
@@ -145,6 +163,11 @@ class DirectPort:
         if outcome.accepted:
             return Sent(command, SendOutcome.ACCEPTED, info=dict(outcome.info))
         return Sent(command, SendOutcome.REFUSED, outcome.refusal)
+
+    def event_log(self, from_seq: int) -> tuple[LogRecord, ...]:
+        """The firmware's event-log entries from `from_seq` on."""
+        entries = self.pump.firmware.state.log.since(from_seq)
+        return tuple(LogRecord(e.seq, e.at_ms, e.kind, dict(e.detail)) for e in entries)
 
 
 class TelemetryPort:
@@ -191,6 +214,38 @@ class TelemetryPort:
         except NothingListening as lost:  # no frame reached a pump: nothing happened there
             return Sent(command, SendOutcome.REFUSED, Refusal("nothing_listening", str(lost)), TELEMETRY)
         return _sent(command, reply)
+
+    def event_log(self, from_seq: int) -> tuple[LogRecord, ...]:
+        """The pump's event-log entries from `from_seq` on, read page by page (a clinician programmer only)."""
+        records: list[LogRecord] = []
+        start = from_seq
+        while True:
+            reply = self.client.session.request("read_event_log", from_seq=start, max_entries=LOG_PAGE_ENTRIES)
+            if not reply.ok:
+                raise PortError(f"the pump's event log could not be read from entry {start}: {reply.describe()}")
+            page = [_log_record(e) for e in _entries(reply.result)]
+            records += page
+            head = reply.result.get("next_seq")
+            if not page or type(head) is not int or page[-1].seq + 1 >= head:
+                return tuple(records)
+            start = page[-1].seq + 1
+
+
+LOG_PAGE_ENTRIES = 100  # the most entries one read_event_log answers (the telemetry command table)
+
+
+def _entries(result: Mapping[str, object]) -> list[Mapping[str, object]]:
+    entries = result.get("entries")
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise PortError("the pump answered a read of its event log without a list of entries; read it again")
+    return entries
+
+
+def _log_record(entry: Mapping[str, object]) -> LogRecord:
+    seq, at, kind, detail = (entry.get(k) for k in ("seq", "at_ms", "kind", "detail"))
+    if type(seq) is not int or type(at) is not int or not isinstance(kind, str):
+        raise PortError(f"the pump answered an event-log entry without its number, time or kind: {dict(entry)}")
+    return LogRecord(seq, at, kind, dict(detail) if isinstance(detail, Mapping) else {})
 
 
 def _sent(command: Command, reply: Reply) -> Sent:

@@ -24,9 +24,10 @@ from thecal.therapy.handlers import HANDLERS
 from thecal.therapy.handlers.demand import press_findings
 from thecal.therapy.intents import DemandPress, Intent
 from thecal.therapy.plan import Plan, PlanWarning
-from thecal.therapy.ports import PumpPort, SendOutcome, Sent
+from thecal.therapy.ports import LogRecord, PumpPort, SendOutcome, Sent
 from thecal.therapy.roles import Actor, override_for, role_finding
 from thecal.therapy.settings import SettingChange, TherapySettings, side_by_side
+from thecal.therapy.snapshot import PumpSnapshot
 
 
 class ExecutionStatus(StrEnum):
@@ -50,11 +51,15 @@ class Verification:
     mismatches: tuple[SettingChange, ...] = ()
     mode_expected: str | None = None
     mode_found: str | None = None
+    event_expected: str | None = None  # an event-log entry the plan's commands must have written
+    events: tuple[LogRecord, ...] = ()  # the entries of that kind the pump logged since the plan was sent
+    snapshot: PumpSnapshot | None = field(default=None, compare=False, repr=False)  # the fresh interrogation
 
     @property
     def ok(self) -> bool:
-        """True when the pump holds every planned setting (and mode)."""
-        return not self.mismatches and self.mode_expected in (None, self.mode_found)
+        """True when the pump holds every planned setting (and mode), and logged the event the plan expects."""
+        logged = self.event_expected is None or bool(self.events)
+        return not self.mismatches and self.mode_expected in (None, self.mode_found) and logged
 
     def to_dict(self) -> dict[str, object]:
         """The verification as stable JSON-ready fields."""
@@ -66,6 +71,8 @@ class Verification:
             ],
             "mode_expected": self.mode_expected,
             "mode_found": self.mode_found,
+            "event_expected": self.event_expected,
+            "events": [e.to_dict() for e in self.events],
         }
 
 
@@ -150,6 +157,7 @@ class TherapyService:
             expected_mode=draft.expected_mode,
             override_note=note,
             refill_due_wall_ms=draft.refill_due_wall_ms,
+            expected_event=draft.expected_event,
         )
 
     def _plan_press(self, intent: DemandPress, actor: Actor) -> Plan:
@@ -184,34 +192,51 @@ class TherapyService:
             return Execution(
                 plan, actor, ExecutionStatus.NOT_ALLOWED, message="Nothing was sent: the plan is beyond a limit."
             )
+        since: int | None = None
         if plan.before is not None:
-            now = TherapySettings.of(self.port.interrogate())
-            if now != plan.before:
+            fresh = self.port.interrogate()
+            if TherapySettings.of(fresh) != plan.before:
                 return Execution(
                     plan,
                     actor,
                     ExecutionStatus.STALE,
                     message="Nothing was sent: the pump changed since the plan was made. Plan again.",
                 )
+            since = _log_next_seq(fresh)
         sent: list[Sent] = []
         for command in plan.commands:
             outcome = self.port.send(command)
             sent.append(outcome)
             if not outcome.accepted:
                 break
-        verification = self.verify(plan)
+        verification = self.verify(plan, since_seq=since)
         status = _status(sent, verification)
-        return Execution(plan, actor, status, tuple(sent), verification, _message(status, sent))
+        message = _message(status, sent)
+        if status is ExecutionStatus.NOT_VERIFIED and not verification.mismatches and verification.event_expected:
+            message = (
+                "Every command was accepted, but the pump's event log does not show the "
+                f"{verification.event_expected.replace('_', ' ')}: interrogate and read the event log."
+            )
+        return Execution(plan, actor, status, tuple(sent), verification, message)
 
-    def verify(self, plan: Plan) -> Verification:
-        """Interrogate the pump and compare what it holds with what the plan said it would."""
+    def verify(self, plan: Plan, *, since_seq: int | None = None) -> Verification:
+        """Interrogate the pump and compare what it holds with what the plan said it would.
+
+        A plan that expects an event-log entry is checked against the log from `since_seq` (the log's head when
+        it was sent) on; without that mark the entry cannot be found, and the plan is not verified.
+        """
         if plan.expected is None:
             return Verification(False)
         snapshot = self.port.interrogate()
         found = TherapySettings.of(snapshot)
         rows = side_by_side(plan.expected, found, snapshot.model.internal_volume_nl)
         mismatches = tuple(row for row in rows if row.changed)
-        return Verification(True, mismatches, plan.expected_mode, snapshot.mode)
+        events: tuple[LogRecord, ...] = ()
+        if plan.expected_event is not None and since_seq is not None:
+            events = tuple(e for e in self.port.event_log(since_seq) if e.kind == plan.expected_event)
+        return Verification(
+            True, mismatches, plan.expected_mode, snapshot.mode, plan.expected_event, events, snapshot=snapshot
+        )
 
 
 def _without_kept_soft_limits(
@@ -231,6 +256,12 @@ def _without_kept_soft_limits(
     kept = [f for f in findings if f.tier is Tier.SOFT and f in standing]
     notes = [PlanWarning("soft_limit_kept", f"Passed before and not changed here: {f.message}") for f in kept]
     return [f for f in findings if f not in kept], notes
+
+
+def _log_next_seq(snapshot: PumpSnapshot) -> int | None:
+    """The sequence number the pump's next log entry will have, as its status says, or None if it does not."""
+    value = snapshot.status.get("log_next_seq")
+    return value if type(value) is int else None
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

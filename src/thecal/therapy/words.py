@@ -41,6 +41,26 @@ def alarm_text(name: str) -> str:
     return f"{'CRITICAL: ' if rule.critical else ''}{rule.words}"
 
 
+# What each alarm means to the patient and what they do, the same words at every door: the handset app,
+# the terminal and the clinic's alarm test.
+PATIENT_ALARM_MEANING: dict[Alarm, str] = {
+    Alarm.LOW_RESERVOIR: "The pump's medicine is running low: it needs a refill soon.",
+    Alarm.ELECTIVE_REPLACEMENT: "The pump's battery is near its end: the pump must be replaced within months.",
+    Alarm.EMPTY_RESERVOIR: "The pump's medicine has run out: it gives you no medicine now.",
+    Alarm.END_OF_SERVICE: "The pump's battery is exhausted: the pump has stopped and gives no medicine.",
+    Alarm.MOTOR_STALL: "The pump's motor has stopped: you may be getting no medicine.",
+    Alarm.PUMP_FAULT: "The pump found a fault and stopped giving medicine.",
+}
+CALL_TODAY = "Call your clinic today to arrange a visit. You do not need to go to the emergency department."
+CALL_NOW = (
+    "Call your clinic now. If you cannot reach them, go to the emergency department today. "
+    "Go at once (or call the emergency number) if you feel very drowsy, breathe slowly, are confused, "
+    "or your pain comes back strongly with sweating, shaking or sickness (signs the medicine has stopped)."
+)
+TWO_TONES = "Sound: two tones, repeated (a critical alarm)."
+ONE_TONE = "Sound: a single tone, about once an hour (not urgent, but do not ignore it)."
+
+
 def alarm_is_critical(name: str) -> bool:
     """Whether an alarm is critical (two-tone); an alarm this programmer does not know counts as critical."""
     try:

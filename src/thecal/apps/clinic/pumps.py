@@ -45,6 +45,7 @@ from thecal.telemetry.persistence import FileStore
 from thecal.telemetry.transport import DEFAULT_IDLE_TIMEOUT_S, TcpTransport
 from thecal.therapy import (
     ClinicSettings,
+    LogRecord,
     PatientFacts,
     PatientView,
     PortError,
@@ -142,6 +143,11 @@ class LockedTelemetryPort(TelemetryPort):
         """Send one command and say how it ended."""
         with self._lock:
             return super().send(command)
+
+    def event_log(self, from_seq: int) -> tuple[LogRecord, ...]:
+        """The pump's event-log entries from `from_seq` on."""
+        with self._lock:
+            return super().event_log(from_seq)
 
 
 @functools.lru_cache(maxsize=16)

@@ -9,13 +9,14 @@ is shown as a dose in its drug's unit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from thecal.apps.patient.handset import DemandSettings, Outcome, Press, Reading
+from thecal.apps.patient.handset import DemandSettings, DoseNow, DoseState, Outcome, Press, Reading
 from thecal.drugs.loader import get_drug
 from thecal.errors import InputError
 from thecal.pump.core.alarms import RULES, Alarm
 from thecal.therapy.settings import time_of_day_text, wall_text
+from thecal.therapy.words import CALL_NOW, CALL_TODAY, ONE_TONE, PATIENT_ALARM_MEANING, TWO_TONES
 from thecal.units import format_mass
 
 MS_PER_MIN = 60_000
@@ -33,6 +34,7 @@ class Answer:
     role: str = "status"  # "alert" when the patient must act now
     alarms: tuple[AlarmWords, ...] = field(default=())
     can_check: bool = False  # an unknown outcome: the page offers to read the pump's record
+    timer: Timer | None = None  # the moment a line counts down to ("in 45 min"), which the page keeps moving
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lines", tuple(line for line in self.lines if line))
@@ -41,6 +43,43 @@ class Answer:
     def text(self) -> str:
         """The whole answer as one text."""
         return " ".join((self.headline, *self.lines, *(a.text for a in self.alarms)))
+
+    @property
+    def key(self) -> str:
+        """What the answer says apart from its moving countdown: a page replaces its answer only when this changes."""
+        text = self.text if self.timer is None else self.text.replace(self.timer.phrase, "")
+        return f"{self.kind}|{self.role}|{text}"
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A countdown in an answer: until when, and the pump's clock when it was read (both wall ms)."""
+
+    until_wall_ms: int
+    now_wall_ms: int
+
+    @property
+    def phrase(self) -> str:
+        """The words a line carries for it, as they read at `now_wall_ms` ("in 45 min")."""
+        return f"in {countdown(self.until_wall_ms, self.now_wall_ms)}"
+
+
+def _timed(answer: Answer, until_wall_ms: int | None, now_wall_ms: int | None) -> Answer:
+    """The answer with its countdown marked, when one of its lines counts down to `until_wall_ms`."""
+    if until_wall_ms is None or now_wall_ms is None or until_wall_ms <= now_wall_ms:
+        return answer
+    timer = Timer(until_wall_ms, now_wall_ms)
+    if not any(timer.phrase in line for line in answer.lines):
+        return answer
+    return replace(answer, timer=timer)
+
+
+def _until(reading: Reading | None) -> tuple[int | None, int | None]:
+    """When the pump's next dose is possible, and its clock now, from a reading."""
+    if reading is None:
+        return None, None
+    view = reading.view
+    return view.demand_not_now_until_wall_ms or view.demand_next_allowed_wall_ms, view.wall_ms
 
 
 @dataclass(frozen=True)
@@ -59,25 +98,6 @@ class AlarmWords:
         return f"{self.meaning} {self.tone} {self.action}"
 
 
-# What each alarm means for the patient, in plain words (the firmware's alarms, pump/core/alarms.py).
-ALARM_MEANING: dict[Alarm, str] = {
-    Alarm.LOW_RESERVOIR: "The pump's medicine is running low: it needs a refill soon.",
-    Alarm.ELECTIVE_REPLACEMENT: "The pump's battery is near its end: the pump must be replaced within months.",
-    Alarm.EMPTY_RESERVOIR: "The pump's medicine has run out: it gives you no medicine now.",
-    Alarm.END_OF_SERVICE: "The pump's battery is exhausted: the pump has stopped and gives no medicine.",
-    Alarm.MOTOR_STALL: "The pump's motor has stopped: you may be getting no medicine.",
-    Alarm.PUMP_FAULT: "The pump found a fault and stopped giving medicine.",
-}
-CALL_TODAY = "Call your clinic today to arrange a visit. You do not need to go to the emergency department."
-CALL_NOW = (
-    "Call your clinic now. If you cannot reach them, go to the emergency department today. "
-    "Go at once (or call the emergency number) if you feel very drowsy, breathe slowly, are confused, "
-    "or your pain comes back strongly with sweating, shaking or sickness (signs the medicine has stopped)."
-)
-TWO_TONES = "Sound: two tones, repeated (a critical alarm)."
-ONE_TONE = "Sound: a single tone, about once an hour (not urgent, but do not ignore it)."
-
-
 def alarm_words(name: str) -> AlarmWords:
     """One alarm for the patient; an alarm this app does not know counts as critical."""
     try:
@@ -86,7 +106,11 @@ def alarm_words(name: str) -> AlarmWords:
         return AlarmWords(name, True, TWO_TONES, f"The pump reports an alarm ({name.replace('_', ' ')}).", CALL_NOW)
     critical = RULES[alarm].critical
     return AlarmWords(
-        name, critical, TWO_TONES if critical else ONE_TONE, ALARM_MEANING[alarm], CALL_NOW if critical else CALL_TODAY
+        name,
+        critical,
+        TWO_TONES if critical else ONE_TONE,
+        PATIENT_ALARM_MEANING[alarm],
+        CALL_NOW if critical else CALL_TODAY,
     )
 
 
@@ -171,8 +195,16 @@ def _given_lines(press: Press, drug: str | None) -> tuple[str, ...]:
 def press_answer(press: Press, drug: str | None = None) -> Answer:
     """The answer to one press, in words."""
     if press.outcome is Outcome.GIVEN:
-        headline = "Dose given" if press.message == "" else "Dose given: the pump confirms it"
-        return Answer("given", "✓", headline, _given_lines(press, drug))
+        if press.settled_by is None:
+            return _timed(Answer("given", "✓", "Dose given", _given_lines(press, drug)), *_until(press.after))
+        source = "event log shows" if press.settled_by == "log" else "dose count shows"
+        answer = Answer(
+            "given",
+            "✓",
+            "Dose given: the pump confirms it",
+            (f"The pump's {source} that this request gave the dose.", *_given_lines(press, drug)),
+        )
+        return _timed(answer, *_until(press.after))
     if press.outcome is Outcome.UNREACHABLE:
         return Answer(
             "out_of_range",
@@ -198,21 +230,29 @@ def press_answer(press: Press, drug: str | None = None) -> Answer:
             can_check=True,
         )
     if press.outcome is Outcome.NOT_GIVEN:
-        return Answer(
-            "not_given",
-            "✗",
-            "The pump confirms: no dose was given",
-            ("Your request did not reach the pump in time.", _next_line(press.after, None, 0)),
+        if press.code:
+            why = f"The pump's record shows it received your request and refused it ({press.code.replace('_', ' ')})."
+        elif press.settled_by == "log":
+            why = "The pump's record shows your request never reached it, and it cannot arrive any more."
+        else:
+            why = "Your request did not reach the pump in time."
+        answer = Answer(
+            "not_given", "✗", "The pump confirms: no dose was given", (why, _next_line(press.after, None, 0))
         )
+        return _timed(answer, *_until(press.after))
     return not_now_answer(press.after or press.before, press.code, press.until_wall_ms)
 
 
 def not_now_answer(reading: Reading | None, code: str | None, until_wall_ms: int | None) -> Answer:
     """Why no dose is possible now, until when, and what to do."""
-    now = 0 if reading is None else reading.view.wall_ms
     until = until_wall_ms
     if reading is not None:
         until = reading.view.demand_not_now_until_wall_ms or reading.view.demand_next_allowed_wall_ms or until
+    return _timed(_not_now_words(reading, code, until), until, None if reading is None else reading.view.wall_ms)
+
+
+def _not_now_words(reading: Reading | None, code: str | None, until: int | None) -> Answer:
+    now = 0 if reading is None else reading.view.wall_ms
     when = "" if until is None or until <= now else f"{clock(until, now)} (in {countdown(until, now)})"
     settings = None if reading is None else reading.settings
     alarms = () if reading is None else tuple(alarm_words(a) for a in reading.view.alarms)
@@ -268,8 +308,28 @@ def not_now_answer(reading: Reading | None, code: str | None, until_wall_ms: int
     )
 
 
-def home_answer(reading: Reading | None) -> Answer:
-    """The pump's state on the home page: whether a dose is possible now, and any alarm."""
+def dose_line(dose: DoseNow | None, now_wall_ms: int) -> str:
+    """Where the patient's last extra dose is: being given until HH:MM, or ended (within the last day)."""
+    if dose is None:
+        return ""
+    at = clock(dose.at_wall_ms, now_wall_ms)
+    if dose.state is DoseState.RUNNING and dose.at_wall_ms > now_wall_ms:
+        return f"Your extra dose is being given now; it ends at {at}."
+    if now_wall_ms - dose.at_wall_ms > MS_PER_DAY:
+        return ""
+    if dose.state is DoseState.INTERRUPTED:
+        return f"Your last extra dose stopped early, at {at}: part of it was not given."
+    return f"Your last extra dose has been given completely (it ended at {at})."
+
+
+def home_answer(reading: Reading | None, dose: DoseNow | None = None) -> Answer:
+    """The pump's state on the home page: whether a dose is possible now, and any alarm; where the last dose is."""
+    answer = _home_answer(reading)
+    line = "" if reading is None or answer.kind == "alarm" else dose_line(dose, reading.view.wall_ms)
+    return replace(answer, lines=(line, *answer.lines)) if line else answer
+
+
+def _home_answer(reading: Reading | None) -> Answer:
     if reading is None:
         return Answer(
             "out_of_range",
@@ -291,11 +351,4 @@ def home_answer(reading: Reading | None) -> Answer:
     if view.demand_not_now_code is None and (until is None or until <= view.wall_ms):
         return Answer("possible", "✓", "A dose is possible now", tuple(filter(None, (_count_line(reading),))))
     answer = not_now_answer(reading, view.demand_not_now_code, until)
-    return Answer(
-        answer.kind,
-        answer.icon,
-        answer.headline.replace(": no dose was given", ""),
-        answer.lines,
-        answer.role,
-        answer.alarms,
-    )
+    return replace(answer, headline=answer.headline.replace(": no dose was given", ""))

@@ -7,18 +7,24 @@ patient's view (eligibility) again just before sending. An outcome the link
 left unknown is never sent again: it is settled only by reading the pump
 (`settle`), and counts as given until the pump's own figures say otherwise.
 
-The PTM role may read the pump's status but not its event log (the telemetry
-role table grants a handset `interrogate_status` and `demand_bolus` only), so
-the pump's record of demand doses is read from what the status carries: the
-doses counted in the last 24 h and the lockout, which runs from the start of the
-last dose. `DoseRecord` is the one place that reads it.
+An unknown outcome is settled from the pump's event log, of which the PTM role
+reads only the entries about demand doses. The eligibility read just before a
+press carries the log's head (`Reading.log_next_seq`, kept as `Press.log_seq`):
+the request's entries can only come at or after it. Once a log read is answered
+after the request, the request can never run later (the pump accepts a frame
+only with a counter above every one it accepted, and the log read came after
+it on the same link), so `DemandLog` reads the outcome for good: a demand dose
+started there means given; none means not given. A press kept without a mark,
+or whose entries the log no longer holds, falls back on the figures the status
+carries (`DoseRecord`): the doses counted in the last 24 h and the lockout,
+which runs from the start of the last dose.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
 from thecal.devices.ptm import TherapyManagerClient
@@ -57,6 +63,7 @@ class Reading:
     view: PatientView
     settings: DemandSettings | None
     refill_due_wall_ms: int | None = None  # only when the pump's status carries one
+    log_next_seq: int | None = None  # the number the pump's next log entry will carry
 
     @property
     def used_24h(self) -> int | None:
@@ -72,6 +79,7 @@ class Reading:
             "view": asdict(self.view) | {"alarms": list(self.view.alarms)},
             "settings": None if self.settings is None else asdict(self.settings),
             "refill_due_wall_ms": self.refill_due_wall_ms,
+            "log_next_seq": self.log_next_seq,
         }
 
     @classmethod
@@ -81,10 +89,12 @@ class Reading:
         view["alarms"] = tuple(view["alarms"])
         settings = data.get("settings")
         refill = data.get("refill_due_wall_ms")
+        mark = data.get("log_next_seq")
         return cls(
             PatientView(**view),
             None if not isinstance(settings, Mapping) else DemandSettings(**settings),
             refill if isinstance(refill, int) else None,
+            mark if isinstance(mark, int) else None,
         )
 
 
@@ -104,7 +114,8 @@ def reading_of(status: Mapping[str, object]) -> Reading:
         except (KeyError, TypeError, ValueError):
             raise PortError("the pump's demand settings are incomplete; read the pump again") from None
     refill = status.get("refill_due_wall_ms")
-    return Reading(view, settings, refill if type(refill) is int else None)
+    mark = status.get("log_next_seq")
+    return Reading(view, settings, refill if type(refill) is int else None, mark if type(mark) is int else None)
 
 
 class Outcome(StrEnum):
@@ -129,6 +140,9 @@ class Press:
     message: str = ""
     given_wall_ms: int | None = None  # when the dose started, as the pump's clock says, when known
     used_in_24h: int | None = None  # the pump's count including this dose, when it said it
+    log_seq: int | None = None  # the pump's log head just before sending: this request's entries come at or after it
+    settled_by: str | None = None  # "log" or "status" once the pump's record settled an unknown outcome
+    sent_order: int | None = None  # this handset's count of presses sent, this one included (1, 2, ...)
 
     def to_dict(self) -> dict[str, object]:
         """The press as JSON-ready fields (kept under its request id)."""
@@ -179,6 +193,55 @@ class DoseRecord:
         return Outcome.UNKNOWN, None
 
 
+class DemandLog:
+    """What became of a request, from the pump's log entries about demand doses at or after its mark."""
+
+    @staticmethod
+    def settle(entries: list[Mapping[str, object]]) -> tuple[Outcome, str | None]:
+        """GIVEN when a demand dose started; else NOT_GIVEN, with the pump's refusal code when it logged one."""
+        if any(entry.get("kind") == "bolus_start" for entry in entries):
+            return Outcome.GIVEN, None
+        for entry in entries:
+            detail = entry.get("detail")
+            if entry.get("kind") == "refused" and isinstance(detail, Mapping):
+                return Outcome.NOT_GIVEN, str(detail.get("code") or "") or None
+        return Outcome.NOT_GIVEN, None
+
+
+class DoseState(StrEnum):
+    """Where a given demand dose is, as the pump's log shows it."""
+
+    RUNNING = "running"
+    ENDED = "ended"
+    INTERRUPTED = "interrupted"  # stopped before its whole volume was given (therapy stopped, a fault)
+
+
+@dataclass(frozen=True)
+class DoseNow:
+    """A given dose's state, and the pump-clock time it ends (running) or ended (wall ms)."""
+
+    state: DoseState
+    at_wall_ms: int
+
+    @staticmethod
+    def of(entries: list[Mapping[str, object]], started_wall_ms: int) -> DoseNow | None:
+        """The first demand dose among a request's entries: running until its end, or ended; None if none started."""
+        start = next((e for e in entries if e.get("kind") == "bolus_start"), None)
+        if start is None:
+            return None
+        began, detail = start.get("at_ms"), start.get("detail")
+        if type(began) is not int or not isinstance(detail, Mapping) or type(detail.get("ends_ms")) is not int:
+            return None
+        ends = int(detail["ends_ms"])
+        for entry in entries:
+            at = entry.get("at_ms")
+            if entry.get("kind") in ("bolus_end", "bolus_interrupted") and type(at) is int and at >= began:
+                state = DoseState.ENDED if entry.get("kind") == "bolus_end" else DoseState.INTERRUPTED
+                return DoseNow(state, started_wall_ms + at - began)
+        # Times in the log are the pump's own; a dose's start and end are the same clock, so their difference holds.
+        return DoseNow(DoseState.RUNNING, started_wall_ms + ends - began)
+
+
 PATIENT = Actor("patient", StaffRole.PATIENT)
 
 
@@ -213,6 +276,7 @@ class Handset:
             except (PumpUnreachable, PortError) as exc:
                 return Press(Outcome.UNREACHABLE, message=str(exc))
             before = port.reading
+            mark = None if before is None else before.log_next_seq  # where this request's log entries will start
             if not plan.allowed:
                 return _not_now(before)
             execution = service.execute(plan, PATIENT, confirmed=True)
@@ -225,9 +289,10 @@ class Handset:
                     self._read_quietly(port),
                     given_wall_ms=None if before is None else before.view.wall_ms,
                     used_in_24h=used if isinstance(used, int) else None,
+                    log_seq=mark,
                 )
             if sent is not None and sent.outcome is SendOutcome.UNKNOWN:
-                return Press(Outcome.UNKNOWN, before, message=sent.reason)
+                return Press(Outcome.UNKNOWN, before, message=sent.reason, log_seq=mark)
             refusal = sent.refusal if sent is not None else None
             if refusal is not None and refusal.code in ("nothing_listening",):
                 return Press(Outcome.UNREACHABLE, before, message=refusal.message)
@@ -242,16 +307,62 @@ class Handset:
                 message="" if refusal is None else refusal.message,
             )
 
-    def settle(self, press: Press) -> Press:
-        """An unknown press read against the pump's record now: given, not given, or still unknown."""
-        if press.outcome is not Outcome.UNKNOWN or press.before is None:
+    def settle(self, press: Press, next_mark: int | None = None) -> Press:
+        """An unknown press read against the pump's record now: given, not given, or still unknown.
+
+        `next_mark` is the log mark of the next press this handset sent, if any: this request's entries come before
+        it. Never sends the request again. PumpUnreachable when the pump does not answer: the press stays unknown.
+        """
+        if press.outcome is not Outcome.UNKNOWN:
             return press
         with self.lock:
+            entries = None if press.log_seq is None else self.demand_entries(press.log_seq)
             after = self.read()
+        if entries is not None:
+            entries = [e for e in entries if next_mark is None or _seq(e) < next_mark]
+            outcome, code = DemandLog.settle(entries)
+            # The dose ran when the request reached the pump: at the press, within the link's few retries.
+            given = None if outcome is not Outcome.GIVEN or press.before is None else press.before.view.wall_ms
+            return replace(press, outcome=outcome, after=after, code=code, given_wall_ms=given, settled_by="log")
+        if press.before is None:
+            return replace(press, after=after)
         outcome, start = DoseRecord.settle(press.before, after)
         if outcome is Outcome.UNKNOWN:
-            return Press(Outcome.UNKNOWN, press.before, after, message=press.message)
-        return Press(outcome, press.before, after, given_wall_ms=start, message=press.message)
+            return replace(press, after=after)
+        return replace(press, outcome=outcome, after=after, given_wall_ms=start, settled_by="status")
+
+    def dose_now(self, press: Press) -> DoseNow | None:
+        """Whether a given press's dose is still running or has ended, from the pump's log; None if it cannot say.
+
+        PumpUnreachable when the pump does not answer.
+        """
+        if press.outcome is not Outcome.GIVEN or press.log_seq is None or press.before is None:
+            return None
+        entries = self.demand_entries(press.log_seq)
+        started = press.given_wall_ms if press.given_wall_ms is not None else press.before.view.wall_ms
+        return None if entries is None else DoseNow.of(entries, started)
+
+    def demand_entries(self, from_seq: int) -> list[Mapping[str, object]] | None:
+        """The pump's demand-dose entries from `from_seq` on; None when its log no longer holds that far back."""
+        with self.lock:
+            port = self._port()
+            entries: list[Mapping[str, object]] = []
+            start = from_seq
+            while True:
+                page = port.log_page(start)
+                dropped = page.get("dropped")
+                if type(dropped) is int and dropped > from_seq:  # the oldest entries were overwritten
+                    return None
+                found = page.get("entries")
+                entries += [e for e in found if isinstance(e, Mapping)] if isinstance(found, list) else []
+                read_to, head = page.get("read_to_seq"), page.get("next_seq")
+                if type(read_to) is not int or type(head) is not int:
+                    raise PortError("the pump's log answer says no position; check with the pump again")
+                if read_to >= head:
+                    return entries
+                if read_to <= start:
+                    raise PortError(f"the pump's log did not move on from entry {start}; check with the pump again")
+                start = read_to
 
     def _read_quietly(self, port: HandsetPort) -> Reading | None:
         try:
@@ -259,6 +370,13 @@ class Handset:
         except (PumpUnreachable, PortError):
             return None
         return port.reading
+
+
+def _seq(entry: Mapping[str, object]) -> int:
+    seq = entry.get("seq")
+    if type(seq) is not int:
+        raise PortError("a log entry from the pump carries no sequence number; check with the pump again")
+    return seq
 
 
 def _not_now(before: Reading | None) -> Press:
@@ -296,3 +414,15 @@ class HandsetPort(TelemetryPort):
             raise PumpUnreachable(f"the pump could not be read: {reply.describe()}")
         self.reading = reading_of(reply.result)
         return self.reading.view
+
+    def log_page(self, from_seq: int) -> dict[str, object]:
+        """One page of the pump's demand-dose entries from `from_seq` on; PumpUnreachable when it does not answer."""
+        from thecal.telemetry.errors import LinkLost
+
+        try:
+            reply = self.handset.demand_log(from_seq)
+        except LinkLost as exc:
+            raise PumpUnreachable(str(exc)) from None
+        if not reply.ok:
+            raise PumpUnreachable(f"the pump's log could not be read: {reply.describe()}")
+        return reply.result

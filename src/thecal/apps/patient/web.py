@@ -9,6 +9,9 @@ what is kept: a reload never sends. An outcome the link left unknown is
 settled only by reading the pump (`POST /dose/{id}/check`, or any later visit
 to the home page while the pump answers); the request is never sent again.
 Every POST carries the app's form key, which a page of another site cannot read.
+An open page reads `/live` every `refresh_ms` (the pump now, as the start page
+would show it): its countdown follows the pump's clock, and the end of a dose or
+a new alarm shows without a press.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
@@ -30,7 +34,7 @@ from jinja2 import Environment, FileSystemLoader
 from thecal.apps.patient.answers import Answer, home_answer, press_answer
 from thecal.apps.patient.chart import DoseMark, pain_chart
 from thecal.apps.patient.clinic_sync import ClinicObservations, ObservationSink, SyncError
-from thecal.apps.patient.handset import Handset, Outcome, Press, PumpUnreachable, Reading
+from thecal.apps.patient.handset import DoseNow, DoseState, Handset, Outcome, Press, PumpUnreachable, Reading
 from thecal.apps.patient.info import HandsetInfo, tone_table
 from thecal.apps.patient.store import ACTIVITIES, DB_FILE, SIDE_EFFECTS, HandsetStore, PressRow, check_entry
 from thecal.devices.ptm import TherapyManagerClient
@@ -40,6 +44,10 @@ from thecal.therapy.settings import wall_text
 
 HERE = Path(__file__).parent
 FORM_KEY = "form_key"
+# How often an open page reads the pump again, so the end of a dose or a new alarm shows without a press. Each read
+# is one status request over the link (assumption: often enough for a patient watching the screen, rare enough for
+# the pump's radio).
+REFRESH_MS = 10_000
 
 
 def local_wall_ms() -> int:
@@ -56,6 +64,7 @@ class PatientApp:
         client_factory: Callable[[], TherapyManagerClient],
         sink: ObservationSink | None,
         clock: Callable[[], int] = local_wall_ms,
+        refresh_ms: int = REFRESH_MS,
     ):
         self.device_dir = Path(device_dir)
         self.handset = Handset(client_factory)
@@ -65,6 +74,8 @@ class PatientApp:
         self.clock = clock
         self.form_key = secrets.token_urlsafe(24)
         self.sync_problem: str | None = None
+        self.refresh_ms = refresh_ms
+        self._doses_done: dict[str, DoseNow | None] = {}
 
     # ------------------------------------------------------------------ presses
 
@@ -80,13 +91,34 @@ class PatientApp:
         with self.handset.lock:
             if not self.store.claim(token):
                 return "used" if self.store.press(token) is not None else "unknown"
+            order = 1 + max((p.sent_order or 0 for _, p in self._sent()), default=0)
             try:
                 press = self.handset.press()
             except ThecalError as exc:
                 # Sent or not, nobody can say: it counts as given until the pump's record says otherwise.
                 press = Press(Outcome.UNKNOWN, message=str(exc))
-            self.store.finish(token, press.to_dict())
+            self.store.finish(token, replace(press, sent_order=order).to_dict())
             return "sent"
+
+    def _sent(self) -> list[tuple[str, Press]]:
+        """Every press that was sent or may have been, with its id, in the order its ids were issued."""
+        out = []
+        for row in self.store.presses_done():
+            found = self.result(row.id)
+            if found is not None:
+                out.append((row.id, found[1]))
+        return out
+
+    def next_mark(self, press: Press) -> int | None:
+        """The log mark of the first press this handset sent after `press`: that press's log entries end before it.
+
+        A later press's eligibility read came after every frame of this one, so its mark bounds what this one logged:
+        a dose the next press gave is never read as this one's.
+        """
+        if press.sent_order is None:
+            return None
+        later = [p.log_seq for _, p in self._sent() if p.sent_order is not None and p.sent_order > press.sent_order]
+        return min((mark for mark in later if mark is not None), default=None)
 
     def result(self, token: str) -> tuple[PressRow, Press] | None:
         """A press id and what its press did; waits for a press still being sent."""
@@ -105,28 +137,32 @@ class PatientApp:
             if found is None or found[1].outcome is not Outcome.UNKNOWN:
                 return True
             try:
-                settled = self.handset.settle(found[1])
+                settled = self.handset.settle(found[1], self.next_mark(found[1]))
             except (PumpUnreachable, PortError):
                 return False
-            if settled.outcome is not Outcome.UNKNOWN:
-                settled = Press(
-                    settled.outcome,
-                    settled.before,
-                    settled.after,
-                    message=settled.message or "settled",
-                    given_wall_ms=settled.given_wall_ms,
-                )
             self.store.finish(token, settled.to_dict())
             return True
 
+    def last_dose(self) -> DoseNow | None:
+        """Where the newest given dose is (running or ended), from the pump's log; read again only while it runs."""
+        given = [(token, p) for token, p in self._sent() if p.outcome is Outcome.GIVEN]
+        if not given:
+            return None
+        token, press = max(given, key=lambda found: found[1].sent_order or 0)  # the newest sent
+        if token in self._doses_done:
+            return self._doses_done[token]
+        try:
+            dose = self.handset.dose_now(press)
+        except (PumpUnreachable, PortError):
+            return None
+        if dose is None or dose.state is not DoseState.RUNNING:
+            # An ended dose stays ended, and a log that no longer holds it will not again: read it once.
+            self._doses_done[token] = dose
+        return dose
+
     def unsettled(self) -> list[str]:
         """Press ids whose outcome is still unknown, newest first."""
-        out = []
-        for row in self.store.presses_done():
-            found = self.result(row.id)
-            if found is not None and found[1].outcome is Outcome.UNKNOWN:
-                out.append(row.id)
-        return out[::-1]
+        return [token for token, press in self._sent() if press.outcome is Outcome.UNKNOWN][::-1]
 
     def dose_marks(self) -> list[DoseMark]:
         """Every dose given or not confirmed, for the chart."""
@@ -185,7 +221,13 @@ def build_app(state: PatientApp) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-        context.update(request=request, info=state.info, form_key=state.form_key, path=request.url.path)
+        context.update(
+            request=request,
+            info=state.info,
+            form_key=state.form_key,
+            path=request.url.path,
+            refresh_ms=state.refresh_ms,
+        )
         return templates.TemplateResponse(request, name, context, status_code=status_code)
 
     async def form_of(request: Request) -> dict[str, Any]:
@@ -208,20 +250,47 @@ def build_app(state: PatientApp) -> FastAPI:
             words="Nothing was sent. Go back to the start and try again.",
         )
 
+    def now() -> tuple[Reading | None, list[str], Answer]:
+        """The pump now, the presses still not confirmed once its record was read (never resent), the start answer."""
+        with state.handset.lock:
+            reading = state.read()
+            dose = None
+            if reading is not None:
+                for token in state.unsettled():
+                    state.settle(token)
+                dose = state.last_dose()
+            return reading, state.unsettled(), home_answer(reading, dose)
+
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request) -> HTMLResponse:
-        reading = state.read()
-        if reading is not None:
-            for token in state.unsettled():
-                state.settle(token)  # the pump answers: read its record, never resend
-        pending = state.unsettled()
+        reading, pending, answer = now()
         return render(
             request,
             "home.html",
-            answer=home_answer(reading),
+            answer=answer,
             press_id=state.store.issue(state.clock()),
             pending=pending[0] if pending else None,
             reading=reading,
+        )
+
+    live_inner = templates.env.from_string('{% from "_answer.html" import inner %}{{ inner(answer) }}')
+
+    @app.get("/live")
+    def live() -> JSONResponse:
+        """The pump now, for an open page to refresh itself: the start page's answer, any alarm, what is unsettled."""
+        reading, pending, answer = now()
+        return JSONResponse(
+            {
+                "reachable": reading is not None,
+                "now_wall_ms": None if reading is None else reading.view.wall_ms,
+                "key": answer.key,
+                "kind": answer.kind,
+                "role": answer.role,
+                "html": live_inner.render(answer=answer),
+                "alarm": answer.kind == "alarm",
+                "unsettled": pending,
+            },
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.post("/dose")

@@ -166,6 +166,17 @@ class ClearAlarm:
 
 
 @dataclass(frozen=True)
+class AlarmToneTest:
+    """Sound each alarm tone once, so the patient hears both: a single tone, then the two-tone.
+
+    A clinician's test so the patient learns the two sounds. Assumption: no published text describing this
+    pump class's alarm test was found (the Medtronic SynchroMed II Clinician Programming Guide, A810 app, on
+    manualmachine.com, was searched; its alarm passages could not be read), so that it sounds each tone exactly
+    once, single first, and changes no therapy, alarm or reservoir is this project's choice. The pump logs it.
+    """
+
+
+@dataclass(frozen=True)
 class MotorStalled:
     """The hardware reports the rotor stopped (magnetic field, fault)."""
 
@@ -234,6 +245,7 @@ Command = (
     | StopTherapy
     | ResumeTherapy
     | ClearAlarm
+    | AlarmToneTest
     | MotorStalled
     | MotorRecovered
     | ReportFault

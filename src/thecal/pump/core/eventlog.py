@@ -19,7 +19,8 @@ once, remembered), and leaves any other value to the encoder whole. The
 entries the firmware writes by the thousand (a bolus's start and end) have an
 `EntryShape`: their kind, keys and texts are fixed, so their bytes are one
 template, made once from the encoder's own quoting, with only the integers
-filled in. Tests hold all three equal.
+filled in; the entry keeps those integers, and makes its detail from the shape
+when it is first read. Tests hold all three equal.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import json
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from hashlib import sha256
 
 GENESIS = b"\x00" * 32
@@ -35,15 +35,52 @@ GENESIS = b"\x00" * 32
 Detail = tuple[tuple[str, int | str], ...]
 
 
-@dataclass(slots=True)
 class LogEntry:
-    """One logged event: its sequence number, pump time, kind, details and chain hash."""
+    """One logged event: its sequence number, pump time, kind, details and chain hash.
 
-    seq: int
-    at_ms: int
-    kind: str
-    detail: Detail
-    hash: bytes
+    A plain slotted record. An entry of a known shape (`EntryShape`) keeps only its integers, and its detail is
+    made from them the first time someone reads it: the firmware writes such entries by the thousand, and most
+    are never read one by one.
+    """
+
+    __slots__ = ("_detail", "_shape", "at_ms", "hash", "kind", "seq")
+
+    def __init__(self, seq: int, at_ms: int, kind: str, detail: Detail, hash: bytes) -> None:
+        self.seq = seq
+        self.at_ms = at_ms
+        self.kind = kind
+        self._detail: Detail | tuple[int, ...] = detail
+        self._shape: EntryShape | None = None
+        self.hash = hash
+
+    @property
+    def detail(self) -> Detail:
+        """The details, as (key, value) pairs in their logged order."""
+        shape = self._shape
+        if shape is None:
+            return self._detail  # type: ignore[return-value]
+        detail = self._detail = shape.detail(self._detail)  # type: ignore[arg-type]
+        self._shape = None
+        return detail
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not LogEntry:
+            return NotImplemented
+        return (self.seq, self.at_ms, self.kind, self.detail, self.hash) == (
+            other.seq,
+            other.at_ms,
+            other.kind,
+            other.detail,
+            other.hash,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and mutable like the record it was
+
+    def __repr__(self) -> str:
+        return (
+            f"LogEntry(seq={self.seq!r}, at_ms={self.at_ms!r}, kind={self.kind!r}, detail={self.detail!r}, "
+            f"hash={self.hash!r})"
+        )
 
     def get(self, key: str, default: int | str | None = None) -> int | str | None:
         """A detail value by key."""
@@ -163,13 +200,14 @@ class EventLog:
             self.anchor = entries.popleft().hash
         return entry
 
-    def append_shaped(self, at_ms: int, shape: EntryShape, detail: Detail, ints: tuple[int, ...]) -> LogEntry:
-        """`append(at_ms, shape.kind, detail)` for an entry of a known shape, whose `detail` is
-        `shape.detail(ints)`: the caller, who has both at hand, passes both, and the bytes come from the template."""
+    def append_shaped(self, at_ms: int, shape: EntryShape, ints: tuple[int, ...]) -> LogEntry:
+        """`append(at_ms, shape.kind, shape.detail(ints))` for an entry of a known shape: the bytes come from the
+        template, and the detail is made only when someone reads it."""
         entries = self._entries
         seq = self._next_seq
         digest = sha256((entries[-1].hash if entries else self.anchor) + shape._template % (seq, at_ms, *ints)).digest()
-        entry = LogEntry(seq, at_ms, shape.kind, detail, digest)
+        entry = LogEntry(seq, at_ms, shape.kind, ints, digest)  # type: ignore[arg-type]  # the detail, from the shape
+        entry._shape = shape
         self._next_seq = seq + 1
         self._head = digest
         entries.append(entry)

@@ -59,13 +59,15 @@ walk the steps to find the exact stroke or millisecond; with a motor, the walk
 runs every step and each stretch at a constant flow becomes a `Delivery`
 (`VirtualPump` drives its motor with them). The strokes, the phase and the
 battery follow from the flow integral alone, so both ways are the same to the
-bit. Then what the stretch ended at is acted on: after a walk, `_fire_due`
-looks at every condition; after a run that met none, only at what the clock
-brings (nothing else can hold); when the stretch ended at the requested time
-before anything was due, at nothing, and the pump stays settled. A bolus that
-adds to the basal and ends alone ends where it is, and the run goes on in the
-same mode. `handle` reads the noted facts while the pump is settled, and
-after a command that only starts a bolus adding to the basal (a press, a
+bit. Then what the stretch ended at is acted on: after a walk that reached a
+noted threshold (the new stroke count, charge or bridge tells), `_fire_due`
+looks at every condition; after a run or a walk that met none, only at what
+the clock brings and the bolus's end (nothing else can hold); when the stretch
+ended at the requested time before anything was due, or a motor's walk at the
+end of a bolus's full-rate part, at nothing, and the pump stays settled. A
+bolus that adds to the basal and ends alone ends where it is, and the run goes
+on in the same mode. `handle` reads the noted facts while the pump is settled,
+and after a command that only starts a bolus adding to the basal (a press, a
 clinician bolus) the pump stays settled: such a bolus changes no fact, no
 threshold and nothing the clock brings. A bolus runs at its rate, the volume
 over the duration rounded up to whole nL/day, and its last millisecond gives
@@ -74,7 +76,13 @@ logged.
 
 A stretch makes no record: a `Delivery` only for a caller that drives a
 motor. What is made per event is what the caller is given (the outcome, the
-actions, the log entries) and the bolus itself.
+actions, the log entries) and the bolus itself. A press works out only what
+changes from press to press (the lockout, the doses of the last 24 h, the one
+bolus slot, the reservoir): the volume of a demand dose and the check of its
+flow on top of the highest basal follow from the settings alone, and are kept
+from the first press until the demand limits change or `_derive` (a new label,
+prescription or bridge) forgets them (`_demand_dose`; a test holds them equal
+to a fresh working-out).
 
 Doses are kept as doses. The reservoir's drug label (filled from the pump's
 formulary, with each drug's hard limits) gives the lead drug's concentration;
@@ -125,7 +133,9 @@ clears it.
 Each log entry's hash covers its canonical bytes (eventlog.py), which never
 change: logs stored by any firmware verify and chain on. The entries written
 at every bolus (its start and its end) have a fixed shape, whose bytes are a
-template made once with the encoder's quoting; a test holds them equal.
+template made once with the encoder's quoting; a test holds them equal. Such an
+entry keeps its integers, and its detail is made from the shape only when
+someone reads it.
 
 The reservoir volume is calculated from the strokes, never measured: an
 over-infusing motor empties the real reservoir before the calculated one.
@@ -137,10 +147,11 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from thecal.pump.core.actions import Action, Logged, Outcome, Refusal, ToneSounded
-from thecal.pump.core.alarms import RULES, Alarm, tone_for
+from thecal.pump.core.alarms import RULES, Alarm, Tone, tone_for
 from thecal.pump.core.budget import RefusalBudget
 from thecal.pump.core.commands import (
     REPLACE_BASAL,
+    AlarmToneTest,
     BolusKind,
     CancelBolus,
     ClearAlarm,
@@ -301,6 +312,8 @@ class Firmware:
         self._stroke_limit = 0
         self._battery_limit = 0
         self._cursor = Cursor()
+        # A demand dose as the settings give it (`_demand_dose`): the limits it was worked out for, and the dose.
+        self._noted_dose: tuple[DemandLimits, tuple[int | None, Refusal | None]] | None = None
         self._derive()
         self._facts_key = self._facts()
 
@@ -352,7 +365,22 @@ class Firmware:
             if deliveries:
                 # A motor to drive: the walk over the steps puts out each stretch at a constant flow.
                 walk_until(m, s, schedule, basal, b, end, out)
-                self._fire_due()
+                bridge = s.bridge
+                if (
+                    s.strokes_total >= self._stroke_limit
+                    or s.battery_used_pc >= self._battery_limit
+                    or (bridge is not None and bridge.done >= bridge.volume_nl * MS_PER_DAY)
+                ):
+                    # A threshold was reached (the walk stops at the first): act on every condition.
+                    self._fire_due()
+                elif s.now_ms == stop:
+                    # No threshold: only what the clock brings, or the bolus's end, can be due.
+                    self._fire_due(thresholds=False)
+                elif s.now_ms == to_ms:
+                    # The walk went to `to_ms` and nothing lay within: nothing new is due at the end.
+                    self._settled_at = to_ms
+                    return out
+                # Else the walk stopped where the bolus's full-rate part ends, and nothing is due there.
                 continue
             # No motor: the run in one piece. The schedule's flow integral comes from its table (through the
             # cursor), the bolus gives its rate times the time but never more than is left of it (its full-rate
@@ -517,9 +545,7 @@ class Firmware:
         """The running bolus `b` gave its volume at `at_ms` (now, or within a run that nothing else cut): it ends."""
         s = self.state
         s.bolus = None
-        shape = _BOLUS_END[b.kind]
-        volume = b.volume_nl
-        self._out.append(Logged(s.log.append_shaped(at_ms, shape, (*shape.texts, ("volume_nl", volume)), (volume,))))
+        self._out.append(Logged(s.log.append_shaped(at_ms, _BOLUS_END[b.kind], (b.volume_nl,))))
 
     def _periodic_due(self, plan: PeriodicBolusPlan) -> None:
         """Start the periodic bolus that is due, or skip it; a run of skips is logged once, with its reason."""
@@ -649,6 +675,8 @@ class Firmware:
         self._max_basal = max_basal_flow(self._flows, s.bridge)
         # What a dose of the lead drug is measured out with (`dose_volume_nl`): asked at every press.
         self._measuring = measuring_concentration(s.label, s.bridge)
+        # A demand dose depends on both: worked out again at the next press.
+        self._noted_dose = None
 
     # ------------------------------------------------------------- commands
 
@@ -826,6 +854,15 @@ class Firmware:
 
     def _bolus_blocker(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> Refusal | None:
         """Why a bolus of this volume cannot start now in a mode that allows boluses, or None when it can."""
+        blocked = self._slot_blocker(kind, volume_nl, duration_ms)
+        if blocked is not None:
+            return blocked
+        basal = 0 if kind in REPLACE_BASAL else self._max_basal
+        return bolus_flow_refusal(self._m, volume_nl, duration_ms, basal, kind)
+
+    def _slot_blocker(self, kind: BolusKind, volume_nl: int, duration_ms: int) -> Refusal | None:
+        """Why a bolus of this volume cannot start now for its size, the one bolus slot or the reservoir, or None;
+        the flow is checked after these (`_bolus_blocker`)."""
         s = self.state
         if volume_nl <= 0 or duration_ms <= 0:
             return Refusal(RefusalCode.BAD_BOLUS, "a bolus needs a dose and a duration above zero", f"{kind}.volume")
@@ -843,8 +880,7 @@ class Firmware:
                 format_volume(volume_nl),
                 format_volume(s.reservoir_nl),
             )
-        basal = 0 if kind in REPLACE_BASAL else self._max_basal
-        return bolus_flow_refusal(self._m, volume_nl, duration_ms, basal, kind)
+        return None
 
     def _bolus_end_ms(self) -> int | None:
         """When the running bolus ends at its rate, or None when none runs."""
@@ -858,9 +894,7 @@ class Firmware:
         rate = -(-total // duration_ms)  # rounded up (ceil_div): the bolus never runs longer than asked
         s.bolus = ActiveBolus(kind, volume_nl, rate, now)
         end = now - (-total // rate)
-        shape = _BOLUS_START[kind]
-        detail = (*shape.texts, ("volume_nl", volume_nl), ("rate_nl_per_day", rate), ("ends_ms", end))
-        self._out.append(Logged(s.log.append_shaped(now, shape, detail, (volume_nl, rate, end))))
+        self._out.append(Logged(s.log.append_shaped(now, _BOLUS_START[kind], (volume_nl, rate, end))))
         return end
 
     def _end_bolus(self, why: str) -> None:
@@ -975,7 +1009,7 @@ class Firmware:
         refusal = self._press_refusal(window)
         if refusal is not None:
             raise Refused(refusal)
-        volume = self._dose_volume_nl(limits.dose_ng) if limits is not None else None
+        volume = self._demand_dose(limits)[0] if limits is not None else None
         if limits is None or window is None or volume is None:  # pragma: no cover - _press_refusal refuses these
             raise RuntimeError("a demand dose passed its checks without settings or a volume")
         end = self._start_bolus(_DEMAND, volume, limits.duration_ms)
@@ -1018,10 +1052,28 @@ class Firmware:
                 str(limits.max_per_24h),
                 window.next_allowed_ms,
             )
-        volume = self._dose_volume_nl(limits.dose_ng)
+        volume, too_fast = self._demand_dose(limits)
         if volume is None:
             return _BRIDGE_OF_OTHER_DRUG
-        return self._bolus_blocker(_DEMAND, volume, limits.duration_ms)
+        blocked = self._slot_blocker(_DEMAND, volume, limits.duration_ms)
+        return too_fast if blocked is None else blocked
+
+    def _demand_dose(self, limits: DemandLimits) -> tuple[int | None, Refusal | None]:
+        """A demand dose under `limits` now: its volume (None while no dose can be measured out) and why its flow
+        does not fit on top of the basal (None when it fits).
+
+        Both follow from the settings alone (the limits, the solution a dose is measured with, the highest basal):
+        they are worked out at the first press and kept until the limits change or `_derive` forgets them.
+        """
+        noted = self._noted_dose
+        if noted is not None and noted[0] is limits:
+            return noted[1]
+        volume = self._dose_volume_nl(limits.dose_ng)
+        too_fast = None
+        if volume is not None and volume > 0 and limits.duration_ms > 0:
+            too_fast = bolus_flow_refusal(self._m, volume, limits.duration_ms, self._max_basal, _DEMAND)
+        self._noted_dose = (limits, (volume, too_fast))
+        return volume, too_fast
 
     def _press_answer(self) -> Refusal | None:
         """What the pump would answer to a press now: the refusal (the mode's first), or None when it gives a dose."""
@@ -1060,6 +1112,15 @@ class Firmware:
         if c.alarm is Alarm.PUMP_FAULT:
             s.fault = ""
         self._clear(c.alarm, c.role.value)
+
+    def _alarm_tone_test(self, c: AlarmToneTest) -> dict[str, int | str]:
+        # Each tone once, for no alarm: the repeat of real alarms (`next_tone_ms`) and every setting stay as they are.
+        now = self.state.now_ms
+        tones = (Tone.SINGLE, Tone.TWO_TONE)
+        self._out.extend(ToneSounded(now, tone, ()) for tone in tones)
+        played = ",".join(tone.value for tone in tones)
+        self._log("alarm_tone_test", tones=played)
+        return {"tones": played}
 
     def _stalled(self, c: MotorStalled) -> None:
         s = self.state
@@ -1188,6 +1249,7 @@ _HANDLERS: dict[type, _Handler] = {
     StopTherapy: Firmware._stop,
     ResumeTherapy: Firmware._resume,
     ClearAlarm: Firmware._clear_alarm,
+    AlarmToneTest: Firmware._alarm_tone_test,
     MotorStalled: Firmware._stalled,
     MotorRecovered: Firmware._recovered,
     ReportFault: Firmware._fault,

@@ -228,6 +228,7 @@ ILLEGAL_IN: dict[str, Mapping[PumpMode, RefusalCode]] = {
         PumpMode.RUNNING: RefusalCode.NOT_STOPPED,
     },
     "ClearAlarm": {},
+    "AlarmToneTest": {PumpMode.END_OF_SERVICE: RefusalCode.END_OF_SERVICE},
     "MotorStalled": {},
     "MotorRecovered": {},
     "ReportFault": {},

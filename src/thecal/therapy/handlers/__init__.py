@@ -13,6 +13,7 @@ from typing import Any
 
 from thecal.therapy import intents
 from thecal.therapy.context import Context
+from thecal.therapy.handlers.alarm_test import alarm_test
 from thecal.therapy.handlers.boluses import clinician_bolus, periodic_bolus, periodic_bolus_off, priming_bolus
 from thecal.therapy.handlers.demand import ptm_off, ptm_settings
 from thecal.therapy.handlers.draft import Draft
@@ -46,6 +47,7 @@ HANDLERS: Mapping[type, Handler] = {
     intents.ClearAlarm: clear_alarm,
     intents.PostMriCheck: post_mri_check,
     intents.LowReservoirAlarm: low_reservoir_alarm,
+    intents.AlarmTest: alarm_test,
 }
 
 __all__ = ["HANDLERS", "Draft", "Handler"]

@@ -26,6 +26,7 @@ class Draft:
     starts_bridge: bool = False  # a fill that leaves the old solution in the tubing, to be pushed first
     expected_mode: str | None = None
     refill_due_wall_ms: int | None = None
+    expected_event: str | None = None  # an event-log entry the pump must write when the plan is sent
 
 
 def no_drug(ctx: Context) -> list[Finding]:

@@ -5,7 +5,8 @@ virtual pump", its model and serial); a MedicationRequest for each prescribed
 drug (route SNOMED CT 72607000 Intrathecal route, the daily dose as a UCUM
 rate such as "mg/d"); a MedicationAdministration for each drug of each refill
 and for each bolus given; a Procedure for each implant and each refill; an
-Observation for each pain score (LOINC 72514-3, valueInteger 0..10).
+Observation for each pain score (LOINC 72514-3, valueInteger 0..10; the
+Patient its performer when the patient's diary sent it).
 
 `fhir.resources` checks the structure of every resource but not the codes;
 `check_codes` is the export's own check of them against codes.toml (where each
@@ -273,6 +274,9 @@ def _bolus(bolus: Bolus, n: int, patient: JSON, device: JSON | None, request: JS
     }
 
 
+PATIENT_DIARY = "patient_diary"  # the source of a pain score the patient's therapy manager sent
+
+
 def _pain(record: PatientRecord, patient: JSON, ids: _Ids) -> Iterator[JSON]:
     pain = codes()["pain"]
     for score in record.pain_scores:
@@ -289,6 +293,8 @@ def _pain(record: PatientRecord, patient: JSON, ids: _Ids) -> Iterator[JSON]:
             "effectiveDateTime": _time(score.at),
             "valueInteger": score.score,
             "note": [{"text": note}],
+            # A score from the patient's diary is the patient's own report: the patient is its performer.
+            **({"performer": [_ref(patient)]} if score.source == PATIENT_DIARY else {}),
         }
 
 

@@ -525,7 +525,7 @@ def _plots(record: PatientRecord) -> Figure:
 
     pain_ax.set_title("Pain scores (0 = no pain, 10 = worst pain imaginable)", fontsize=10, loc="left")
     if record.pain_scores:
-        markers = {"clinic": "o", "patient_app": "s", "trial": "^"}
+        markers = {"clinic": "o", "patient_app": "s", "patient_diary": "v", "trial": "^"}
         pain_ax.plot([s.at for s in record.pain_scores], [s.score for s in record.pain_scores], color="#999999", lw=0.8)
         for source in sorted({s.source for s in record.pain_scores}):
             picked = [s for s in record.pain_scores if s.source == source]

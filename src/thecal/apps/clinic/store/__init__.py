@@ -1,4 +1,7 @@
-"""The clinic's database: SQLAlchemy models, Alembic migrations and the `ClinicStore` facade the app reaches it by."""
+"""The clinic's database: SQLAlchemy models, Alembic migrations and the `ClinicStore` the app reaches it by.
+
+`ClinicStore` (`facade.py`) is the store's rooms put together, one module each (see `facade.py`).
+"""
 
 from thecal.apps.clinic.store.facade import (
     INTERROGATION_ACTION,
@@ -19,7 +22,9 @@ from thecal.apps.clinic.store.records import (
     Note,
     PainScore,
     Patient,
+    PatientObservation,
     PatientOverview,
+    PatientToken,
     TrialRecord,
     User,
     Visit,
@@ -41,7 +46,9 @@ __all__ = [
     "Note",
     "PainScore",
     "Patient",
+    "PatientObservation",
     "PatientOverview",
+    "PatientToken",
     "TrialRecord",
     "User",
     "Visit",

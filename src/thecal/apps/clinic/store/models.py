@@ -3,7 +3,8 @@
 Times are stored as naive UTC (`UTCDateTime`) so that SQLite and PostgreSQL hold
 and return the same value; the store's API only ever sees timezone-aware UTC.
 The migrations (`migrations/versions/`) create exactly these tables: the first
-all but one, the second `last_interrogations`.
+all but three, the second `last_interrogations`, the third `patient_tokens` and
+`patient_observations` (and lets a pain score come from the patient's diary).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Where a pain score may come from; `patient_diary` is a score the patient's therapy manager sent (migration 0003).
+PAIN_SOURCES_SQL = "'clinic', 'patient_app', 'patient_diary', 'trial'"
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -201,7 +206,7 @@ class PainScoreRow(Base):
     __tablename__ = "pain_scores"
     __table_args__ = (
         CheckConstraint("score >= 0 AND score <= 10", name="score"),
-        CheckConstraint("source IN ('clinic', 'patient_app', 'trial')", name="source"),
+        CheckConstraint(f"source IN ({PAIN_SOURCES_SQL})", name="source"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -289,3 +294,45 @@ class LastInterrogationRow(Base):
     doses_known: Mapped[int] = mapped_column(Integer)
     first_dose_ng_per_day: Mapped[int | None] = mapped_column(BigInteger)
     last_dose_ng_per_day: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PatientTokenRow(Base):
+    """A token the clinic issued to a patient's therapy manager, to send diary entries; only its SHA-256 is kept."""
+
+    __tablename__ = "patient_tokens"
+    __table_args__ = (
+        CheckConstraint("length(token_sha256) = 64", name="token_sha256"),
+        CheckConstraint(
+            "(revoked_at IS NULL AND revoked_by_user_id IS NULL) "
+            "OR (revoked_at IS NOT NULL AND revoked_by_user_id IS NOT NULL)",
+            name="revoked",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(8))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    issued_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PatientObservationRow(Base):
+    """A diary entry the patient's therapy manager sent: its pain score is a row of `pain_scores` (patient_diary)."""
+
+    __tablename__ = "patient_observations"
+    __table_args__ = (UniqueConstraint("patient_id", "source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    pain_score_id: Mapped[int] = mapped_column(ForeignKey("pain_scores.id"), unique=True)
+    effective_local: Mapped[str] = mapped_column(String(32))
+    activity: Mapped[str] = mapped_column(String(40))
+    side_effects: Mapped[list[str]] = mapped_column(JSON)
+    notes: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    token_id: Mapped[int] = mapped_column(ForeignKey("patient_tokens.id"), index=True)

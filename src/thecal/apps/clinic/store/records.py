@@ -31,7 +31,8 @@ class AppRole(StrEnum):
 
 INDICATIONS = ("cancer", "non_cancer")
 OPIOID_STATUSES = ("naive", "tolerant")
-PAIN_SOURCES = ("clinic", "patient_app", "trial")
+PAIN_SOURCES = ("clinic", "patient_app", "trial")  # the sources `add_pain_score` takes
+PATIENT_DIARY = "patient_diary"  # the source of a pain score the patient's diary sent (`add_observation` only)
 
 
 class LoginRefused(ThecalError):
@@ -136,7 +137,7 @@ class PainScore:
     patient_id: int
     at: datetime
     score: int  # 0..10
-    source: str  # "clinic" | "patient_app" | "trial"
+    source: str  # "clinic" | "patient_app" | "trial" | "patient_diary"
     note: str
 
 
@@ -202,6 +203,53 @@ class LastInterrogation:
     doses_known: int
     first_dose_ng_per_day: int | None
     last_dose_ng_per_day: int | None
+
+
+@dataclass(frozen=True)
+class PatientToken:
+    """A token the clinic issued to a patient's therapy manager for the diary: who issued it, when, its last use.
+
+    The token itself is shown once, when it is issued; the store keeps only its
+    SHA-256 and its first characters (`hint`), so that staff can tell tokens apart.
+    """
+
+    id: int
+    patient_id: int
+    hint: str
+    issued_at: datetime
+    issued_by: str  # the login name of the physician or nurse who issued it
+    revoked_at: datetime | None
+    revoked_by: str | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """Whether the token is still taken (it has not been revoked)."""
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True)
+class PatientObservation:
+    """A diary entry the patient's therapy manager sent: pain 0..10 (LOINC 72514-3), activity, side effects, notes.
+
+    `effective_at` is when the patient made the entry (UTC); `effective_local`
+    is that time as the patient's device wrote it. The pain score is also the
+    patient's pain score `pain_score_id` (source "patient_diary"), so it is
+    listed, plotted and exported with every other score.
+    """
+
+    id: int
+    patient_id: int
+    source_id: str
+    effective_at: datetime
+    effective_local: str
+    pain_0_10: int
+    activity: str
+    side_effects: tuple[str, ...]
+    notes: str
+    received_at: datetime
+    token_id: int
+    pain_score_id: int
 
 
 @dataclass(frozen=True)

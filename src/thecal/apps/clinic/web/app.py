@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.middleware.sessions import SessionMiddleware
 
 from thecal.apps.clinic.store import ClinicStore, LoginRefused
-from thecal.apps.clinic.web import api, pages
+from thecal.apps.clinic.web import api, pages, patient_access
 from thecal.apps.clinic.web.core import Desk, NotPermitted, Pumps
 from thecal.apps.clinic.web.deps import desk_of, render
 from thecal.apps.clinic.web.plans import PlanBook
@@ -68,6 +68,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    patient_access.install(app)  # the patient's diary: tokens, the PTM's observations route, the page section
     _handlers(app)
     return app
 

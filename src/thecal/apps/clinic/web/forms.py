@@ -19,6 +19,7 @@ from thecal.errors import InputError
 from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.schedule import DAY_NAMES, DoseSchedule, DoseStep
 from thecal.therapy import (
+    AlarmTest,
     ClearAlarm,
     ClinicianBolus,
     Implant,
@@ -284,6 +285,11 @@ def post_mri(form: Form) -> PostMriCheck:
     return PostMriCheck(override_reason=reason(form))
 
 
+def alarm_test(form: Form) -> AlarmTest:
+    """The alarm test: the pump sounds each of its tones once for the patient to hear."""
+    return AlarmTest(override_reason=reason(form))
+
+
 def catheter_segment(form: Form) -> CatheterSegment:
     """The implanted catheter as typed: its length and its volume per cm (from the catheter labeling)."""
     length = quantity(required(form, "length", "the catheter's length", '"45 cm"'), "length", CATHETER_LENGTH)
@@ -374,6 +380,7 @@ WORKFLOWS: dict[str, str] = {
     "titrate": "Titration",
     "clear-alarm": "Alarm review and clearing",
     "post-mri": "Post-MRI check",
+    "alarm-test": "Alarm test",
 }
 
 
@@ -393,6 +400,7 @@ def intent_of(workflow: str, form: Form) -> Intent:
         "titrate": titrate,
         "clear-alarm": clear_alarm,
         "post-mri": post_mri,
+        "alarm-test": alarm_test,
     }
     reader = readers.get(workflow)
     if reader is None:

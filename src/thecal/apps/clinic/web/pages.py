@@ -18,11 +18,13 @@ from thecal.apps.clinic.web.security import flash, sign_in, sign_out, signed_in
 from thecal.errors import InputError
 from thecal.pump.core.alarms import Alarm
 from thecal.pump.core.schedule import DAY_NAMES
-from thecal.therapy import ExecutionStatus, Implant, words
+from thecal.therapy import ExecutionStatus, Implant, PumpSnapshot, words
 from thecal.therapy.settings import time_of_day_text
 from thecal.units import format_exact, plain_text
 
 router = APIRouter(include_in_schema=False)
+# Plan notes that say what sending will do rather than warn: the Finish screen puts them first, as such.
+WHAT_HAPPENS = frozenset({"alarm_test"})
 
 
 def _safe_next(target: str) -> str:
@@ -476,6 +478,8 @@ def _finish(request: Request, user: User, pending: Pending) -> HTMLResponse:
         refill_due=words.local_time(plan.refill_due_wall_ms) if plan.refill_due_wall_ms is not None else None,
         planned_at=words.local_time(plan.planned_wall_ms),
         is_physician=user.role is AppRole.PHYSICIAN,
+        happens=[w for w in plan.warnings if w.code in WHAT_HAPPENS],
+        warnings=[w for w in plan.warnings if w.code not in WHAT_HAPPENS],
     )
 
 
@@ -528,7 +532,23 @@ def result_page(request: Request, token: str, user: UserDep) -> Response:
         verification=v,
         rows=[r for r in views.rows(execution.plan.settings) if r.changed],
         prime_next=isinstance(execution.plan.intent, Implant) and execution.status is ExecutionStatus.DONE,
+        reread=_reread(v.snapshot),
+        tones=views.tones_heard(execution),
     )
+
+
+def _reread(snapshot: PumpSnapshot | None) -> dict[str, Any] | None:
+    """What the interrogation after sending found, as the result page shows it; None when the pump was not read."""
+    if snapshot is None:
+        return None
+    return {
+        "at": words.local_time(snapshot.wall_ms),
+        "mode": words.mode_text(snapshot.mode),
+        "alarms": [(words.alarm_text(a), words.alarm_is_critical(a)) for a in snapshot.alarms],
+        "label": views.label_text(snapshot.label),
+        "reservoir": views.reservoir_text(snapshot),
+        "settings": views.settings_rows(snapshot),
+    }
 
 
 # ------------------------------------------------------------------------------ audit

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 from thecal.apps.clinic.web.facts import battery_used_fraction
 from thecal.drugs.verdict import Finding, Tier
+from thecal.pump.core.alarms import RULES, Tone
 from thecal.pump.core.commands import Fill
 from thecal.pump.core.schedule import DAY_NAMES, DoseSchedule
-from thecal.therapy import Plan, PumpSnapshot, SettingChange, SettingValue, TherapySettings
+from thecal.therapy import Execution, Plan, PumpSnapshot, SettingChange, SettingValue, TherapySettings
+from thecal.therapy.handlers.alarm_test import tone_alarms
 from thecal.therapy.settings import (
     EVERY_DAY,
     dose_rate_text,
@@ -22,6 +24,7 @@ from thecal.therapy.settings import (
     side_by_side,
     volume_text,
 )
+from thecal.therapy.words import CALL_NOW, CALL_TODAY, ONE_TONE, TWO_TONES
 from thecal.units import MS_PER_DAY
 
 INTENT_WORDS = {
@@ -40,6 +43,7 @@ INTENT_WORDS = {
     "ResumeTherapy": "resume therapy",
     "ClearAlarm": "clear an alarm",
     "PostMriCheck": "check after an MRI",
+    "AlarmTest": "alarm test",
     "LowReservoirAlarm": "low-reservoir alarm threshold",
 }
 
@@ -166,6 +170,38 @@ def audit_settings(plan: Plan) -> tuple[dict[str, object], dict[str, object]]:
             old[row.name] = row.old_text
             new[row.name] = row.new_text
     return old, new
+
+
+# ---------------------------------------------------------------------- alarm test
+
+
+@dataclass(frozen=True)
+class ToneHeard:
+    """One tone the pump sounded in an alarm test: how the patient hears it, what it means, what they then do."""
+
+    tone: str
+    sound: str
+    means: str
+    instruction: str
+
+
+# What the patient is told for each tone: the words every door uses (`thecal.therapy.words`).
+_TONE_WORDS = {Tone.SINGLE: (ONE_TONE, CALL_TODAY), Tone.TWO_TONE: (TWO_TONES, CALL_NOW)}
+
+
+def tones_heard(execution: Execution) -> list[ToneHeard]:
+    """The tones the pump's log says its alarm test sounded, in order, each with the patient's instruction."""
+    heard = []
+    for event in execution.verification.events:
+        for name in str(event.detail.get("tones", "")).split(","):
+            try:
+                tone = Tone(name)
+            except ValueError:
+                continue
+            sound, instruction = _TONE_WORDS[tone]
+            means = "; ".join(RULES[a].words for a in tone_alarms(tone))
+            heard.append(ToneHeard(tone.value, sound.removeprefix("Sound: "), means, instruction))
+    return heard
 
 
 # ------------------------------------------------------------------- interrogation

@@ -1,0 +1,312 @@
+"""The virtual patient's speed: patient-days simulated per CPU-second, against simglucose's T1D patient in the same run.
+
+The thecal workload is realistic days of intrathecal therapy, played by the
+product's scenario runner with a virtual patient (`thecal.sim.runner.run` with
+a `PatientLink`): a 20 mL pump on morphine 10 mg/mL, implanted, primed and
+programmed to continuous 1.5 mg/day on the first day, PTM demand doses (0.1
+mg, lockout 3 h, 4 a day) pressed through the therapy layer when the patient's
+reported pain is high, and modified-release oral morphine 60 mg twice a day,
+for a cancer patient drawn from a population on 200 mg/day oral morphine. The
+patient is observed at the interval simglucose's default CGM sensor reports
+(read from simglucose: 3 min for its Dexcom sensor).
+
+Two figures for thecal:
+- the patient: every call the runner made on the patient (the pump's delivery
+  records, the oral doses, moving the body on and observing it at every
+  sample, the press rule and the pump's answers) is written down, then
+  replayed on copies of the patient as it was before the run; only the replay
+  is timed. The replay must give the very observations the run saw, or
+  nothing is printed (tests/patient/test_patient_bench_equivalence.py holds
+  the same);
+- the runner: pump firmware, therapy layer and patient together.
+
+simglucose (installed by the `bench` extra): `T1DSimEnv` with its adolescent#001
+patient, Dexcom sensor, Insulet pump, a random meal scenario and its
+basal-bolus controller, run by its own `SimObj.simulate` for one day (its
+patient model steps every minute; it reports at the sensor's interval).
+
+The two are timed in turns, one repetition of each, so a change of machine
+load hits both; CPU time (`time.process_time`), medians of the repetitions,
+and the ratio is the median of the pairs.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from thecal.patient import Observation, PopulationSpec, VirtualPatient, sample_patient
+from thecal.sim import runner
+from thecal.sim.patient_link import OralRegimen, PatientLink
+from thecal.sim.scenario import Scenario, parse_scenario
+from thecal.units import MS_PER_MIN
+
+REPETITIONS = 3
+DAYS = 3  # days of the scenario: implant, priming and programming on the first, then therapy
+COPIES = 3  # patients replayed per repetition (copies of the same patient before the run)
+SIMGLUCOSE_DAYS = 1
+GOAL = 10_000  # thecal patient-days per CPU-second over simglucose's (issue 11)
+DEFAULT_SAMPLE_MIN = 3  # simglucose's Dexcom sensor, used when simglucose is absent
+HOURLY_MIN = 60  # the interval trials and forecasts observe the patient at, shown beside
+
+SCENARIO = """
+[scenario]
+name = "bench: a day of intrathecal morphine with PTM and oral morphine"
+seed = 3
+
+[pump]
+model = "programmable-20"
+
+[patient]
+opioid_naive = false
+
+[[timeline]]
+at = "0 d"
+action = "fill"
+drug = "morphine"
+concentration = "10 mg/mL"
+volume = "20 mL"
+
+[[timeline]]
+at = "0 d"
+action = "prime"
+
+[[timeline]]
+at = "2 h"
+action = "program"
+mode = "continuous"
+dose = "1.5 mg/day"
+override_reason = "opioid-tolerant cancer patient on 200 mg/day oral morphine"
+
+[[timeline]]
+at = "2 h"
+action = "demand_settings"
+dose = "0.1 mg"
+duration = "10 min"
+lockout = "3 h"
+max_per_day = 4
+
+[run]
+duration = "30 d"
+"""
+
+
+def population() -> PopulationSpec:
+    """The benchmark's patients: refractory cancer pain on 200 mg/day oral morphine."""
+    return PopulationSpec(indication="cancer", entry_pain_mean=7.5, oral_mme_mg_per_day_median=200.0)
+
+
+@dataclass
+class Recorded:
+    """The calls the runner made on one patient over a run, and what the patient answered."""
+
+    start: VirtualPatient  # the patient before the run
+    calls: list[tuple[str, tuple[Any, ...]]]
+    observations: list[Observation]
+    days: float
+
+
+_CALLS = ("deliver", "take_oral", "run_to", "observe")
+_PRESS_CALLS = ("wants", "pressed")
+
+
+class _Recorder:
+    """Wraps a patient's methods so every call the runner makes is written down in order."""
+
+    def __init__(self, patient: VirtualPatient):
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.observations: list[Observation] = []
+        for name in _CALLS:
+            setattr(patient, name, self._wrap(name, getattr(patient, name)))
+        for name in _PRESS_CALLS:
+            setattr(patient.press, name, self._wrap(f"press.{name}", getattr(patient.press, name)))
+
+    def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            if name == "deliver":
+                args = (tuple(args[0]),)
+            self.calls.append((name, args))
+            result = method(*args)
+            if name == "observe":
+                self.observations.append(result)
+            return result
+
+        return call
+
+
+def scenario(days: int) -> Scenario:
+    """The benchmark's scenario, `days` long."""
+    return parse_scenario(SCENARIO.replace('duration = "30 d"', f'duration = "{days} d"'), "<bench>")
+
+
+def link(sample_min: int, seed: int) -> PatientLink:
+    """A patient of the benchmark's population, observed every `sample_min`, pressing, on oral morphine."""
+    patient = sample_patient(population(), np.random.default_rng(seed))
+    return PatientLink(patient, observe_ms=sample_min * MS_PER_MIN, oral=OralRegimen("morphine", 120.0, 2, 8.0, "mr"))
+
+
+def record(sample_min: int, days: int = DAYS, seed: int = 0) -> Recorded:
+    """Run the scenario with a patient through the runner, writing down every call made on the patient."""
+    linked = link(sample_min, seed)
+    start = linked.patient.fork()
+    recorder = _Recorder(linked.patient)
+    runner.run(scenario(days), linked)
+    return Recorded(start, recorder.calls, recorder.observations, float(days))
+
+
+def replay(recorded: Recorded, patient: VirtualPatient) -> list[Observation]:
+    """Make the same calls on `patient` (a copy of the recorded start) and return its observations."""
+    seen: list[Observation] = []
+    press = patient.press
+    for name, args in recorded.calls:
+        if name == "observe":
+            seen.append(patient.observe())
+        elif name == "run_to":
+            patient.run_to(*args)
+        elif name == "deliver":
+            patient.deliver(*args)
+        elif name == "take_oral":
+            patient.take_oral(*args)
+        elif name == "press.wants":
+            press.wants(*args)
+        else:
+            press.pressed(*args)
+    return seen
+
+
+def thecal_patient_seconds(recorded: Recorded, copies: int = COPIES) -> float:
+    """CPU seconds to replay the recorded run on `copies` copies of the patient (the copies made beforehand)."""
+    patients = [recorded.start.fork() for _ in range(copies)]
+    start = time.process_time()
+    for p in patients:
+        replay(recorded, p)
+    return time.process_time() - start
+
+
+def thecal_loop_seconds(sample_min: int, days: int = DAYS, seed: int = 0) -> float:
+    """CPU seconds of the runner playing the scenario with its patient: pump firmware, therapy layer and patient."""
+    scene, linked = scenario(days), link(sample_min, seed)
+    start = time.process_time()
+    runner.run(scene, linked)
+    return time.process_time() - start
+
+
+def simglucose_available() -> bool:
+    """Whether simglucose (the `bench` extra) is installed."""
+    try:
+        import simglucose  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def simglucose_sample_min() -> int:
+    """The interval at which simglucose's default CGM sensor reports, in minutes."""
+    from simglucose.sensor.cgm import CGMSensor
+
+    return int(CGMSensor.withName("Dexcom", seed=1).sample_time)
+
+
+def simglucose_seconds(days: int = SIMGLUCOSE_DAYS, seed: int = 1) -> float:
+    """CPU seconds of simglucose simulating its T1D patient for `days` with its own simulator (setup not timed)."""
+    from datetime import datetime, timedelta
+
+    from simglucose.actuator.pump import InsulinPump
+    from simglucose.controller.basal_bolus_ctrller import BBController
+    from simglucose.patient.t1dpatient import T1DPatient
+    from simglucose.sensor.cgm import CGMSensor
+    from simglucose.simulation.env import T1DSimEnv
+    from simglucose.simulation.scenario_gen import RandomScenario
+    from simglucose.simulation.sim_engine import SimObj
+
+    logging.getLogger("simglucose").setLevel(logging.WARNING)
+    start_time = datetime(2026, 1, 5, 0, 0, 0)
+    env = T1DSimEnv(
+        T1DPatient.withName("adolescent#001"),
+        CGMSensor.withName("Dexcom", seed=seed),
+        InsulinPump.withName("Insulet"),
+        RandomScenario(start_time=start_time, seed=seed),
+    )
+    sim = SimObj(env, BBController(), timedelta(days=days), animate=False, path=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        start = time.process_time()
+        sim.simulate()
+        return time.process_time() - start
+
+
+def run(repetitions: int = REPETITIONS) -> dict[str, float]:
+    """Measure, in turns, and return the figures (simglucose's only when it is installed)."""
+    have_peer = simglucose_available()
+    sample_min = simglucose_sample_min() if have_peer else DEFAULT_SAMPLE_MIN
+    recorded = record(sample_min)
+    hourly = record(HOURLY_MIN)
+    for r in (recorded, hourly):
+        if replay(r, r.start.fork()) != r.observations:
+            raise AssertionError("the replay of the recorded run does not give the runner's observations")
+    patient_rates: list[float] = []
+    hourly_rates: list[float] = []
+    loop_rates: list[float] = []
+    peer_rates: list[float] = []
+    ratios: list[float] = []
+    hourly_ratios: list[float] = []
+    for _ in range(repetitions):
+        if have_peer:
+            peer = SIMGLUCOSE_DAYS / simglucose_seconds()
+            peer_rates.append(peer)
+        ours = recorded.days * COPIES / thecal_patient_seconds(recorded)
+        patient_rates.append(ours)
+        hourly_rates.append(hourly.days * COPIES / thecal_patient_seconds(hourly))
+        loop_rates.append(recorded.days / thecal_loop_seconds(sample_min))
+        if have_peer:
+            ratios.append(ours / peer)
+            hourly_ratios.append(hourly_rates[-1] / peer)
+    figures = {
+        "sample_min": float(sample_min),
+        "observations_per_day": float(sum(1 for name, _ in recorded.calls if name == "observe")) / recorded.days,
+        "deliveries_per_day": float(sum(1 for name, _ in recorded.calls if name == "deliver")) / recorded.days,
+        "presses_per_day": float(sum(1 for name, _ in recorded.calls if name == "press.pressed")) / recorded.days,
+        "oral_doses_per_day": float(sum(1 for name, _ in recorded.calls if name == "take_oral")) / recorded.days,
+        "patient_days_per_cpu_s": statistics.median(patient_rates),
+        "loop_days_per_cpu_s": statistics.median(loop_rates),
+        "hourly_patient_days_per_cpu_s": statistics.median(hourly_rates),
+        "repetitions": float(repetitions),
+    }
+    if have_peer:
+        figures["simglucose_days_per_cpu_s"] = statistics.median(peer_rates)
+        figures["ratio"] = statistics.median(ratios)
+        figures["hourly_ratio"] = statistics.median(hourly_ratios)
+    return figures
+
+
+def report() -> None:
+    """Print the figures."""
+    r = run()
+    print(
+        f"Virtual patient: IT morphine 1.5 mg/day with PTM and oral morphine, observed every "
+        f"{r['sample_min']:.0f} min ({r['observations_per_day']:.0f} observations, {r['deliveries_per_day']:.0f} "
+        f"delivery records, {r['presses_per_day']:.1f} presses, {r['oral_doses_per_day']:.0f} oral doses a day)"
+    )
+    print(f"  thecal patient           {r['patient_days_per_cpu_s']:10.1f} patient-days per CPU-second")
+    print(f"  thecal pump + patient    {r['loop_days_per_cpu_s']:10.1f} patient-days per CPU-second (closed loop)")
+    print(
+        f"  thecal patient, hourly   {r['hourly_patient_days_per_cpu_s']:10.1f} patient-days per CPU-second "
+        "(observed every hour, as trials and forecasts do)"
+    )
+    if "ratio" not in r:
+        print("  simglucose is not installed: pip install -e '.[bench]' (make bench does) to compare")
+        return
+    print(f"  simglucose T1D patient   {r['simglucose_days_per_cpu_s']:10.3f} patient-days per CPU-second")
+    verdict = "met" if r["ratio"] >= GOAL else "NOT met"
+    print(
+        f"  ratio thecal / simglucose, median of {r['repetitions']:.0f} pairs in turns: {r['ratio']:,.0f}x "
+        f"(goal {GOAL:,}x: {verdict})"
+    )
+    print(f"  the same, thecal observed hourly: {r['hourly_ratio']:,.0f}x")

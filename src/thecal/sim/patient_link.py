@@ -1,0 +1,163 @@
+"""The virtual patient coupled to a running pump: drug at the tip in, oral doses, presses and observations out.
+
+A `PatientLink` sits between one `VirtualPump` and one `VirtualPatient`:
+- every `DeliveryRecord` the pump's catheter produces goes to the patient as it
+  happens (`delivery`, the pump's `on_delivery` hook): what reached the tip
+  enters the CSF, what leaked is absorbed like a subcutaneous dose;
+- the patient takes its oral opioid regimen (`OralRegimen`) at the regimen's
+  times, pushed into the body before the body is moved past them;
+- at each observation the body is moved to the pump's time, its state is kept
+  (pain, reported score, side-effect grades, toxicity, CSF and plasma levels),
+  and the patient's press rule decides whether it presses the handset; the
+  caller sends the press through the therapy layer and tells the patient what
+  the pump answered, so the patient learns lockouts as a real one does.
+
+The pump must be advanced to a time before the patient is (the catheter tells
+what reached the tip over an interval only once the interval is over); the
+caller does that, as the scenario runner and the trial journey both do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from thecal.pump.device import DeliveryRecord
+from thecal.units import MS_PER_DAY, MS_PER_HOUR
+
+if TYPE_CHECKING:
+    # Named here only: the runner imports this module for every scenario, and a scenario without a patient must not
+    # wait for the patient model and numpy (tests/cli/test_cli_simulate_imports.py).
+    from thecal.patient import Observation, VirtualPatient
+
+PressOutcome = Literal["given", "locked_out", "daily_max", "refused"]
+
+
+@dataclass(frozen=True)
+class PressAnswer:
+    """What the handset told the patient after a press, and until when (pump ms) no dose is possible."""
+
+    outcome: PressOutcome
+    until_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class OralRegimen:
+    """An oral opioid taken at fixed times of day: `mg_per_day` split into equal doses."""
+
+    drug: str = "morphine"
+    mg_per_day: float = 0.0
+    doses_per_day: int = 2
+    first_hour: float = 8.0
+    release: Literal["ir", "mr"] = "mr"
+
+    def dose_mg(self) -> float:
+        """One dose of the regimen, mg."""
+        return self.mg_per_day / self.doses_per_day if self.doses_per_day else 0.0
+
+    def times_ms(self, after_ms: int, until_ms: int) -> list[int]:
+        """The dose times t with after_ms < t <= until_ms (pump ms; day 0 starts at midnight)."""
+        if self.mg_per_day <= 0 or self.doses_per_day <= 0 or until_ms <= after_ms:
+            return []
+        every = MS_PER_DAY // self.doses_per_day
+        first = round(self.first_hour * MS_PER_HOUR) % every
+        k = (after_ms - first) // every + 1
+        out = []
+        t = first + k * every
+        while t <= until_ms:
+            out.append(t)
+            t += every
+        return out
+
+
+@dataclass
+class PatientLink:
+    """One virtual patient attached to one pump run: what reaches the tip goes in, what the body says comes out."""
+
+    patient: VirtualPatient
+    observe_ms: int = MS_PER_HOUR
+    oral: OralRegimen = field(default_factory=OralRegimen)
+    presses: bool = True
+    keep: bool = True
+    observations: list[Observation] = field(default_factory=list)
+    oral_doses: list[tuple[int, str, float]] = field(default_factory=list)
+    press_outcomes: list[tuple[int, PressOutcome]] = field(default_factory=list)
+    _oral_done_ms: int = -1
+
+    def delivery(self, record: DeliveryRecord) -> None:
+        """The pump's delivery hook: hand what the catheter delivered (and lost) to the body."""
+        self.patient.deliver((record,))
+
+    def set_oral(self, at_ms: int, regimen: OralRegimen) -> None:
+        """From `at_ms` on, the patient takes this regimen instead (a titration or a weaning step)."""
+        self._take_oral(at_ms)
+        self.oral = regimen
+
+    def _take_oral(self, until_ms: int) -> None:
+        start = max(self._oral_done_ms, self.patient.now_ms - 1)
+        for t in self.oral.times_ms(start, until_ms):
+            mg = self.oral.dose_mg()
+            self.patient.take_oral(t, self.oral.drug, mg, self.oral.release)
+            if self.keep:
+                self.oral_doses.append((t, self.oral.drug, mg))
+        self._oral_done_ms = max(self._oral_done_ms, until_ms)
+
+    def run_to(self, at_ms: int) -> None:
+        """Move the body to `at_ms` (the pump must be there already), taking the oral doses due on the way."""
+        self._take_oral(at_ms)
+        self.patient.run_to(at_ms)
+
+    def observe(self, at_ms: int) -> Observation:
+        """Move the body to `at_ms` and keep what it is and says then."""
+        self.run_to(at_ms)
+        seen = self.patient.observe()
+        if self.keep:
+            self.observations.append(seen)
+        return seen
+
+    def tick(self, at_ms: int, press: Callable[[], PressAnswer] | None) -> Observation:
+        """One observation; the patient presses (through `press`) when its press rule says so."""
+        seen = self.observe(at_ms)
+        rule = self.patient.press
+        if self.presses and press is not None and seen.alive and rule.wants(at_ms, seen.pain_score, seen.awake):
+            answer = press()
+            rule.pressed(at_ms, "refused" if answer.outcome == "refused" else answer.outcome, answer.until_ms)
+            if self.keep:
+                self.press_outcomes.append((at_ms, answer.outcome))
+        return seen
+
+    def tick_times(self, end_ms: int) -> range:
+        """The observation times of a run of `end_ms`, from the first interval on."""
+        return range(self.observe_ms, end_ms + 1, self.observe_ms)
+
+    def to_json(self) -> dict[str, object]:
+        """The patient's part of a run's record: observations as columns, doses and presses as rows."""
+        obs = self.observations
+        drugs = sorted({d for o in obs for d, c in o.csf_ng_per_ml.items() if c > 0 or o.plasma_ng_per_ml[d] > 0})
+        items = sorted(obs[0].grades) if obs else []
+        series: dict[str, list[object]] = {
+            "t_ms": [o.at_ms for o in obs],
+            "alive": [o.alive for o in obs],
+            "pain": [round(o.pain, 3) for o in obs],
+            "pain_score": [o.pain_score for o in obs],
+            "toxicity": [o.toxicity for o in obs],
+            "tolerance_fold": [round(o.tolerance_fold, 4) for o in obs],
+        }
+        for drug in drugs:
+            series[f"csf_ng_per_ml:{drug}"] = [round(o.csf_ng_per_ml[drug], 3) for o in obs]
+            series[f"site_ng_per_ml:{drug}"] = [round(o.site_ng_per_ml[drug], 3) for o in obs]
+            series[f"plasma_ng_per_ml:{drug}"] = [round(o.plasma_ng_per_ml[drug], 4) for o in obs]
+        for item in items:
+            series[f"grade:{item}"] = [o.grades[item] for o in obs]
+        p = self.patient.params
+        return {
+            "indication": p.indication,
+            "entry_pain": round(p.entry_pain, 3),
+            "prior_oral_mme_mg_per_day": round(p.prior_oral_mme_mg_per_day, 3),
+            "observe_ms": self.observe_ms,
+            "death_ms": self.patient.death_ms,
+            "oral_doses": [{"at_ms": t, "drug": d, "dose_mg": round(mg, 4)} for t, d, mg in self.oral_doses],
+            "presses": [{"at_ms": t, "outcome": o} for t, o in self.press_outcomes],
+            "series": series,
+        }
