@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# The whole demo clinic: six virtual pumps as daemons in accelerated time, and the clinician programmer at
-# http://127.0.0.1:8000 with its demo accounts printed; Ctrl-C stops everything it started.
+# The whole demo clinic: six virtual pumps as daemons in accelerated time, the clinician programmer at
+# http://127.0.0.1:8000 with its demo accounts printed, and the therapy manager app of each patient with a PTM
+# (from http://127.0.0.1:8101); Ctrl-C stops everything it started.
 run: $(STAMP)
 	$(BIN)/thecal clinic demo --dir out/demo-clinic
 

@@ -58,7 +58,7 @@ def test_the_issue_s_commands_are_all_in_the_table() -> None:
     assert "bridge_bolus" not in COMMANDS  # the bridge belongs to the fill that makes it
 
 
-def test_a_clinician_may_send_everything_and_a_ptm_only_a_demand_bolus_and_status() -> None:
+def test_a_clinician_may_send_everything_and_a_ptm_only_a_demand_bolus_its_status_and_its_log_entries() -> None:
     assert ROLE_PERMISSIONS[Role.CLINICIAN] == frozenset(COMMANDS)
     assert ROLE_PERMISSIONS[Role.PTM] == {"demand_bolus", "interrogate_status", "read_event_log"}
     assert not any(permitted(Role.PUMP, name) for name in COMMANDS)

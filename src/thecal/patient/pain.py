@@ -9,13 +9,16 @@ Effect sites and tolerance (normalised exposures u, in EC50 units):
     E_z  = Emax_z e_z / (1 + e_z)                                 (ziconotide, a separate mechanism)
     relief = 1 - (1 - E_op)(1 - E_z)
 Pain:  drive(t) = min(cap, B0 exp(g t)) rhythm(t) + breakthrough(t);  pain = clip(drive (1 - relief), 0, 10);
-the reported score is round(pain + N(0, noise)) kept within 0..10.
+the reported score is round(pain + noise z) kept within 0..10, z a standard normal quantile picked by a hash of
+(patient seed, observation time): counter-based, the same answer however a run is chunked.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 
@@ -148,6 +151,18 @@ class Rhythm:
         wave = 1.0 + self.amplitude * math.cos(2.0 * math.pi * (hour - self.peak_hour) / 24.0)
         return wave * (1.0 + self.activity if self.awake(t_min) else 1.0)
 
+    def awake_many(self, t_min: np.ndarray) -> np.ndarray:
+        """`awake` at every time of an array."""
+        hour = (t_min / 60.0) % 24.0
+        return (self.wake_hour <= hour) & (hour < self.sleep_hour)
+
+    def factor_many(self, t_min: np.ndarray) -> np.ndarray:
+        """`factor` at every time of an array."""
+        hour = (t_min / 60.0) % 24.0
+        wave = 1.0 + self.amplitude * np.cos(2.0 * math.pi * (hour - self.peak_hour) / 24.0)
+        awake = (self.wake_hour <= hour) & (hour < self.sleep_hour)
+        return np.where(awake, wave * (1.0 + self.activity), wave)
+
     def mean_factor(self) -> float:
         """The factor averaged over a day (the cosine averages out)."""
         return 1.0 + self.activity * (self.sleep_hour - self.wake_hour) / 24.0
@@ -210,11 +225,80 @@ class Breakthrough:
                     total += e.intensity
         return total
 
+    def at_many(self, t_min: np.ndarray) -> np.ndarray:
+        """`at` for every time of an array (the episodes of every day the times touch)."""
+        total = np.zeros(len(t_min))
+        if self.episodes_per_day <= 0 or not len(t_min):
+            return total
+        first = max(0, int(t_min.min() // MIN_PER_DAY) - 1)
+        for d in range(first, int(t_min.max() // MIN_PER_DAY) + 1):
+            for e in self.day(d):
+                total[(e.start_min <= t_min) & (t_min < e.end_min)] += e.intensity
+        return total
+
+
+# The report's noise is counter-based: a hash of (patient seed, observation time) picks a quantile of the standard
+# normal, so the same question gets the same answer however a run is chunked, and a whole series is drawn at once.
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15
+_NOISE_BITS = 12  # 4,096 equally likely quantiles: far finer than a report rounded to whole points
+_STREAM = 0xD1B54A32D192ED03  # the report's stream, apart from any other use of the seed
+
+
+def _mix(x: int) -> int:
+    """The splitmix64 finaliser: a bijection of 64-bit integers that scatters every input bit."""
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _mix_many(x: np.ndarray) -> np.ndarray:
+    """`_mix` over an array of uint64 (numpy wraps the products modulo 2**64, as the mask does)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@cache
+def _quantiles() -> tuple[tuple[float, ...], np.ndarray]:
+    """The standard normal's quantiles at the midpoints of 2**_NOISE_BITS equal slices of probability."""
+    n = 1 << _NOISE_BITS
+    inv = statistics.NormalDist().inv_cdf
+    values = tuple(inv((i + 0.5) / n) for i in range(n))
+    return values, np.array(values)
+
+
+def noise_key(seed: int) -> int:
+    """The key of a patient's report noise (computed once per patient)."""
+    return _mix((seed ^ _STREAM) & _MASK)
+
+
+def standard_normal_at(key: int, at_ms: int) -> float:
+    """The standard normal draw of the report at `at_ms` (the same key and time, the same draw)."""
+    return _quantiles()[0][_mix((key + at_ms * _GOLDEN) & _MASK) >> (64 - _NOISE_BITS)]
+
+
+def standard_normal_many(key: int, times_ms: np.ndarray) -> np.ndarray:
+    """`standard_normal_at` for every time of an array, element for element the same values."""
+    with np.errstate(over="ignore"):
+        x = np.uint64(key) + times_ms.astype(np.uint64) * np.uint64(_GOLDEN)
+        return _quantiles()[1][(_mix_many(x) >> np.uint64(64 - _NOISE_BITS)).astype(np.intp)]
+
+
+def score_of(pain: float, noise: float, z: float) -> int:
+    """The whole number 0-10 reported for felt `pain` with the noise draw `z`."""
+    return int(min(10, max(0, round(pain + noise * z))))
+
 
 def reported_score(pain: float, seed: int, at_ms: int, noise: float) -> int:
     """The whole number 0-10 a patient says when asked at `at_ms` (the same question, the same answer)."""
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 2, at_ms]))
-    return int(min(10, max(0, round(pain + noise * float(rng.standard_normal())))))
+    return score_of(pain, noise, standard_normal_at(noise_key(seed), at_ms))
+
+
+def reported_scores(pain: np.ndarray, key: int, times_ms: np.ndarray, noise: float) -> np.ndarray:
+    """`reported_score` for a whole series (`key` from `noise_key`): the same integers, element for element."""
+    # np.rint rounds half to even, as Python's round does.
+    return np.clip(np.rint(pain + noise * standard_normal_many(key, times_ms)), 0, 10).astype(np.int64)
 
 
 # ---------------------------------------------------------------------------- the PTM press rule
@@ -238,7 +322,11 @@ class PressPolicy:
 
     def wants(self, now_ms: int, score: int, awake: bool = True) -> bool:
         """Whether the patient presses now."""
-        if not awake or score < self.threshold or now_ms < self._blocked_until_ms:
+        return score >= self.threshold and self.may_press(now_ms, awake)
+
+    def may_press(self, now_ms: int, awake: bool = True) -> bool:
+        """Whether a high enough score would make the patient press now (awake, not expecting a refusal)."""
+        if not awake or now_ms < self._blocked_until_ms:
             return False
         return self._last_press_ms is None or now_ms - self._last_press_ms >= self.min_gap_min * 60_000
 

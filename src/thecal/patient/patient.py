@@ -4,8 +4,10 @@
 and the distributions of the parameter files; `VirtualPatient` takes the drug
 the catheter delivered at its tip (`DeliveryRecord`s), oral and subcutaneous
 doses and tip moves, and `advance(to_ms)` moves every compartment on in closed
-form between those events, then reports an `Observation`. Time is the pump's
-clock in ms; the day starts at midnight of time 0.
+form between those events, then reports an `Observation`; `observe_many(times)`
+does the same for a whole series at once (NumPy over the times, the state a
+superposition of responses to each input) and reports an `ObservationSeries`.
+Time is the pump's clock in ms; the day starts at midnight of time 0.
 """
 
 from __future__ import annotations
@@ -13,31 +15,36 @@ from __future__ import annotations
 import copy
 import heapq
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from thecal.errors import InputError
 from thecal.patient import side_effects as se
+from thecal.patient.observation import Observation, ObservationSeries
 from thecal.patient.pain import (
     MIN_PER_DAY,
     Breakthrough,
     PressPolicy,
     Rhythm,
     equilibration_rate,
+    noise_key,
     opioid_effect,
     pain_params,
     pd_params,
     potency,
     relief,
-    reported_score,
+    reported_scores,
+    score_of,
+    standard_normal_at,
     tolerance_fold,
     ziconotide_effect,
 )
 from thecal.patient.params import Params, load_params
 from thecal.patient.pk import (
+    DEPOTS,
     DRUGS,
     MS_PER_MIN,
     NG_PER_MG,
@@ -45,9 +52,9 @@ from thecal.patient.pk import (
     DrugPK,
     DrugState,
     ExpSum,
-    advance_drug,
     chain,
     drug_pk,
+    drug_solution,
     pk_params,
     spread_fraction,
     subcutaneous_fraction,
@@ -214,33 +221,71 @@ def _replace(p: PatientParams, **changes: float) -> PatientParams:
     return PatientParams(**values)
 
 
-@dataclass(frozen=True)
-class Observation:
-    """What the body is and says at one moment."""
-
-    at_ms: int
-    alive: bool
-    pain: float  # felt pain, 0-10, continuous
-    pain_score: int  # what the patient reports, 0-10
-    relief: float
-    awake: bool
-    severity: dict[str, float]
-    grades: dict[str, int]
-    toxicity: int
-    csf_ng_per_ml: dict[str, float]  # at the tip level
-    site_ng_per_ml: dict[str, float]  # at the segments of the pain
-    plasma_ng_per_ml: dict[str, float]
-    tolerance_fold: float
-
-
-@dataclass(order=True)
 class _Input:
-    at_ms: int
-    order: int
-    kind: str = field(compare=False)  # "start" | "end" | "dose" | "tip" | "adjuvant"
-    drug: str = field(compare=False, default="")
-    amount: float = field(compare=False, default=0.0)  # ng, ng/min for "start"/"end", cm for "tip"
-    depot: str = field(compare=False, default="")
+    """An input waiting for its time; held in the heap as (at_ms, order, input), so the heap compares plain ints."""
+
+    __slots__ = ("amount", "at_ms", "depot", "done", "drug", "kind")
+
+    def __init__(self, at_ms: int, kind: str, drug: str, amount: float, depot: str):
+        self.at_ms = at_ms
+        self.kind = kind  # "rate" (a change of the intrathecal rate) | "dose" | "tip" | "adjuvant"
+        self.drug = drug
+        self.amount = amount  # ng/min for "rate" (signed), ng for "dose", cm for "tip", fraction for "adjuvant"
+        self.depot = depot
+        self.done = False
+
+
+_AMOUNTS = ("csf_ng", "plasma_ng", *DEPOTS)
+_EFFECTS = ("e_sp", "e_sys", "tol", "brain", "e_z", "adapt_z")
+STATE = tuple(f"{d}.{a}" for d in DRUGS for a in _AMOUNTS) + _EFFECTS  # the state vector's order
+
+_NEVER_FED = {DRUGS.index(d) * len(_AMOUNTS) + _AMOUNTS.index(a) for d in DRUGS if d not in OPIOIDS for a in DEPOTS[:2]}
+
+_RATE_CHANNEL = {d: len(STATE) + n for n, d in enumerate(DRUGS)}
+_DOSE_CHANNEL = {(d, a): n * len(_AMOUNTS) + _AMOUNTS.index(a) for n, d in enumerate(DRUGS) for a in _AMOUNTS}
+
+
+def _sum_terms(coef: np.ndarray, exps: np.ndarray) -> np.ndarray:
+    """sum over m of coef[:, m] * exps[:, m], per time: (variables x m), (times x m) -> (variables x times).
+
+    Added term by term along m (not a matrix product, whose blocking depends on the number of times), so a
+    time gets the very same value whatever series it is worked out in.
+    """
+    return (coef[:, :, None] * exps.T[None, :, :]).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class _Responses:
+    """Responses of the state to unit inputs: consts (channels x variables), coefs (channels x variables x m) over
+    the rates mu (m); per channel the columns it uses; the fastest rate an input can excite."""
+
+    consts: np.ndarray
+    coefs: np.ndarray
+    mu: np.ndarray
+    columns: list[np.ndarray]
+    fastest: float
+
+    @classmethod
+    def of(cls, solutions: list[list[ExpSum | None]]) -> _Responses:
+        """The responses from each channel's solution (a sum of exponentials per state variable)."""
+        rates: dict[float, int] = {}
+        for solution in solutions:
+            for x in solution:
+                for _, r in x.terms if x is not None else ():
+                    rates.setdefault(r, len(rates))
+        consts = np.zeros((len(solutions), len(STATE)))
+        coefs = np.zeros((len(solutions), len(STATE), len(rates)))
+        for c, solution in enumerate(solutions):
+            for n, x in enumerate(solution):
+                if x is not None:
+                    consts[c, n] = x.const
+                    for a, r in x.terms:
+                        coefs[c, n, rates[r]] += a
+        mu = np.array(list(rates), dtype=float)
+        columns = [np.flatnonzero(np.any(coefs[c] != 0.0, axis=0)) for c in range(len(solutions))]
+        # The oral depots of a drug without oral kinetics are never fed: their placeholder rate does not count.
+        fed = [mu[columns[c]] for c in range(len(solutions)) if c not in _NEVER_FED and len(columns[c])]
+        return cls(consts, coefs, mu, columns, max(float(m.max()) for m in fed))
 
 
 class VirtualPatient:
@@ -291,7 +336,13 @@ class VirtualPatient:
         self.cumulative_hazard = 0.0
         self.death_ms: int | None = None
         self._rates: dict[str, float] = dict.fromkeys(DRUGS, 0.0)
-        self._inputs: list[_Input] = []
+        self._version = 0  # counts changes of the state, so a toxicity worked out for it can be reused
+        self._toxicity_seen: tuple[int, int, int] | None = None  # (time, version, toxicity) of the last report
+        self._response_cache: dict[float, _Responses] = {}
+        self._transitions: dict[tuple[float, float], np.ndarray] = {}
+        self._noise_key = noise_key(params.seed)
+        self._inputs: list[tuple[int, int, _Input]] = []
+        self._rate_end: dict[str, _Input] = {}  # the pending end of each drug's last infusion, to join the next to
         self._order = 0
         self._settle_on_oral(params.prior_oral_mme_mg_per_day)
 
@@ -323,8 +374,12 @@ class VirtualPatient:
             self._push(start, "dose", drug, ng, "csf_ng")
             return
         rate = ng / ((end - start) / MS_PER_MIN)
-        self._push(start, "start", drug, rate)
-        self._push(end, "end", drug, rate)
+        last = self._rate_end.get(drug)
+        if last is not None and not last.done and last.at_ms == start:
+            last.amount += rate  # one infusion follows the other: a single change of rate
+        else:
+            self._push(start, "rate", drug, rate)
+        self._rate_end[drug] = self._push(end, "rate", drug, -rate)
 
     def take_oral(self, at_ms: int, drug: str, mg: float, release: Release = "ir") -> None:
         """An oral dose (immediate or modified release) swallowed at `at_ms`."""
@@ -360,9 +415,16 @@ class VirtualPatient:
         """An inflammatory mass at the tip: drug leaving the catheter no longer reaches the cord's segments."""
         self.tip_blocked = blocked
 
-    def _push(self, at_ms: int, kind: str, drug: str = "", amount: float = 0.0, depot: str = "") -> None:
+    def _push(self, at_ms: int, kind: str, drug: str = "", amount: float = 0.0, depot: str = "") -> _Input:
         self._order += 1
-        heapq.heappush(self._inputs, _Input(at_ms, self._order, kind, drug, amount, depot))
+        event = _Input(at_ms, kind, drug, amount, depot)
+        heapq.heappush(self._inputs, (at_ms, self._order, event))
+        return event
+
+    def _pop(self) -> _Input:
+        event = heapq.heappop(self._inputs)[2]
+        event.done = True
+        return event
 
     # ------------------------------------------------------------------ time
 
@@ -378,22 +440,20 @@ class VirtualPatient:
         toxicity_before = self._toxicity_now() if self.toxicity_hazard else 0
         start = self.now_ms
         while True:
-            while self._inputs and self._inputs[0].at_ms <= self.now_ms:
-                self._apply(heapq.heappop(self._inputs))
+            while self._inputs and self._inputs[0][0] <= self.now_ms:
+                self._apply(self._pop())
             if self.now_ms >= to_ms:
                 break
-            nxt = min(to_ms, self._inputs[0].at_ms) if self._inputs else to_ms
+            nxt = min(to_ms, self._inputs[0][0]) if self._inputs else to_ms
             self._step((nxt - self.now_ms) / MS_PER_MIN)
             self.now_ms = nxt
         self._survival(start, to_ms, toxicity_before)
 
     def _apply(self, event: _Input) -> None:
-        if event.kind == "start":
-            self._rates[event.drug] += event.amount
-        elif event.kind == "end":
-            self._rates[event.drug] = max(0.0, self._rates[event.drug] - event.amount)
-            if self._rates[event.drug] < 1e-9:
-                self._rates[event.drug] = 0.0
+        self._version += 1
+        if event.kind == "rate":
+            rate = self._rates[event.drug] + event.amount
+            self._rates[event.drug] = 0.0 if rate < 1e-9 else rate  # an infusion's end leaves no rounding crumbs
         elif event.kind == "dose":
             state = self.drugs[event.drug]
             setattr(state, event.depot, getattr(state, event.depot) + event.amount)
@@ -404,30 +464,286 @@ class VirtualPatient:
 
     def _step(self, dt: float) -> None:
         """Advance every compartment `dt` minutes at constant inputs, in closed form."""
-        f_site = 0.0 if self.tip_blocked else spread_fraction(self.tip_to_pain_cm)
+        present = np.array(self._state() + [self._rates[d] for d in DRUGS])
+        self._set_state((present @ self._transition(dt)).tolist())
+
+    def _transition(self, dt: float) -> np.ndarray:
+        """The state after `dt` minutes from a unit of each input channel (channels x variables), at this tip."""
+        key = (self._f_site(), dt)
+        found = self._transitions.get(key)
+        if found is None:
+            r = self._responses()
+            found = r.consts + np.tensordot(r.coefs, np.exp(-r.mu * dt), axes=1)
+            if len(self._transitions) > 64:  # the steps of a run come in a few lengths; an odd one is not kept
+                self._transitions.clear()
+            self._transitions[key] = found
+        return found
+
+    def _solve(
+        self,
+        drugs: dict[str, DrugState] | None = None,
+        rates: dict[str, float] | None = None,
+        effects: tuple[float, ...] | None = None,
+    ) -> list[ExpSum | None]:
+        """Every state variable (in the order of STATE) over an interval of constant inputs, from the present state
+        or from the one given; None for a drug that is absent (it stays 0)."""
+        drugs = self.drugs if drugs is None else drugs
+        rates = self._rates if rates is None else rates
+        e_sp, e_sys, tol, brain, e_z, adapt_z = self._effects() if effects is None else effects
+        f_site = self._f_site()
         f_brain = spread_fraction(self.brain_distance_cm)
         u_csf = ExpSum()  # opioid in CSF at the tip, in spinal EC50 units
         u_sys = ExpSum()
         u_z = ExpSum()
-        for drug, state in self.drugs.items():
-            rate = self._rates[drug]
+        out: list[ExpSum | None] = []
+        for drug in DRUGS:
+            state, rate = drugs[drug], rates[drug]
             if rate == 0.0 and not (
                 state.csf_ng or state.plasma_ng or state.oral_ir_ng or state.oral_mr_ng or state.subcutaneous_ng
             ):
+                out += [None] * 5
                 continue
-            c_csf, c_plasma = advance_drug(state, self.params.pk[drug], rate, dt, self.ka_sc)
+            pk = self.params.pk[drug]
+            amounts = drug_solution(state, pk, rate, self.ka_sc)
+            c_csf = ExpSum().add(amounts[0], 1.0 / pk.v_csf_ml)
+            c_plasma = ExpSum().add(amounts[1], 1.0 / pk.v_plasma_ml)
             if drug == "ziconotide":
                 u_z.add(c_csf, 1.0 / self.params.ziconotide_ec50_ng_per_ml)
             else:
                 u_csf.add(c_csf, self.potency.spinal[drug] / self.ec50_sp)
                 u_sys.add(c_plasma, self.potency.systemic[drug] / self.ec50_sys)
+            out += amounts
         u_sp = ExpSum().add(u_csf, f_site)
-        self.e_sp = chain(self.e_sp, self.ke0_sp, u_sp, self.ke0_sp).at(dt)
-        self.e_sys = chain(self.e_sys, self.ke0_sys, u_sys, self.ke0_sys).at(dt)
-        self.tol = chain(self.tol, self.k_tol, ExpSum().add(u_sp).add(u_sys), self.k_tol).at(dt)
-        self.brain = chain(self.brain, self.k_brain, ExpSum().add(u_csf, f_brain), self.k_brain).at(dt)
-        self.e_z = chain(self.e_z, self.ke0_z, ExpSum().add(u_z, f_site), self.ke0_z).at(dt)
-        self.adapt_z = chain(self.adapt_z, self.k_adapt, ExpSum().add(u_z, f_site), self.k_adapt).at(dt)
+        out.append(chain(e_sp, self.ke0_sp, u_sp, self.ke0_sp))
+        out.append(chain(e_sys, self.ke0_sys, u_sys, self.ke0_sys))
+        out.append(chain(tol, self.k_tol, ExpSum().add(u_sp).add(u_sys), self.k_tol))
+        out.append(chain(brain, self.k_brain, ExpSum().add(u_csf, f_brain), self.k_brain))
+        out.append(chain(e_z, self.ke0_z, ExpSum().add(u_z, f_site), self.ke0_z))
+        out.append(chain(adapt_z, self.k_adapt, ExpSum().add(u_z, f_site), self.k_adapt))
+        return out
+
+    def _f_site(self) -> float:
+        return 0.0 if self.tip_blocked else spread_fraction(self.tip_to_pain_cm)
+
+    def _effects(self) -> tuple[float, float, float, float, float, float]:
+        return self.e_sp, self.e_sys, self.tol, self.brain, self.e_z, self.adapt_z
+
+    def _state(self) -> list[float]:
+        """The state as a vector, in the order of STATE."""
+        out = [getattr(self.drugs[d], a) for d in DRUGS for a in _AMOUNTS]
+        return out + list(self._effects())
+
+    def _set_state(self, values: Sequence[float]) -> None:
+        """Set the state from a vector in the order of STATE."""
+        n = len(_AMOUNTS)
+        for i, drug in enumerate(DRUGS):
+            state = self.drugs[drug]
+            state.csf_ng, state.plasma_ng, state.oral_ir_ng, state.oral_mr_ng, state.subcutaneous_ng = values[
+                i * n : i * n + n
+            ]
+        self.e_sp, self.e_sys, self.tol, self.brain, self.e_z, self.adapt_z = values[len(DRUGS) * n :]
+        self._version += 1
+
+    # ------------------------------------------------------------------ a whole series at once
+
+    def observe_many(self, times_ms: Sequence[int] | np.ndarray) -> ObservationSeries:
+        """Move the body through `times_ms` (ascending, from now on) and report how it is at each, all at once.
+
+        The same as `advance(t)` for every t in turn (within rounding): between events every state variable is
+        a superposition of the responses to the state it starts from and to each input after, all sums of
+        exponentials, evaluated with NumPy over every time of the series (docs/patient.md, "A whole series").
+        """
+        times = np.asarray(times_ms, dtype=np.int64)
+        n = len(times)
+        if n and (int(times[0]) < self.now_ms or bool(np.any(np.diff(times) < 0))):
+            raise InputError(
+                "times_ms", int(times[0]), f"must be ascending and not before the patient's time {self.now_ms}",
+                "give ascending times from now on",
+            )  # fmt: skip
+        start_ms = self.now_ms
+        toxicity_before = self._toxicity_now() if self.toxicity_hazard and n else 0
+        rows = np.empty((len(STATE), n))
+        f_site = np.empty(n)
+        adjuvant = np.empty(n)
+        i = 0
+        while i < n:
+            while self._inputs and self._inputs[0][0] <= self.now_ms:
+                self._apply(self._pop())
+            j = int(np.searchsorted(times, self.now_ms, side="right"))
+            if j > i:  # times that are now: the state as it is
+                rows[:, i:j] = np.array(self._state())[:, None]
+                f_site[i:j], adjuvant[i:j] = self._f_site(), self.adjuvant_relief
+                i = j
+                continue
+            # A window from now: at most as long as the exponentials allow, and ending before a move of the tip.
+            # Its bounds depend only on now, so however a series is split, each time is worked out the same way.
+            end = min(int(times[-1]), self.now_ms + self._window_ms())
+            tips = [at for at, _, e in self._inputs if e.kind == "tip" and at <= end]
+            inclusive = not tips
+            end = min([end, *tips])
+            j = int(np.searchsorted(times, end, side="right" if inclusive else "left"))
+            self._window(times[i:j], end, inclusive, rows[:, i:j], adjuvant[i:j])
+            f_site[i:j] = self._f_site()
+            i = j
+        return self._series(times, rows, f_site, adjuvant, start_ms, toxicity_before)
+
+    def _window_ms(self) -> int:
+        """The longest window whose scaled exponentials stay far from overflow (fastest rate x length <= 500)."""
+        fastest = self._responses().fastest
+        return max(1, int(500.0 / fastest * MS_PER_MIN))
+
+    def _responses(self) -> _Responses:
+        """The response of every state variable to a unit of each input channel, at this tip (cached)."""
+        key = self._f_site()
+        found = self._response_cache.get(key)
+        if found is not None:
+            return found
+        solutions = []
+        for c in range(len(STATE) + len(DRUGS)):
+            drugs = {d: DrugState() for d in DRUGS}
+            rates = dict.fromkeys(DRUGS, 0.0)
+            effects = [0.0] * len(_EFFECTS)
+            if c < len(DRUGS) * len(_AMOUNTS):
+                setattr(drugs[DRUGS[c // len(_AMOUNTS)]], _AMOUNTS[c % len(_AMOUNTS)], 1.0)
+            elif c < len(STATE):
+                effects[c - len(DRUGS) * len(_AMOUNTS)] = 1.0
+            else:
+                rates[DRUGS[c - len(STATE)]] = 1.0
+            solutions.append(self._solve(drugs, rates, tuple(effects)))
+        found = _Responses.of(solutions)
+        self._response_cache[key] = found
+        return found
+
+    def _window(self, times: np.ndarray, end_ms: int, inclusive: bool, rows: np.ndarray, adjuvant: np.ndarray) -> None:
+        """Fill `rows` with the state at `times` (now < t <= end_ms) and move the body to `end_ms`.
+
+        Inputs up to `end_ms` act by superposition (before it only, if not `inclusive`: a tip move is due then).
+        """
+        t0 = self.now_ms
+        events: list[_Input] = []
+        while self._inputs and (self._inputs[0][0] <= end_ms if inclusive else self._inputs[0][0] < end_ms):
+            events.append(self._pop())
+        # Every input of the window as (channel, time in ms, amount).
+        by_channel: dict[int, tuple[list[int], list[float]]] = {}
+        adjuvant[:] = self.adjuvant_relief
+        for e in events:
+            if e.kind == "rate":
+                c = _RATE_CHANNEL[e.drug]
+            elif e.kind == "dose":
+                c = _DOSE_CHANNEL[e.drug, e.depot]
+            else:
+                if e.kind == "adjuvant":
+                    adjuvant[times >= e.at_ms] = e.amount
+                self._apply(e)
+                continue
+            found = by_channel.get(c)
+            if found is None:
+                by_channel[c] = ([e.at_ms], [e.amount])
+            else:
+                found[0].append(e.at_ms)
+                found[1].append(e.amount)
+        tau = np.append((times - t0) / MS_PER_MIN, (end_ms - t0) / MS_PER_MIN)
+        r = self._responses()
+        # The present state and rates, left to themselves (one superposition over every channel at once) ...
+        present = np.array(self._state() + [self._rates[d] for d in DRUGS])
+        decay = np.exp(-np.outer(tau, r.mu))  # (times, rates)
+        values = (present @ r.consts)[:, None] + _sum_terms(np.tensordot(present, r.coefs, axes=1), decay)
+        # ... plus every input of the window, channel by channel.
+        for c in sorted(by_channel):  # one order of the sums, whatever inputs this window holds
+            s_list, a_list = by_channel[c]
+            s, a = (np.array(s_list) - t0) / MS_PER_MIN, np.array(a_list)
+            # How many of the channel's inputs each time has seen: a dose at t has entered at t; a change of rate
+            # at t has not acted yet (nor can it, as infusions are joined, depend on what follows).
+            rate_channel = c >= len(STATE)
+            k = np.searchsorted(s, tau, side="left" if rate_channel else "right")
+            total = np.concatenate(([0.0], np.cumsum(a)))
+            values += r.consts[c][:, None] * total[k][None, :]
+            if rate_channel:  # the drug's intrathecal rate after the window
+                drug = DRUGS[c - len(STATE)]
+                rate = self._rates[drug] + float(total[-1])
+                self._rates[drug] = 0.0 if rate < 1e-9 else rate
+            cols = r.columns[c]
+            if len(cols):
+                # sum over inputs of a exp(-mu (t - s)) = exp(-mu t) * cumsum(a exp(mu s)); the window length keeps
+                # mu t far from overflow.
+                scaled = np.cumsum(a[:, None] * np.exp(np.outer(s, r.mu[cols])), axis=0)
+                summed = np.vstack((np.zeros(len(cols)), scaled))[k] * decay[:, cols]
+                values += _sum_terms(r.coefs[c][:, cols], summed)
+        rows[:] = values[:, :-1]
+        self._set_state(values[:, -1].tolist())
+        self.now_ms = end_ms
+
+    def _series(
+        self,
+        times: np.ndarray,
+        rows: np.ndarray,
+        f_site: np.ndarray,
+        adjuvant: np.ndarray,
+        start_ms: int,
+        toxicity_before: int,
+    ) -> ObservationSeries:
+        """The observations of a series from its state rows: effect, pain, side effects, report, survival."""
+        p = self.params
+        e_sp, e_sys, tol, brain, e_z, adapt_z = rows[len(DRUGS) * len(_AMOUNTS) :]
+        amount = {d: rows[DRUGS.index(d) * len(_AMOUNTS) : (DRUGS.index(d) + 1) * len(_AMOUNTS)] for d in DRUGS}
+        fold = np.where(tol > 0, 1.0 + (self.max_fold - 1.0) * tol / (self.tol_half + np.abs(tol)), 1.0)
+        x = (e_sp + e_sys) / fold
+        e_op = p.opioid_max_relief * x / (1.0 + x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            e_zic = np.where(e_z > 0, p.ziconotide_max_relief * e_z / (1.0 + e_z), 0.0)
+        drugs = 1.0 - (1.0 - e_op) * (1.0 - e_zic)
+        relieved = np.where(adjuvant != 0, 1.0 - (1.0 - drugs) * (1.0 - adjuvant), drugs)
+        t_min = times / MS_PER_MIN
+        base = np.minimum(self.max_drive, p.pain_drive * np.exp(p.progression_per_day * t_min / MIN_PER_DAY))
+        drive = base * self.rhythm.factor_many(t_min) + self.breakthrough.at_many(t_min)
+        pain = np.clip(drive * (1.0 - relieved), 0.0, 10.0)
+        gut = 0.0
+        for d in OPIOIDS:
+            gut = gut + (amount[d][_AMOUNTS.index("oral_ir_ng")] + amount[d][_AMOUNTS.index("oral_mr_ng")])
+        exposure = (e_sys, e_sp, brain, np.asarray(gut) / self.gut_reference_ng, e_z, adapt_z)
+        severity = se.severities_many(exposure, fold, p.side_effect_sensitivity, self._cancer)
+        grades = se.grades_many(severity)
+        toxicity = grades.sum(axis=0)
+        csf = {d: amount[d][0] / p.pk[d].v_csf_ml for d in DRUGS}
+        alive = self._survive_many(times, toxicity, start_ms, toxicity_before)
+        return ObservationSeries(
+            at_ms=times,
+            alive=alive,
+            pain=pain,
+            pain_score=reported_scores(pain, self._noise_key, times, self.noise),
+            relief=relieved,
+            awake=self.rhythm.awake_many(t_min),
+            severity=severity,
+            grades=grades,
+            toxicity=toxicity,
+            csf_ng_per_ml=csf,
+            site_ng_per_ml={d: c * f_site for d, c in csf.items()},
+            plasma_ng_per_ml={d: amount[d][1] / p.pk[d].v_plasma_ml for d in DRUGS},
+            tolerance_fold=fold,
+        )
+
+    def _survive_many(self, times: np.ndarray, toxicity: np.ndarray, start_ms: int, before: int) -> np.ndarray:
+        """Survival over a series, as `_survival` does interval by interval; True where alive."""
+        n = len(times)
+        median = self.params.survival_median_days
+        if median is None or self.death_ms is not None or not n:
+            return np.full(n, self.death_ms is None)
+        k = self.survival_shape
+        scale = median / math.log(2.0) ** (1.0 / k)
+        base = (np.append(start_ms, times) / MS_PER_MIN / MIN_PER_DAY / scale) ** k
+        previous = np.append(before, toxicity[:-1])
+        excess = self.toxicity_hazard * (previous - self.toxicity_reference) if self.toxicity_hazard else 0.0 * previous
+        steps = (base[1:] - base[:-1]) * np.exp(excess)
+        steps[times <= np.append(start_ms, times[:-1])] = 0.0
+        hazard = np.cumsum(np.append(self.cumulative_hazard, steps))[1:]
+        dead = np.flatnonzero(hazard >= self.params.survival_draw)
+        if not len(dead):
+            self.cumulative_hazard = float(hazard[-1])
+            return np.ones(n, dtype=bool)
+        first = int(dead[0])
+        self.cumulative_hazard = float(hazard[first])
+        self.death_ms = int(times[first])
+        return np.arange(n) < first
 
     def _settle_on_oral(self, mg_per_day: float) -> None:
         """Start at the average steady state of a long-standing oral morphine dose (modified release)."""
@@ -447,18 +763,20 @@ class VirtualPatient:
         """How many times the opioid EC50 has risen with tolerance."""
         return tolerance_fold(self.tol, self.max_fold, self.tol_half)
 
-    def relief(self) -> float:
-        """The fraction of the pain drive the drugs take away now."""
-        e_op = opioid_effect(self.e_sp, self.e_sys, self.fold(), self.params.opioid_max_relief)
+    def relief(self, fold: float | None = None) -> float:
+        """The fraction of the pain drive the drugs take away now (`fold`: the tolerance fold, if known)."""
+        fold = self.fold() if fold is None else fold
+        e_op = opioid_effect(self.e_sp, self.e_sys, fold, self.params.opioid_max_relief)
         drugs = relief(e_op, ziconotide_effect(self.e_z, self.params.ziconotide_max_relief))
         return relief(drugs, self.adjuvant_relief) if self.adjuvant_relief else drugs
 
-    def pain(self) -> float:
-        """The pain the patient feels now, 0-10."""
+    def pain(self, relieved: float | None = None) -> float:
+        """The pain the patient feels now, 0-10 (`relieved`: the relief, if known)."""
+        relieved = self.relief() if relieved is None else relieved
         t = self.now_ms / MS_PER_MIN
         base = min(self.max_drive, self.params.pain_drive * math.exp(self.params.progression_per_day * t / MIN_PER_DAY))
         drive = base * self.rhythm.factor(t) + self.breakthrough.at(t)
-        return min(10.0, max(0.0, drive * (1.0 - self.relief())))
+        return min(10.0, max(0.0, drive * (1.0 - relieved)))
 
     def exposure(self) -> se.Exposure:
         """What drives side effects now."""
@@ -466,6 +784,9 @@ class VirtualPatient:
         return se.Exposure(self.e_sys, self.e_sp, self.brain, gut, self.e_z, self.adapt_z)
 
     def _toxicity_now(self) -> int:
+        seen = self._toxicity_seen
+        if seen is not None and seen[0] == self.now_ms and seen[1] == self._version:
+            return seen[2]
         sev = se.severities(self.exposure(), self.fold(), self.params.side_effect_sensitivity, self._cancer)
         return se.toxicity_score(se.grades(sev))
 
@@ -488,27 +809,35 @@ class VirtualPatient:
         if self.cumulative_hazard >= self.params.survival_draw:
             self.death_ms = end_ms
 
+    def may_press(self, at_ms: int) -> bool:
+        """Whether, alive so far, the patient could press the handset at `at_ms` if the pain were high enough."""
+        return self.death_ms is None and self.press.may_press(at_ms, self.rhythm.awake(at_ms / MS_PER_MIN))
+
     def observe(self) -> Observation:
         """How the body is now, and the score the patient reports."""
-        sev = se.severities(self.exposure(), self.fold(), self.params.side_effect_sensitivity, self._cancer)
+        fold = self.fold()
+        sev = se.severities(self.exposure(), fold, self.params.side_effect_sensitivity, self._cancer)
         graded = se.grades(sev)
-        pain = self.pain()
-        f_site = 0.0 if self.tip_blocked else spread_fraction(self.tip_to_pain_cm)
+        toxicity = se.toxicity_score(graded)
+        self._toxicity_seen = (self.now_ms, self._version, toxicity)
+        relieved = self.relief(fold)
+        pain = self.pain(relieved)
+        f_site = self._f_site()
         csf = {d: s.csf_ng / self.params.pk[d].v_csf_ml for d, s in self.drugs.items()}
         return Observation(
             at_ms=self.now_ms,
             alive=self.death_ms is None,
             pain=pain,
-            pain_score=reported_score(pain, self.params.seed, self.now_ms, self.noise),
-            relief=self.relief(),
+            pain_score=score_of(pain, self.noise, standard_normal_at(self._noise_key, self.now_ms)),
+            relief=relieved,
             awake=self.rhythm.awake(self.now_ms / MS_PER_MIN),
             severity=sev,
             grades=graded,
-            toxicity=se.toxicity_score(graded),
+            toxicity=toxicity,
             csf_ng_per_ml=csf,
             site_ng_per_ml={d: c * f_site for d, c in csf.items()},
             plasma_ng_per_ml={d: s.plasma_ng / self.params.pk[d].v_plasma_ml for d, s in self.drugs.items()},
-            tolerance_fold=self.fold(),
+            tolerance_fold=fold,
         )
 
     def fork(self) -> VirtualPatient:

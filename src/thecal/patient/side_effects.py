@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+
 from thecal.patient.params import load_params
 
 ITEMS = (
@@ -93,23 +95,67 @@ class Exposure:
     ziconotide_adapted: float = 0.0
 
 
+@cache
+def _rows(cancer: bool) -> tuple[tuple[str, float, float, float, float, bool, float, float, float], ...]:
+    """Per item: name, the four opioid weights, tolerant, ziconotide weight, d50, background (read once)."""
+    model = side_effect_model()
+    out = []
+    for i in model.items:
+        background = i.background_cancer if cancer else i.background_non_cancer
+        out.append((i.name, *i.weights[:4], i.tolerant, i.weights[4], i.d50, background))
+    return tuple(out)
+
+
 def severities(exposure: Exposure, fold: float, sensitivity: float, cancer: bool) -> dict[str, float]:
     """The severity 0-4 of every item."""
-    model = side_effect_model()
     speed = max(0.0, exposure.ziconotide - exposure.ziconotide_adapted)
-    zic = exposure.ziconotide * (1.0 + model.titration_gain * speed)
-    opioid = (exposure.systemic, exposure.spinal, exposure.brainstem, exposure.gut)
+    zic = exposure.ziconotide * (1.0 + side_effect_model().titration_gain * speed)
+    x0, x1, x2, x3 = exposure.systemic, exposure.spinal, exposure.brainstem, exposure.gut
     out: dict[str, float] = {}
-    for item in model.items:
-        w = item.weights
-        drive = sum(wi * xi for wi, xi in zip(w[:4], opioid, strict=True))
-        if item.tolerant:
+    for name, w0, w1, w2, w3, tolerant, wz, d50, base in _rows(cancer):
+        drive = w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3
+        if tolerant:
             drive /= fold
-        drive += w[4] * zic
-        drug = 4.0 * sensitivity * drive / (drive + item.d50) if drive > 0 else 0.0
-        base = item.background_cancer if cancer else item.background_non_cancer
-        out[item.name] = min(4.0, base + drug)
+        drive += wz * zic
+        drug = 4.0 * sensitivity * drive / (drive + d50) if drive > 0 else 0.0
+        out[name] = min(4.0, base + drug)
     return out
+
+
+@cache
+def _matrices(cancer: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The items as arrays: opioid weights (items x 4), tolerant, ziconotide weight, d50, background."""
+    rows = _rows(cancer)
+    return (
+        np.array([r[1:5] for r in rows]),
+        np.array([r[5] for r in rows], dtype=bool)[:, None],
+        np.array([r[6] for r in rows])[:, None],
+        np.array([r[7] for r in rows])[:, None],
+        np.array([r[8] for r in rows])[:, None],
+    )
+
+
+def severities_many(exposure: tuple[np.ndarray, ...], fold: np.ndarray, sensitivity: float, cancer: bool) -> np.ndarray:
+    """`severities` for a series: rows in the order of ITEMS, one column per time.
+
+    `exposure` holds the arrays (systemic, spinal, brainstem, gut, ziconotide, ziconotide_adapted).
+    """
+    systemic, spinal, brainstem, gut, ziconotide, adapted = exposure
+    zic = ziconotide * (1.0 + side_effect_model().titration_gain * np.maximum(0.0, ziconotide - adapted))
+    weights, tolerant, w_zic, d50, base = _matrices(cancer)
+    opioid = np.stack((systemic, spinal, brainstem, gut))
+    # Term by term as the one-at-a-time sum adds them (w0 x0 + w1 x1 + ...), not a matrix product.
+    drive = weights[:, 0:1] * opioid[0] + weights[:, 1:2] * opioid[1] + weights[:, 2:3] * opioid[2]
+    drive = drive + weights[:, 3:4] * opioid[3]
+    drive = np.where(tolerant, drive / fold, drive) + w_zic * zic
+    positive = drive > 0
+    drug = np.where(positive, 4.0 * sensitivity * drive / np.where(positive, drive + d50, 1.0), 0.0)
+    return np.minimum(4.0, base + drug)
+
+
+def grades_many(severity: np.ndarray) -> np.ndarray:
+    """`grades` for a series of severities (any shape), as integers."""
+    return np.clip(np.rint(severity), 0, 4).astype(np.int64)
 
 
 def grades(severity: dict[str, float]) -> dict[str, int]:

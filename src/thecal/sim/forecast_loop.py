@@ -101,7 +101,7 @@ class World:
     def play(self, to_ms: int) -> list[Sample]:
         """Play the timeline, the record's samples and the patient's observations up to `to_ms`, in the runner's
         order: at one moment, the record's sample, then the timeline's entries, then the patient."""
-        samples: list[Sample] = []
+        pumps: list[tuple[dict[str, float], int, int]] = []
         scenario = self.run.scenario
         tick_index = len(scenario.timeline)
         while True:
@@ -121,15 +121,16 @@ class World:
             else:
                 text = timeline_time(scenario.start_wall_ms, at)
                 patient_tick(self.run, Event(tick_index, at, "patient", {"_at_text": text}))
-                samples.append(self._sample())
+                pumps.append(self._pump_side())
                 self.next_tick_ms += self.link.observe_ms
         self.pump.advance(to_ms)
-        return samples
+        # The link works out observations at which the patient cannot press together, later: read them at the end.
+        seen = self.link.observations
+        return [Sample(o, *p) for o, p in zip(seen[len(seen) - len(pumps) :], pumps, strict=True)]
 
-    def _sample(self) -> Sample:
+    def _pump_side(self) -> tuple[dict[str, float], int, int]:
         state = self.pump.firmware.state
-        seen = self.link.observations[-1]
-        return Sample(seen, dict(self.tip_ng), state.reservoir_nl, state.low_reservoir_alarm_nl)
+        return dict(self.tip_ng), state.reservoir_nl, state.low_reservoir_alarm_nl
 
     def fork(self) -> World:
         """An independent copy of the whole world at this moment: pump, therapy service, record and patient."""

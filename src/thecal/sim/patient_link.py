@@ -10,7 +10,12 @@ A `PatientLink` sits between one `VirtualPump` and one `VirtualPatient`:
   (pain, reported score, side-effect grades, toxicity, CSF and plasma levels),
   and the patient's press rule decides whether it presses the handset; the
   caller sends the press through the therapy layer and tells the patient what
-  the pump answered, so the patient learns lockouts as a real one does.
+  the pump answered, so the patient learns lockouts as a real one does;
+- an observation at which the patient cannot press (asleep, expecting a
+  lockout, no handset, dead) waits: the waiting ones are worked out together,
+  as one series (`VirtualPatient.observe_many`), when the next one that may
+  press comes or when anyone asks for the observations. The series gives what
+  one-at-a-time observing gives, so the result does not depend on it.
 
 The pump must be advanced to a time before the patient is (the catheter tells
 what reached the tip over an interval only once the interval is over); the
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
     # Named here only: the runner imports this module for every scenario, and a scenario without a patient must not
     # wait for the patient model and numpy (tests/cli/test_cli_simulate_imports.py).
     from thecal.patient import Observation, VirtualPatient
+    from thecal.patient.observation import ObservationSeries
 
 PressOutcome = Literal["given", "locked_out", "daily_max", "refused"]
 
@@ -80,10 +86,35 @@ class PatientLink:
     oral: OralRegimen = field(default_factory=OralRegimen)
     presses: bool = True
     keep: bool = True
-    observations: list[Observation] = field(default_factory=list)
     oral_doses: list[tuple[int, str, float]] = field(default_factory=list)
     press_outcomes: list[tuple[int, PressOutcome]] = field(default_factory=list)
     _oral_done_ms: int = -1
+    _kept: list[list[Observation] | ObservationSeries] = field(default_factory=list)
+    _seen: list[Observation] = field(default_factory=list)  # _kept as observations, as far as worked out
+    _pending: list[int] = field(default_factory=list)  # observation times not worked out yet
+
+    @property
+    def observations(self) -> list[Observation]:
+        """Every observation kept so far, in order, the waiting ones too.
+
+        The waiting ones are worked out on a copy of the patient: the patient itself goes on as if nobody had
+        asked, so reading the observations in the middle of a run changes nothing in it (a forecast's fork).
+        """
+        for chunk in self._kept:
+            self._seen.extend(chunk if isinstance(chunk, list) else chunk.observations())
+        self._kept.clear()
+        if not self._pending or not self.keep:
+            return self._seen
+        return self._seen + self.patient.fork().observe_many(self._pending).observations()
+
+    def flush(self) -> None:
+        """Work out the observations still waiting, all at once."""
+        if not self._pending:
+            return
+        times, self._pending = self._pending, []
+        series = self.patient.observe_many(times)
+        if self.keep:
+            self._kept.append(series)
 
     def delivery(self, record: DeliveryRecord) -> None:
         """The pump's delivery hook: hand what the catheter delivered (and lost) to the body."""
@@ -105,6 +136,7 @@ class PatientLink:
 
     def run_to(self, at_ms: int) -> None:
         """Move the body to `at_ms` (the pump must be there already), taking the oral doses due on the way."""
+        self.flush()
         self._take_oral(at_ms)
         self.patient.run_to(at_ms)
 
@@ -113,19 +145,35 @@ class PatientLink:
         self.run_to(at_ms)
         seen = self.patient.observe()
         if self.keep:
-            self.observations.append(seen)
+            self._kept.append([seen])
         return seen
 
-    def tick(self, at_ms: int, press: Callable[[], PressAnswer] | None) -> Observation:
-        """One observation; the patient presses (through `press`) when its press rule says so."""
+    def observe_many(self, times_ms: list[int]) -> ObservationSeries:
+        """Move the body through `times_ms` (ascending) and keep what it is and says at each, as one series."""
+        self.flush()
+        if times_ms:
+            self._take_oral(times_ms[-1])
+        series = self.patient.observe_many(times_ms)
+        if self.keep:
+            self._kept.append(series)
+        return series
+
+    def tick(self, at_ms: int, press: Callable[[], PressAnswer] | None) -> None:
+        """One observation; the patient presses (through `press`) when its press rule says so.
+
+        An observation at which the patient cannot press waits, to be worked out with the others (`flush`).
+        """
+        if not (self.presses and press is not None and self.patient.may_press(at_ms)):
+            self._take_oral(at_ms)
+            self._pending.append(at_ms)
+            return
         seen = self.observe(at_ms)
         rule = self.patient.press
-        if self.presses and press is not None and seen.alive and rule.wants(at_ms, seen.pain_score, seen.awake):
+        if seen.alive and rule.wants(at_ms, seen.pain_score, seen.awake):
             answer = press()
             rule.pressed(at_ms, "refused" if answer.outcome == "refused" else answer.outcome, answer.until_ms)
             if self.keep:
                 self.press_outcomes.append((at_ms, answer.outcome))
-        return seen
 
     def tick_times(self, end_ms: int) -> range:
         """The observation times of a run of `end_ms`, from the first interval on."""

@@ -58,7 +58,7 @@ DEFAULT_ENGINE = "processes"
 TASK_COST_S = {"serial": 0.0, "processes": 0.000_15, "dask": 0.003_3}
 OVERHEAD_SHARE = 0.01  # a chunk lasts at least 100 times its engine's cost per task
 TASKS_PER_WORKER = 4
-# What one simulated patient-day costs on one core: benchmarks/trials.py measured 4,300 to 4,700 patient-days per
+# What one simulated patient-day costs on one core: benchmarks/trials.py measured 3,800 to 5,200 patient-days per
 # CPU-second for Smith 2002 (the journey with its pump, plus the reduction).
 PATIENT_DAY_COST_S = 0.000_2
 # How long to wait for a Dask scheduler to answer, and for its first worker.

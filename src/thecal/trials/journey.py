@@ -57,6 +57,7 @@ from thecal.drugs.loader import get_drug
 from thecal.drugs.verdict import StaffRole
 from thecal.patient import EventContext, Observation, VirtualPatient, refill_error, sample_events
 from thecal.patient.patient import sample_params
+from thecal.patient.side_effects import ITEMS
 from thecal.pump.core.schedule import DoseSchedule
 from thecal.pump.device import VirtualPump
 from thecal.pump.hardware.catheter import CatheterFault
@@ -99,6 +100,7 @@ ORAL_LIMITING = (*DOSE_LIMITING, "constipation")
 WEAN_MARGIN = 2.0  # wean the oral opioid while the pain is within this many points of target (assumption)
 REVISION_MS = 14 * MS_PER_DAY  # a catheter or pump fault is found and revised within two weeks (assumption)
 MAX_DRAWS = 200
+QUIET_SERIES = 6  # observations in a row worked out as one series from this many on (fewer: one at a time is faster)
 _ENTRY_STREAM, _EVENT_STREAM, _CLINIC_STREAM = 0, 1, 2
 
 
@@ -219,6 +221,10 @@ class Journey:
         self._schedule()
         while self.agenda:
             due = heapq.heappop(self.agenda)
+            if due.kind == "observe" and self._quiet(due.at_ms):
+                if self._observe_quietly(due.at_ms):
+                    break  # died before one of them
+                continue
             self._advance(max(due.at_ms, self.now_ms))
             if self.patient.death_ms is not None:
                 break
@@ -255,6 +261,37 @@ class Journey:
         self._at(first_ms, "oral_visit")
 
     # ------------------------------------------------------------------ what happens
+
+    def _quiet(self, at_ms: int) -> bool:
+        """Whether the patient cannot press the PTM at an observation (so nothing waits for its answer)."""
+        handset = self.arm.ptm and self.it_on and self.service is not None
+        return not handset or not self.patient.may_press(at_ms)
+
+    def _observe_quietly(self, first_ms: int) -> bool:
+        """This observation and the quiet ones right after it in the agenda, worked out as one series (the same
+        as one at a time); True when the patient died before one of them."""
+        times = [max(first_ms, self.now_ms)]
+        while self.agenda and self.agenda[0].kind == "observe" and self._quiet(self.agenda[0].at_ms):
+            times.append(max(heapq.heappop(self.agenda).at_ms, times[-1]))
+        if len(times) < QUIET_SERIES:  # too few to gain from a series: one at a time
+            for t in times:
+                self._advance(t)
+                if self.patient.death_ms is not None:
+                    return True
+                self._observe()
+            return False
+        if self.pump is not None:
+            for t in times:  # the pump moves on stretch by stretch, as it does one observation at a time
+                self.pump.advance(t)
+        series = self.link.observe_many(times)
+        dead = np.flatnonzero(~series.alive)
+        alive = int(dead[0]) if len(dead) else len(times)
+        grades = series.grades.tolist()
+        for i in range(alive):
+            row = {item: g[i] for item, g in zip(ITEMS, grades, strict=True)}
+            self.diary.rows.append((times[i], int(series.pain_score[i]), int(series.toxicity[i]), row))
+        self.now_ms = times[min(alive, len(times) - 1)]
+        return alive < len(times)
 
     def _do_observe(self, _: object) -> None:
         seen = self._observe()
@@ -618,6 +655,10 @@ class Journey:
         e = self.endpoints
         death = self.patient.death_ms
         e["death_day"] = None if death is None else death / MS_PER_DAY
+        # The days this journey simulated: to death, to leaving the study, or to the horizon (the trial's speed
+        # is counted in these, never in days planned but not lived).
+        followed_ms = min(self.now_ms if death is None else death, self.protocol.horizon_days * MS_PER_DAY)
+        e["followed_days"] = followed_ms / MS_PER_DAY
         for m in self.protocol.survival_months:
             e.setdefault(f"alive_month{m}", False)
         for w in self.protocol.endpoint_weeks:

@@ -13,7 +13,9 @@ because the patient had died or the measure does not apply):
 - `it_dose_mg_day_week{W}`, `oral_mg_day_week{W}`, `off_oral_week{W}`;
 - `alive_month{M}`; `screened`, `screening_passed`, `implanted`,
   `discontinued_side_effects`, `discontinued_inefficacy`, `death_day`,
-  `ptm_presses`, `ptm_doses`, `device_events`.
+  `ptm_presses`, `ptm_doses`, `device_events`;
+- `followed_days`: the days the journey simulated (to death, leaving the
+  study, or the horizon).
 """
 
 from __future__ import annotations

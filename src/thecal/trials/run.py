@@ -71,7 +71,7 @@ class RunFacts:
     chunks: int
     chunk_size: int
     patients: int
-    patient_days: int  # the protocol's horizon for every patient, as planned (a patient who dies stops early)
+    patient_days: float  # the days the journeys simulated (`followed_days`), not the days planned
     wall_seconds: float
     cpu_seconds: float  # in the workers, simulating and reducing
 
@@ -158,7 +158,7 @@ def run_trial(
         chunks=len(chunks),
         chunk_size=size,
         patients=patients,
-        patient_days=patients * protocol.horizon_days,
+        patient_days=followed_days(protocol, arms),
         wall_seconds=time.perf_counter() - started,
         cpu_seconds=cpu_seconds,
     )
@@ -208,3 +208,15 @@ def _value_of(summary: EndpointSummary | None) -> tuple[float | None, tuple[floa
     value = summary["mean"] if summary["kind"] == "number" else summary["proportion"]
     ci = summary["ci95"]
     return value, None if ci is None else (ci[0], ci[1])
+
+
+def followed_days(protocol: Protocol, arms: dict[str, ArmSummary]) -> float:
+    """Patient-days the journeys simulated; an arm whose journeys do not report `followed_days` counts its horizon."""
+    total = 0.0
+    for arm in protocol.arms:
+        followed = arms[arm.name]["endpoints"].get("followed_days")
+        if followed is not None and followed["kind"] == "number" and followed["mean"] is not None:
+            total += followed["mean"] * followed["n"]
+        else:
+            total += arm.n_patients * protocol.horizon_days
+    return total

@@ -1,0 +1,72 @@
+"""What the body is and says: one `Observation`, or an `ObservationSeries` of many (NumPy arrays per field)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from thecal.patient.side_effects import ITEMS
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the body is and says at one moment."""
+
+    at_ms: int
+    alive: bool
+    pain: float  # felt pain, 0-10, continuous
+    pain_score: int  # what the patient reports, 0-10
+    relief: float
+    awake: bool
+    severity: dict[str, float]
+    grades: dict[str, int]
+    toxicity: int
+    csf_ng_per_ml: dict[str, float]  # at the tip level
+    site_ng_per_ml: dict[str, float]  # at the segments of the pain
+    plasma_ng_per_ml: dict[str, float]
+    tolerance_fold: float
+
+
+@dataclass(frozen=True, eq=False)
+class ObservationSeries:
+    """Observations at many times, one NumPy array per field (severity and grades: a row per item of ITEMS)."""
+
+    at_ms: np.ndarray  # int64
+    alive: np.ndarray  # bool
+    pain: np.ndarray
+    pain_score: np.ndarray  # int64, 0-10
+    relief: np.ndarray
+    awake: np.ndarray  # bool
+    severity: np.ndarray  # (len(ITEMS), n)
+    grades: np.ndarray  # (len(ITEMS), n), int64
+    toxicity: np.ndarray  # int64
+    csf_ng_per_ml: dict[str, np.ndarray]
+    site_ng_per_ml: dict[str, np.ndarray]
+    plasma_ng_per_ml: dict[str, np.ndarray]
+    tolerance_fold: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.at_ms)
+
+    def observation(self, i: int) -> Observation:
+        """The `i`-th observation as an `Observation`."""
+        return Observation(
+            at_ms=int(self.at_ms[i]),
+            alive=bool(self.alive[i]),
+            pain=float(self.pain[i]),
+            pain_score=int(self.pain_score[i]),
+            relief=float(self.relief[i]),
+            awake=bool(self.awake[i]),
+            severity={name: float(self.severity[n, i]) for n, name in enumerate(ITEMS)},
+            grades={name: int(self.grades[n, i]) for n, name in enumerate(ITEMS)},
+            toxicity=int(self.toxicity[i]),
+            csf_ng_per_ml={d: float(c[i]) for d, c in self.csf_ng_per_ml.items()},
+            site_ng_per_ml={d: float(c[i]) for d, c in self.site_ng_per_ml.items()},
+            plasma_ng_per_ml={d: float(c[i]) for d, c in self.plasma_ng_per_ml.items()},
+            tolerance_fold=float(self.tolerance_fold[i]),
+        )
+
+    def observations(self) -> list[Observation]:
+        """Every observation of the series, in order."""
+        return [self.observation(i) for i in range(len(self))]
