@@ -10,14 +10,11 @@ lays them out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from thecal.drugs.verdict import Finding, Tier
 from thecal.pump.core.commands import Fill
-from thecal.pump.core.schedule import DAY_NAMES
-from thecal.therapy import Execution, ExecutionStatus, Plan, SettingChange, SettingValue
-from thecal.therapy.settings import EVERY_DAY, label_text, volume_text, wall_text
+from thecal.therapy import Execution, ExecutionStatus, Plan, SettingChange
+from thecal.therapy.settings import grouped_by_weekday, label_text, volume_text, wall_text
+from thecal.therapy.words import intent_words
 
 INDENT = "    "
 CHANGED = "*"
@@ -27,39 +24,12 @@ ANSWERED_BY = {
     "new_prescription_needed": "give the new prescription with --dose or --steps",
 }
 
-# What each intent is called on the screen.
-INTENT_WORDS = {
-    "Implant": "record the implanted catheter",
-    "FirstFill": "first fill",
-    "Refill": "refill",
-    "Prescribe": "prescribe",
-    "Titrate": "titrate",
-    "ClinicianBolus": "clinician bolus",
-    "PrimingBolus": "priming bolus",
-    "PeriodicBolus": "periodic bolus",
-    "PeriodicBolusOff": "periodic bolus off",
-    "PtmSettings": "patient's handset (PTM) settings",
-    "PtmOff": "patient's handset (PTM) off",
-    "StopTherapy": "stop therapy (minimum rate)",
-    "ResumeTherapy": "resume therapy",
-    "ClearAlarm": "clear an alarm",
-    "PostMriCheck": "check after an MRI",
-    "LowReservoirAlarm": "low-reservoir alarm threshold",
-    "DemandPress": "demand dose",
-}
-
-
-def intent_words(plan: Plan) -> str:
-    """What the plan is for, in words."""
-    name = type(plan.intent).__name__
-    return INTENT_WORDS.get(name, name)
-
 
 def plan_lines(plan: Plan, pump_label: str) -> list[str]:
     """The whole plan for a person to read before confirming."""
     actor = plan.actor
     lines = [
-        f"Plan: {intent_words(plan)}, by {actor.name} ({actor.role.value}), for pump {pump_label} "
+        f"Plan: {intent_words(plan.intent)}, by {actor.name} ({actor.role.value}), for pump {pump_label} "
         f"as read at {wall_text(plan.planned_wall_ms)} (pump clock, local time)",
     ]
     if plan.before is not None:
@@ -72,7 +42,7 @@ def plan_lines(plan: Plan, pump_label: str) -> list[str]:
             lines.append(line)
     if plan.settings:
         lines += ["", f"Settings, now and after ({CHANGED} = changed by this plan):"]
-        for change in grouped(plan.settings):
+        for change in grouped_by_weekday(plan.settings):
             lines += setting_lines(change)
     lines += ["", "Limits that applied:"]
     if plan.findings:
@@ -90,57 +60,6 @@ def plan_lines(plan: Plan, pump_label: str) -> list[str]:
         lines += ["", f"Commands for the pump: {names}"]
     lines += ["", plan.verdict_sentence()]
     return lines
-
-
-def grouped(settings: Sequence[SettingChange]) -> list[SettingChange]:
-    """The settings, with a basal step that is alike on several weekdays shown once for all of them."""
-    out: list[SettingChange] = []
-    groups: list[_Group] = []
-    for change in settings:
-        parts = change.key.split(".")
-        if len(parts) == 3 and parts[0] == "basal" and parts[1] in DAY_NAMES:
-            at, day = parts[2], DAY_NAMES.index(parts[1])
-            same = [g for g in groups if (g.at, g.old, g.new) == (at, change.old, change.new)]
-            if same:
-                same[0].days.append(day)
-            else:
-                groups.append(_Group(at, change.old, change.new, [day]))
-            continue
-        out += _basal_rows(groups)
-        groups = []
-        out.append(change)
-    return out + _basal_rows(groups)
-
-
-@dataclass
-class _Group:
-    at: str
-    old: SettingValue | None
-    new: SettingValue | None
-    days: list[int]
-
-
-def _basal_rows(groups: list[_Group]) -> list[SettingChange]:
-    return [
-        SettingChange(f"basal.{days_text(g.days)}.{g.at}", f"basal dose, {days_text(g.days)} from {g.at}", g.old, g.new)
-        for g in sorted(groups, key=lambda g: (min(g.days), g.at))
-    ]
-
-
-def days_text(days: Sequence[int]) -> str:
-    """Weekdays (0 = Monday) as people write them: "every day", "mon-fri", "sat, sun", "mon, wed-fri"."""
-    if len(days) == len(DAY_NAMES):
-        return EVERY_DAY
-    runs: list[list[int]] = []
-    for day in sorted(days):
-        if runs and runs[-1][-1] == day - 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return ", ".join(
-        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}{', ' if len(r) == 2 else '-'}{DAY_NAMES[r[-1]]}"
-        for r in runs
-    )
 
 
 def setting_lines(change: SettingChange) -> list[str]:

@@ -7,12 +7,12 @@ interrogation shows read alike. No wire field name is shown.
 
 from __future__ import annotations
 
-from thecal.cli.plan_text import grouped
 from thecal.drugs.dosing import dose_ng_per_day, mass_ng
 from thecal.therapy import PumpSnapshot, TherapySettings
 from thecal.therapy.settings import (
     dose_rate_text,
     flow_text,
+    grouped_by_weekday,
     label_text,
     mass_text,
     side_by_side,
@@ -37,7 +37,7 @@ def interrogation_lines(snapshot: PumpSnapshot, pump_label: str) -> list[str]:
         "Settings:",
     ]
     settings = TherapySettings.of(s)
-    for row in grouped(side_by_side(settings, settings, s.model.internal_volume_nl)):
+    for row in grouped_by_weekday(side_by_side(settings, settings, s.model.internal_volume_nl)):
         if row.key != "label" and row.new is not None:
             lines.append(f"{INDENT}{row.name}: {row.new.text}")
     lines.append(f"Flow now: {_flow(s)}")

@@ -8,7 +8,7 @@ old volume at the old concentration, the new one at the new.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -107,6 +107,60 @@ class SettingChange:
             "new": None if self.new is None else self.new.to_dict(),
             "changed": self.changed,
         }
+
+
+def grouped_by_weekday(settings: Sequence[SettingChange]) -> list[SettingChange]:
+    """The settings, a basal step alike on several weekdays shown once for all of them ("basal dose, mon-fri …")."""
+    out: list[SettingChange] = []
+    groups: list[_WeekdayGroup] = []
+    for change in settings:
+        parts = change.key.split(".")
+        if len(parts) == 3 and parts[0] == "basal" and parts[1] in DAY_NAMES:
+            at, day = parts[2], DAY_NAMES.index(parts[1])
+            same = [g for g in groups if (g.at, g.old, g.new) == (at, change.old, change.new)]
+            if same:
+                same[0].days.append(day)
+            else:
+                groups.append(_WeekdayGroup(at, change.old, change.new, [day]))
+            continue
+        out += _basal_changes(groups)
+        groups = []
+        out.append(change)
+    return out + _basal_changes(groups)
+
+
+@dataclass
+class _WeekdayGroup:
+    at: str
+    old: SettingValue | None
+    new: SettingValue | None
+    days: list[int]
+
+
+def _basal_changes(groups: list[_WeekdayGroup]) -> list[SettingChange]:
+    return [
+        SettingChange(
+            f"basal.{weekdays_text(g.days)}.{g.at}", f"basal dose, {weekdays_text(g.days)} from {g.at}", g.old, g.new
+        )
+        for g in sorted(groups, key=lambda g: (min(g.days), g.at))
+    ]
+
+
+def weekdays_text(days: Sequence[int]) -> str:
+    """Weekdays (0 = Monday) as people write them: "every day", "mon-fri", "sat, sun", "mon, wed-fri"."""
+    distinct = sorted(set(days))
+    if len(distinct) == len(DAY_NAMES):
+        return EVERY_DAY
+    runs: list[list[int]] = []
+    for day in distinct:
+        if runs and runs[-1][-1] == day - 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ", ".join(
+        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}{', ' if len(r) == 2 else '-'}{DAY_NAMES[r[-1]]}"
+        for r in runs
+    )
 
 
 def side_by_side(before: TherapySettings, after: TherapySettings, internal_volume_nl: int) -> tuple[SettingChange, ...]:

@@ -41,6 +41,35 @@ def alarm_text(name: str) -> str:
     return f"{'CRITICAL: ' if rule.critical else ''}{rule.words}"
 
 
+# What each intent is called on a screen or a terminal, by its class name.
+INTENT_WORDS = {
+    "Implant": "record the implanted catheter",
+    "FirstFill": "first fill",
+    "Refill": "refill",
+    "Prescribe": "prescription change",
+    "Titrate": "titration",
+    "ClinicianBolus": "clinician bolus",
+    "PrimingBolus": "priming bolus",
+    "PeriodicBolus": "periodic bolus",
+    "PeriodicBolusOff": "periodic bolus off",
+    "PtmSettings": "patient's handset (PTM) settings",
+    "PtmOff": "patient's handset (PTM) off",
+    "StopTherapy": "stop therapy (minimum rate)",
+    "ResumeTherapy": "resume therapy",
+    "ClearAlarm": "clear an alarm",
+    "PostMriCheck": "check after an MRI",
+    "AlarmTest": "alarm test",
+    "LowReservoirAlarm": "low-reservoir alarm threshold",
+    "DemandPress": "demand dose",
+}
+
+
+def intent_words(intent: object) -> str:
+    """What an intent asks for, in words."""
+    name = type(intent).__name__
+    return INTENT_WORDS.get(name, name)
+
+
 # What each alarm means to the patient and what they do, the same words at every door: the handset app,
 # the terminal and the clinic's alarm test.
 PATIENT_ALARM_MEANING: dict[Alarm, str] = {

@@ -33,6 +33,7 @@ from thecal.therapy import (
     words,
 )
 from thecal.therapy.context import DEFAULT_DAILY_JUMP_FACTOR
+from thecal.therapy.words import intent_words
 from thecal.units import NL_PER_ML
 
 JUMP_FACTOR_KEY = "daily_jump_factor"
@@ -259,9 +260,9 @@ class Desk:
             patient_id=pending.patient_id,
             pump_serial=pending.serial,
             old=old,
-            new={**new, "intent": views.intent_words(plan), "status": execution.status.value},
+            new={**new, "intent": intent_words(plan.intent), "status": execution.status.value},
             override_reason=plan.override.reason if plan.override is not None else None,
-            detail=f"{views.intent_words(plan)}: {execution.message}",
+            detail=f"{intent_words(plan.intent)}: {execution.message}",
         )
         self._record(pending, user, execution.status)
         outcome = Outcome(token, pending, execution, entry.id)

@@ -17,8 +17,8 @@ from thecal.pump.core.schedule import DAY_NAMES, DoseSchedule
 from thecal.therapy import Execution, Plan, PumpSnapshot, SettingChange, SettingValue, TherapySettings
 from thecal.therapy.handlers.alarm_test import tone_alarms
 from thecal.therapy.settings import (
-    EVERY_DAY,
     dose_rate_text,
+    grouped_by_weekday,
     label_text,
     mass_text,
     side_by_side,
@@ -26,33 +26,6 @@ from thecal.therapy.settings import (
 )
 from thecal.therapy.words import CALL_NOW, CALL_TODAY, ONE_TONE, TWO_TONES
 from thecal.units import MS_PER_DAY
-
-INTENT_WORDS = {
-    "Implant": "record the implanted catheter",
-    "FirstFill": "first fill",
-    "Refill": "refill",
-    "Prescribe": "prescription change",
-    "Titrate": "titration",
-    "ClinicianBolus": "clinician bolus",
-    "PrimingBolus": "priming bolus",
-    "PeriodicBolus": "periodic bolus",
-    "PeriodicBolusOff": "periodic bolus off",
-    "PtmSettings": "patient's handset (PTM) settings",
-    "PtmOff": "patient's handset (PTM) off",
-    "StopTherapy": "stop therapy (minimum rate)",
-    "ResumeTherapy": "resume therapy",
-    "ClearAlarm": "clear an alarm",
-    "PostMriCheck": "check after an MRI",
-    "AlarmTest": "alarm test",
-    "LowReservoirAlarm": "low-reservoir alarm threshold",
-}
-
-
-def intent_words(plan: Plan) -> str:
-    """What a plan is for, in words."""
-    name = type(plan.intent).__name__
-    return INTENT_WORDS.get(name, name)
-
 
 # -------------------------------------------------------------------------- plan rows
 
@@ -80,49 +53,7 @@ class Row:
 
 def rows(settings: Sequence[SettingChange]) -> list[Row]:
     """The settings, a basal step alike on several weekdays shown once for all of them."""
-    out: list[Row] = []
-    groups: list[tuple[str, SettingValue | None, SettingValue | None, list[int]]] = []
-
-    def flush() -> None:
-        for at, old, new, days in sorted(groups, key=lambda g: (min(g[3]), g[0])):
-            name = f"basal dose, {days_text(days)} from {at}"
-            out.append(Row(f"basal.{days_text(days)}.{at}", name, old, new, _differs(old, new)))
-        groups.clear()
-
-    for change in settings:
-        parts = change.key.split(".")
-        if len(parts) == 3 and parts[0] == "basal" and parts[1] in DAY_NAMES:
-            at, day = parts[2], DAY_NAMES.index(parts[1])
-            same = [g for g in groups if (g[0], g[1], g[2]) == (at, change.old, change.new)]
-            if same:
-                same[0][3].append(day)
-            else:
-                groups.append((at, change.old, change.new, [day]))
-            continue
-        flush()
-        out.append(Row(change.key, change.name, change.old, change.new, change.changed))
-    flush()
-    return out
-
-
-def _differs(old: SettingValue | None, new: SettingValue | None) -> bool:
-    return SettingChange("", "", old, new).changed
-
-
-def days_text(days: Sequence[int]) -> str:
-    """Weekdays (0 = Monday) as people write them: "every day", "mon-fri", "sat, sun"."""
-    if len(set(days)) == len(DAY_NAMES):
-        return EVERY_DAY
-    runs: list[list[int]] = []
-    for day in sorted(set(days)):
-        if runs and runs[-1][-1] == day - 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    return ", ".join(
-        DAY_NAMES[r[0]] if len(r) == 1 else f"{DAY_NAMES[r[0]]}{', ' if len(r) == 2 else '-'}{DAY_NAMES[r[-1]]}"
-        for r in runs
-    )
+    return [Row(c.key, c.name, c.old, c.new, c.changed) for c in grouped_by_weekday(settings)]
 
 
 @dataclass(frozen=True)
