@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/thecal clinic demo --dir out/demo-clinic
 
-# What the tests need of the machine: Debian's chromium for the browser tests, PostgreSQL on 127.0.0.1:5432.
+# What the tests need of the machine: Debian's chromium for the browser tests, and the PostgreSQL server on
+# 127.0.0.1:5432 for the clinic's database tests, started (pg_ctlcluster) if it does not answer.
 system:
-	.ci/setup-system
+	.ci/setup-system chromium postgresql
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

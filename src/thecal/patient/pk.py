@@ -246,21 +246,6 @@ def drug_solution(
     return csf, plasma, depots[0], depots[1], depots[2]
 
 
-def advance_drug(
-    state: DrugState, pk: DrugPK, it_rate_ng_per_min: float, dt_min: float, ka_sc: float
-) -> tuple[ExpSum, ExpSum]:
-    """Move one drug's amounts `dt_min` on at a constant intrathecal rate; return C_csf(t) and C_plasma(t) in ng/mL."""
-    csf, plasma, ir, mr, sc = drug_solution(state, pk, it_rate_ng_per_min, ka_sc)
-    for attr, depot in zip(DEPOTS, (ir, mr, sc), strict=True):
-        if depot.terms:
-            setattr(state, attr, depot.at(dt_min))
-    state.csf_ng = csf.at(dt_min)
-    state.plasma_ng = plasma.at(dt_min)
-    c_csf = ExpSum().add(csf, 1.0 / pk.v_csf_ml)
-    c_plasma = ExpSum().add(plasma, 1.0 / pk.v_plasma_ml)
-    return c_csf, c_plasma
-
-
 def subcutaneous_ka() -> float:
     """The absorption rate of drug under the skin (a pocket fill or a leak), per minute."""
     return LN2 / pk_params().value("subcutaneous.absorption_half_life")

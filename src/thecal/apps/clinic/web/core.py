@@ -191,12 +191,6 @@ class Desk:
             snapshot, summary, facts.replace_by(snapshot), facts.days_to_low_reservoir(snapshot), log[-log_entries:]
         )
 
-    def expected_reservoir_nl(self, serial: str, user: User) -> int:
-        """What the pump calculates is left in its reservoir: the volume a refill's aspiration is compared with."""
-        require(user, *PROGRAMMERS, what="interrogate a pump")
-        with self.pump(serial):
-            return self.service(serial).port.interrogate().reservoir_nl
-
     # ------------------------------------------------------------------- plans
 
     def plan(self, workflow: str, serial: str, intent: Intent, user: User) -> Pending:
