@@ -12,9 +12,9 @@ patient is observed at the interval simglucose's default CGM sensor reports
 
 Two figures for thecal:
 - the patient: every call the runner made on the patient (the pump's delivery
-  records, the oral doses, the observations, one at a time where the patient
-  may press and as series where it cannot, the press rule and the pump's
-  answers) is written down, then replayed on copies of the patient as it was
+  records, the oral doses, the observations, noted one at a time where the
+  patient may press and as series where it cannot, the press rule and the
+  pump's answers) is written down, then replayed on copies of the patient as it was
   before the run; only the replay is timed. The replay must give the very
   observations the run saw, or nothing is printed
   (tests/patient/test_patient_bench_equivalence.py holds the same);
@@ -121,7 +121,7 @@ class Recorded:
     days: float
 
 
-_CALLS = ("deliver", "take_oral", "run_to", "observe", "observe_many", "may_press")
+_CALLS = ("deliver", "take_oral", "run_to", "observe", "observe_many", "note", "noted", "may_press")
 _PRESS_CALLS = ("wants", "pressed")
 
 
@@ -144,7 +144,7 @@ class _Recorder:
             result = method(*args)
             if name == "observe":
                 self.observations.append(result)
-            elif name == "observe_many":
+            elif name in ("observe_many", "noted"):
                 self.observations.extend(result.observations())
             return result
 
@@ -164,10 +164,11 @@ def link(sample_min: int, seed: int) -> PatientLink:
 
 def record(sample_min: int, days: int = DAYS, seed: int = 0) -> Recorded:
     """Run the scenario with a patient through the runner, writing down every call made on the patient."""
-    linked = link(sample_min, seed)
+    linked, scene = link(sample_min, seed), scenario(days)
+    linked.start_clock(scene.start_wall_ms)  # as the run will: the start is the patient the run begins with
     start = linked.patient.fork()
     recorder = _Recorder(linked.patient)
-    runner.run(scenario(days), linked)
+    runner.run(scene, linked)
     return Recorded(start, recorder.calls, recorder.observations, float(days))
 
 
@@ -180,6 +181,10 @@ def replay(recorded: Recorded, patient: VirtualPatient) -> list[Observation | Ob
             seen.append(patient.observe())
         elif name == "observe_many":
             seen.append(patient.observe_many(*args))
+        elif name == "note":
+            patient.note(*args)
+        elif name == "noted":
+            seen.append(patient.noted())
         elif name == "may_press":
             patient.may_press(*args)
         elif name == "run_to":
@@ -203,9 +208,19 @@ def observations_of(reported: list[Observation | ObservationSeries]) -> list[Obs
     return out
 
 
+def cold_copy(start: VirtualPatient) -> VirtualPatient:
+    """The patient as it was drawn, with nothing worked out yet: a fork would share what the run already worked
+    out (its responses to the inputs), which a new patient of a trial has to work out for itself."""
+    if start.now_ms != 0:
+        raise AssertionError("the recorded start is not a patient as drawn")
+    cold = VirtualPatient(start.params)
+    cold.set_time_of_day(start.time_of_day_at_0_ms)
+    return cold
+
+
 def thecal_patient_seconds(recorded: Recorded, copies: int = COPIES) -> float:
     """CPU seconds to replay the recorded run on `copies` copies of the patient (the copies made beforehand)."""
-    patients = [recorded.start.fork() for _ in range(copies)]
+    patients = [cold_copy(recorded.start) for _ in range(copies)]
     start = time.process_time()
     for p in patients:
         replay(recorded, p)
@@ -336,7 +351,7 @@ def report() -> None:
         f"Virtual patient: IT morphine 1.5 mg/day with PTM and oral morphine, observed every "
         f"{r['sample_min']:.0f} min ({r['observations_per_day']:.0f} observations, {r['deliveries_per_day']:.0f} "
         f"delivery records, {r['presses_per_day']:.1f} presses, {r['oral_doses_per_day']:.0f} oral doses a day; "
-        f"{100 * r['series_share']:.0f} % of the observations worked out as series, the rest one at a time "
+        f"{100 * r['series_share']:.0f} % of the observations worked out as series, the rest noted one at a time "
         "because the patient may press then)"
     )
     print(f"  machine load average {load_before:.2f} before, {load_after:.2f} after (2 cores)")

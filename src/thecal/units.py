@@ -877,6 +877,14 @@ LINK_LOSS = Range("link loss", PERCENT, "0 %", "100 %", why="every frame lost")
 TITRATION_STEP_PERCENT = Range(
     "titration step as a percentage", PERCENT, "0 %", "100 %", above=True, why="a doubling at most"
 )
+# The virtual patient's figures ([virtual_patient] in a scenario, `thecal forecast` options).
+_ORAL_WHY = "above any opioid dose by any route"
+PRIOR_ORAL = Range("oral morphine before the pump", DOSE_RATE, "0 mg/day", "10 g/day", why=_ORAL_WHY)
+ORAL_WITH_PUMP = Range("oral morphine taken with the pump", DOSE_RATE, "0 mg/day", "10 g/day", why=_ORAL_WHY)
+PROGNOSIS = Range("prognosis", DURATION, "0 d", "3660 d", above=True, why=_RUN_WHY)
+OBSERVE_INTERVAL = Range(
+    "observation interval", DURATION, "1 min", "1 d", why="an observation a day is the least that shows a day's pain"
+)
 
 RANGES: tuple[Range, ...] = (
     FILL_VOLUME,
@@ -920,6 +928,10 @@ RANGES: tuple[Range, ...] = (
     FAULT_FRACTION,
     LINK_LOSS,
     TITRATION_STEP_PERCENT,
+    PRIOR_ORAL,
+    ORAL_WITH_PUMP,
+    PROGNOSIS,
+    OBSERVE_INTERVAL,
 )
 
 # Counts.

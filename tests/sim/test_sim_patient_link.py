@@ -58,14 +58,21 @@ def test_a_patient_that_does_not_press_leaves_the_pump_record_unchanged() -> Non
 
 
 def test_oral_doses_follow_the_regimen_and_raise_plasma_morphine() -> None:
-    """A 60 mg/day regimen in two doses gives doses at 08:00 and 20:00 and plasma morphine in the body."""
+    """A 60 mg/day regimen in two doses gives doses at 08:00 and 20:00 on the wall clock (the run starts at 08:00)
+    and plasma morphine in the body."""
     link = _naive_patient()
     link.oral = OralRegimen(mg_per_day=60.0, doses_per_day=2, first_hour=8.0)
-    data = run(load_scenario(HERE / "catheter_lag.toml"), link).to_json_data()
+    scenario = load_scenario(HERE / "catheter_lag.toml")
+    assert scenario.start_wall_ms % MS_PER_DAY == 8 * MS_PER_HOUR
+    data = run(scenario, link).to_json_data()
     doses = data["patient"]["oral_doses"]
-    assert [d["at_ms"] % MS_PER_DAY for d in doses[:2]] == [8 * MS_PER_HOUR, 20 * MS_PER_HOUR]
+    assert [(d["at_ms"] + scenario.start_wall_ms) % MS_PER_DAY for d in doses[:3]] == [
+        8 * MS_PER_HOUR,
+        20 * MS_PER_HOUR,
+        8 * MS_PER_HOUR,
+    ]
     assert all(d["dose_mg"] == 30.0 for d in doses)
-    assert len(doses) == 20  # ten days, two a day
+    assert len(doses) == 21  # ten days, two a day, and the one at the end
     assert max(data["patient"]["series"]["plasma_ng_per_ml:morphine"]) > 1.0
 
 

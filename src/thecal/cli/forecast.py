@@ -43,18 +43,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--draws", metavar="N", default="20", help="draws of the patient's uncertain parameters (default 20)"
     )
-    p.add_argument("--seed", metavar="S", default="0", help="the seed of the patient and its draws (default 0)")
-    p.add_argument("--observe", metavar="DURATION", default="1 h", help='how often the patient is observed ("1 h")')
+    # The patient's options default to None: what is not given comes from the scenario's [virtual_patient]
+    # section, else from its defaults (thecal.sim.virtual_patient).
     p.add_argument(
-        "--indication", choices=INDICATIONS, default="non_cancer", help="the patient's pain (default non_cancer)"
+        "--seed",
+        metavar="S",
+        help="the seed of the patient and its draws (default: the scenario's [virtual_patient] seed, else 0)",
     )
-    p.add_argument("--entry-pain", metavar="NRS", default="7.5", help="the patient's pain before the pump (0-10)")
+    p.add_argument(
+        "--observe",
+        metavar="DURATION",
+        help='how often the patient is observed (default: the scenario\'s [virtual_patient] observe, else "1 h")',
+    )
+    p.add_argument(
+        "--indication",
+        choices=INDICATIONS,
+        help="the patient's pain (default: the scenario's [virtual_patient] indication, else non_cancer)",
+    )
+    p.add_argument(
+        "--entry-pain",
+        metavar="NRS",
+        help="the patient's pain before the pump, 0-10 (default: the scenario's [virtual_patient], else 7.5)",
+    )
     p.add_argument(
         "--prior-oral",
         metavar="DOSE",
-        help='oral morphine before the pump, "60 mg/day" (default: 0 if the scenario says opioid-naive, else 60)',
+        help='oral morphine before the pump, "60 mg/day" (default: the scenario\'s [virtual_patient], else 0 if '
+        "the scenario says opioid-naive, else 60)",
     )
-    p.add_argument("--oral", metavar="DOSE", help='oral morphine the patient keeps taking, "60 mg/day" (default none)')
+    p.add_argument(
+        "--oral",
+        metavar="DOSE",
+        help='oral morphine the patient keeps taking, "60 mg/day" (default: the scenario\'s [virtual_patient], '
+        "else none)",
+    )
     p.add_argument("--json", action="store_true", help="print the forecast as JSON (format in docs/forecast.md)")
     p.add_argument("--plot", metavar="DIR", help="also draw the two futures to DIR/forecast.png")
     p.set_defaults(func=run_command)
@@ -62,38 +84,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """Make the forecast the command line asks for."""
-    from thecal.patient import PopulationSpec
-    from thecal.sim.forecast import MAX_DRAWS, MAX_WEEKS, default_population, forecast, read_proposal
-    from thecal.sim.patient_link import OralRegimen
+    from thecal.sim import virtual_patient
+    from thecal.sim.forecast import MAX_DRAWS, MAX_WEEKS, forecast, read_proposal
     from thecal.sim.scenario import load_scenario
+    from thecal.sim.scenario_schema import entry_pain
     from thecal.sim.scenario_words import when
-    from thecal.units import NG_PER_MG, Count, count, decimal_number, dose_rate_ng_per_day, duration_ms
+    from thecal.units import OBSERVE_INTERVAL, ORAL_WITH_PUMP, PRIOR_ORAL, Count, count, quantity
 
     weeks = count(args.weeks, "--weeks", Count("weeks", 1, MAX_WEEKS, "half a year: refill and review before"))
     draws = count(args.draws, "--draws", Count("draws", 1, MAX_DRAWS, "enough for a 10-90 % band"))
-    seed = count(args.seed, "--seed", Count("seed", 0, 2**63 - 1, "the largest seed"))
-    observe = duration_ms(args.observe, "--observe")
-    entry = float(decimal_number(args.entry_pain, "--entry-pain", "7.5"))
     scenario = load_scenario(args.scenario)
+    seed = 0 if scenario.virtual_patient is None else scenario.virtual_patient.seed
+    if args.seed is not None:
+        seed = count(args.seed, "--seed", Count("seed", 0, 2**63 - 1, "the largest seed"))
+    # A flag given replaces the section's key; the checks are the section's own, named by the flag.
+    spec = virtual_patient.overridden(
+        virtual_patient.spec_of(scenario),
+        indication=args.indication,
+        entry_pain=None if args.entry_pain is None else entry_pain(args.entry_pain, "--entry-pain"),
+        prior_oral_ng_per_day=None
+        if args.prior_oral is None
+        else quantity(args.prior_oral, "--prior-oral", PRIOR_ORAL),
+        oral_ng_per_day=None if args.oral is None else quantity(args.oral, "--oral", ORAL_WITH_PUMP),
+        observe_ms=None if args.observe is None else quantity(args.observe, "--observe", OBSERVE_INTERVAL),
+    )
     at = when(args.at, "--at").ms_after(scenario.start_wall_ms, "--at")
     proposal = read_proposal(args.propose, args.reason)
-    base = default_population(scenario)
-    prior = base.oral_mme_mg_per_day_median
-    if args.prior_oral is not None:
-        prior = dose_rate_ng_per_day(args.prior_oral, "--prior-oral") / NG_PER_MG
-    population = PopulationSpec(
-        indication=args.indication,
-        entry_pain_mean=entry,
-        entry_pain_sd=0.0,  # the options describe this patient, not a population
-        oral_mme_mg_per_day_median=prior,
-        oral_mme_cv=0.0,
-        prognosis_median_days=365.0 if args.indication == "cancer" else None,
-    )
-    oral = None
-    if args.oral is not None:
-        oral = OralRegimen("morphine", dose_rate_ng_per_day(args.oral, "--oral") / NG_PER_MG)
     result = forecast(
-        scenario, at, proposal, weeks, seed, draws=draws, population=population, oral=oral, observe_ms=observe
+        scenario,
+        at,
+        proposal,
+        weeks,
+        seed,
+        draws=draws,
+        population=virtual_patient.population(scenario, spec),
+        oral=virtual_patient.oral_regimen(spec),
+        observe_ms=spec.observe_ms,
     )
     if args.json:
         sys.stdout.write(result.to_json_text() + "\n")

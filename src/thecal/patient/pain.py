@@ -319,6 +319,7 @@ class PressPolicy:
     _last_given_ms: int | None = None
     _blocked_until_ms: int = 0
     _learned_lockout_ms: int | None = None
+    time_of_day_at_0_ms: int = 0  # the clock on the wall at time 0, ms after midnight: "tomorrow" starts at midnight
 
     def wants(self, now_ms: int, score: int, awake: bool = True) -> bool:
         """Whether the patient presses now."""
@@ -342,7 +343,8 @@ class PressPolicy:
             if self._last_given_ms is not None and until_ms > self._last_given_ms:
                 self._learned_lockout_ms = until_ms - self._last_given_ms
         elif outcome == "daily_max":
-            self._blocked_until_ms = (now_ms // 86_400_000 + 1) * 86_400_000
+            shift = self.time_of_day_at_0_ms
+            self._blocked_until_ms = ((now_ms + shift) // 86_400_000 + 1) * 86_400_000 - shift
 
 
 def equilibration_rate(half_life_min: float) -> float:

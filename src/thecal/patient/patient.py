@@ -235,6 +235,19 @@ class _Input:
         self.done = False
 
 
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """A moment noted by `VirtualPatient.note`: the state then, and what the patient reported."""
+
+    at_ms: int
+    state: list[float]
+    f_site: float
+    adjuvant: float
+    relief: float
+    pain: float
+    score: int
+
+
 _AMOUNTS = ("csf_ng", "plasma_ng", *DEPOTS)
 _EFFECTS = ("e_sp", "e_sys", "tol", "brain", "e_z", "adapt_z")
 STATE = tuple(f"{d}.{a}" for d in DRUGS for a in _AMOUNTS) + _EFFECTS  # the state vector's order
@@ -326,6 +339,9 @@ class VirtualPatient:
         self.toxicity_hazard = body.value("body.toxicity_hazard")
         self.toxicity_reference = body.value("body.toxicity_reference")
         self.gut_reference_ng = se.side_effect_model().gut_reference_mg * NG_PER_MG
+        # The time of day at time 0, ms after midnight: the body's day (sleep, the pain's rhythm, breakthrough days)
+        # follows the clock on the wall, not the time since the start (`set_time_of_day`).
+        self.time_of_day_at_0_ms = 0
         # State.
         self.now_ms = start_ms
         self.tip_to_pain_cm = params.tip_to_pain_cm
@@ -337,6 +353,7 @@ class VirtualPatient:
         self.death_ms: int | None = None
         self._rates: dict[str, float] = dict.fromkeys(DRUGS, 0.0)
         self._version = 0  # counts changes of the state, so a toxicity worked out for it can be reused
+        self._vector: tuple[int, list[float]] = (-1, [])  # (version, the state as a vector) as last set
         self._toxicity_seen: tuple[int, int, int] | None = None  # (time, version, toxicity) of the last report
         self._response_cache: dict[float, _Responses] = {}
         self._transitions: dict[tuple[float, float], np.ndarray] = {}
@@ -344,7 +361,22 @@ class VirtualPatient:
         self._inputs: list[tuple[int, int, _Input]] = []
         self._rate_end: dict[str, _Input] = {}  # the pending end of each drug's last infusion, to join the next to
         self._order = 0
+        self._notes: list[_Note] = []  # moments noted (`note`) and not yet worked out into observations
+        self._notes_from = (start_ms, 0)  # (time, toxicity) where the first waiting note's interval starts
         self._settle_on_oral(params.prior_oral_mme_mg_per_day)
+
+    def set_time_of_day(self, ms_after_midnight: int) -> None:
+        """Say what the clock on the wall shows at time 0 (a run that starts at 08:00: 8 h), before time moves on."""
+        if not 0 <= ms_after_midnight < MS_PER_MIN * MIN_PER_DAY:
+            raise InputError(
+                "ms_after_midnight", ms_after_midnight, "is not a time of day", "give 0 to 86,399,999 ms", "0-24 h"
+            )
+        self.time_of_day_at_0_ms = ms_after_midnight
+        self.press.time_of_day_at_0_ms = ms_after_midnight
+
+    def _clock_min(self, at_ms: int | float) -> float:
+        """Minutes on the wall clock since the midnight before time 0, at `at_ms`."""
+        return (at_ms + self.time_of_day_at_0_ms) / MS_PER_MIN
 
     # ------------------------------------------------------------------ inputs
 
@@ -437,8 +469,14 @@ class VirtualPatient:
         """Move the body on to `to_ms` exactly, without a report (cheaper when nobody asks)."""
         if to_ms < self.now_ms:
             raise InputError("to_ms", to_ms, f"is before the patient's time {self.now_ms}", "advance forwards only")
-        toxicity_before = self._toxicity_now() if self.toxicity_hazard else 0
+        self._no_notes("run_to")
+        toxicity_before = self._toxicity_now() if self._hazard_follows_toxicity() else 0
         start = self.now_ms
+        self._move_to(to_ms)
+        self._survival(start, to_ms, toxicity_before)
+
+    def _move_to(self, to_ms: int) -> None:
+        """Move every compartment on to `to_ms`, taking the inputs due on the way (survival is the caller's)."""
         while True:
             while self._inputs and self._inputs[0][0] <= self.now_ms:
                 self._apply(self._pop())
@@ -447,14 +485,13 @@ class VirtualPatient:
             nxt = min(to_ms, self._inputs[0][0]) if self._inputs else to_ms
             self._step((nxt - self.now_ms) / MS_PER_MIN)
             self.now_ms = nxt
-        self._survival(start, to_ms, toxicity_before)
 
     def _apply(self, event: _Input) -> None:
-        self._version += 1
-        if event.kind == "rate":
+        if event.kind == "rate":  # a rate acts from now on: the state itself is as it was
             rate = self._rates[event.drug] + event.amount
             self._rates[event.drug] = 0.0 if rate < 1e-9 else rate  # an infusion's end leaves no rounding crumbs
         elif event.kind == "dose":
+            self._version += 1
             state = self.drugs[event.drug]
             setattr(state, event.depot, getattr(state, event.depot) + event.amount)
         elif event.kind == "tip":
@@ -529,7 +566,10 @@ class VirtualPatient:
         return self.e_sp, self.e_sys, self.tol, self.brain, self.e_z, self.adapt_z
 
     def _state(self) -> list[float]:
-        """The state as a vector, in the order of STATE."""
+        """The state as a vector, in the order of STATE (not to be changed in place: it may be the one kept)."""
+        version, kept = self._vector
+        if version == self._version:
+            return kept
         out = [getattr(self.drugs[d], a) for d in DRUGS for a in _AMOUNTS]
         return out + list(self._effects())
 
@@ -543,6 +583,8 @@ class VirtualPatient:
             ]
         self.e_sp, self.e_sys, self.tol, self.brain, self.e_z, self.adapt_z = values[len(DRUGS) * n :]
         self._version += 1
+        # The vector is kept as given, for the next `_state` until anything changes (an input bumps the version).
+        self._vector = (self._version, values if isinstance(values, list) else list(values))
 
     # ------------------------------------------------------------------ a whole series at once
 
@@ -553,6 +595,7 @@ class VirtualPatient:
         a superposition of the responses to the state it starts from and to each input after, all sums of
         exponentials, evaluated with NumPy over every time of the series (docs/patient.md, "A whole series").
         """
+        self._no_notes("observe_many")
         times = np.asarray(times_ms, dtype=np.int64)
         n = len(times)
         if n and (int(times[0]) < self.now_ms or bool(np.any(np.diff(times) < 0))):
@@ -561,7 +604,7 @@ class VirtualPatient:
                 "give ascending times from now on",
             )  # fmt: skip
         start_ms = self.now_ms
-        toxicity_before = self._toxicity_now() if self.toxicity_hazard and n else 0
+        toxicity_before = self._toxicity_now() if self._hazard_follows_toxicity() and n else 0
         rows = np.empty((len(STATE), n))
         f_site = np.empty(n)
         adjuvant = np.empty(n)
@@ -681,8 +724,13 @@ class VirtualPatient:
         adjuvant: np.ndarray,
         start_ms: int,
         toxicity_before: int,
+        reported: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> ObservationSeries:
-        """The observations of a series from its state rows: effect, pain, side effects, report, survival."""
+        """The observations of a series from its state rows: effect, pain, side effects, report, survival.
+
+        `reported`: the relief, pain and score already worked out one at a time for these times (`note`), kept as
+        they were, so the observation says what the patient answered then.
+        """
         p = self.params
         e_sp, e_sys, tol, brain, e_z, adapt_z = rows[len(DRUGS) * len(_AMOUNTS) :]
         amount = {d: rows[DRUGS.index(d) * len(_AMOUNTS) : (DRUGS.index(d) + 1) * len(_AMOUNTS)] for d in DRUGS}
@@ -694,9 +742,13 @@ class VirtualPatient:
         drugs = 1.0 - (1.0 - e_op) * (1.0 - e_zic)
         relieved = np.where(adjuvant != 0, 1.0 - (1.0 - drugs) * (1.0 - adjuvant), drugs)
         t_min = times / MS_PER_MIN
+        clock_min = (times + self.time_of_day_at_0_ms) / MS_PER_MIN
         base = np.minimum(self.max_drive, p.pain_drive * np.exp(p.progression_per_day * t_min / MIN_PER_DAY))
-        drive = base * self.rhythm.factor_many(t_min) + self.breakthrough.at_many(t_min)
+        drive = base * self.rhythm.factor_many(clock_min) + self.breakthrough.at_many(clock_min)
         pain = np.clip(drive * (1.0 - relieved), 0.0, 10.0)
+        scores = reported_scores(pain, self._noise_key, times, self.noise) if reported is None else reported[2]
+        if reported is not None:
+            relieved, pain = reported[0], reported[1]
         gut = 0.0
         for d in OPIOIDS:
             gut = gut + (amount[d][_AMOUNTS.index("oral_ir_ng")] + amount[d][_AMOUNTS.index("oral_mr_ng")])
@@ -710,9 +762,9 @@ class VirtualPatient:
             at_ms=times,
             alive=alive,
             pain=pain,
-            pain_score=reported_scores(pain, self._noise_key, times, self.noise),
+            pain_score=scores,
             relief=relieved,
-            awake=self.rhythm.awake_many(t_min),
+            awake=self.rhythm.awake_many(clock_min),
             severity=severity,
             grades=grades,
             toxicity=toxicity,
@@ -774,8 +826,9 @@ class VirtualPatient:
         """The pain the patient feels now, 0-10 (`relieved`: the relief, if known)."""
         relieved = self.relief() if relieved is None else relieved
         t = self.now_ms / MS_PER_MIN
+        clock = self._clock_min(self.now_ms)
         base = min(self.max_drive, self.params.pain_drive * math.exp(self.params.progression_per_day * t / MIN_PER_DAY))
-        drive = base * self.rhythm.factor(t) + self.breakthrough.at(t)
+        drive = base * self.rhythm.factor(clock) + self.breakthrough.at(clock)
         return min(10.0, max(0.0, drive * (1.0 - relieved)))
 
     def exposure(self) -> se.Exposure:
@@ -789,6 +842,10 @@ class VirtualPatient:
             return seen[2]
         sev = se.severities(self.exposure(), self.fold(), self.params.side_effect_sensitivity, self._cancer)
         return se.toxicity_score(se.grades(sev))
+
+    def _hazard_follows_toxicity(self) -> bool:
+        """Whether the toxicity now changes anything ahead: only the hazard of death of a living patient uses it."""
+        return bool(self.toxicity_hazard) and self.params.survival_median_days is not None and self.death_ms is None
 
     @property
     def _cancer(self) -> bool:
@@ -811,10 +868,11 @@ class VirtualPatient:
 
     def may_press(self, at_ms: int) -> bool:
         """Whether, alive so far, the patient could press the handset at `at_ms` if the pain were high enough."""
-        return self.death_ms is None and self.press.may_press(at_ms, self.rhythm.awake(at_ms / MS_PER_MIN))
+        return self.death_ms is None and self.press.may_press(at_ms, self.rhythm.awake(self._clock_min(at_ms)))
 
     def observe(self) -> Observation:
         """How the body is now, and the score the patient reports."""
+        self._no_notes("observe")
         fold = self.fold()
         sev = se.severities(self.exposure(), fold, self.params.side_effect_sensitivity, self._cancer)
         graded = se.grades(sev)
@@ -830,7 +888,7 @@ class VirtualPatient:
             pain=pain,
             pain_score=score_of(pain, self.noise, standard_normal_at(self._noise_key, self.now_ms)),
             relief=relieved,
-            awake=self.rhythm.awake(self.now_ms / MS_PER_MIN),
+            awake=self.rhythm.awake(self._clock_min(self.now_ms)),
             severity=sev,
             grades=graded,
             toxicity=toxicity,
@@ -840,6 +898,69 @@ class VirtualPatient:
             tolerance_fold=fold,
         )
 
+    # ------------------------------------------------------------------ moments noted now, observed later
+
+    def note(self, at_ms: int) -> tuple[int, bool]:
+        """Move the body to `at_ms`, keep its state there for `noted`, and return the score the patient reports then
+        and whether they are awake: what a decision to press needs, without the rest of an observation.
+
+        The rest (side effects, toxicity, survival) is worked out by `noted` for all the noted moments at once.
+        Until then `death_ms` may lag: a caller about to act on the answer calls `noted` first.
+        """
+        if at_ms < self.now_ms:
+            raise InputError("at_ms", at_ms, f"is before the patient's time {self.now_ms}", "note forwards only")
+        if not self._notes:
+            self._notes_from = (self.now_ms, self._toxicity_now() if self._hazard_follows_toxicity() else 0)
+        self._move_to(at_ms)
+        relieved = self.relief()
+        pain = self.pain(relieved)
+        score = score_of(pain, self.noise, standard_normal_at(self._noise_key, at_ms))
+        self._notes.append(_Note(at_ms, self._state(), self._f_site(), self.adjuvant_relief, relieved, pain, score))
+        return score, self.rhythm.awake(self._clock_min(at_ms))
+
+    @property
+    def notes_waiting(self) -> int:
+        """How many noted moments `noted` has not worked out yet."""
+        return len(self._notes)
+
+    def noted(self) -> ObservationSeries:
+        """The observations at the moments noted since the last call, with survival over them, all at once."""
+        notes, self._notes = self._notes, []
+        times = np.array([n.at_ms for n in notes], dtype=np.int64)
+        rows = np.array([n.state for n in notes], dtype=float).reshape(len(notes), len(STATE)).T
+        reported = (
+            np.array([n.relief for n in notes], dtype=float),
+            np.array([n.pain for n in notes], dtype=float),
+            np.array([n.score for n in notes], dtype=np.int64),
+        )
+        f_site = np.array([n.f_site for n in notes], dtype=float)
+        adjuvant = np.array([n.adjuvant for n in notes], dtype=float)
+        start_ms, toxicity_before = self._notes_from
+        return self._series(times, rows, f_site, adjuvant, start_ms, toxicity_before, reported)
+
+    def _no_notes(self, what: str) -> None:
+        if self._notes:
+            # Survival over noted moments is worked out in order; moving on past them first would skip it.
+            raise RuntimeError(f"{what} with {len(self._notes)} noted moments not worked out: call noted() first")
+
     def fork(self) -> VirtualPatient:
         """An independent copy of this patient at this moment (for what-if comparisons)."""
         return copy.deepcopy(self)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> VirtualPatient:
+        # What depends only on the parameters is shared, not copied: the parameters themselves and the caches of
+        # responses, steps and breakthrough days, whose entries are the same whichever copy works them out.
+        for shared in (
+            self.params,
+            self.potency,
+            self.rhythm,
+            self.breakthrough,
+            self._response_cache,
+            self._transitions,
+        ):
+            memo[id(shared)] = shared
+        twin = VirtualPatient.__new__(VirtualPatient)
+        memo[id(self)] = twin
+        for name, value in self.__dict__.items():
+            setattr(twin, name, copy.deepcopy(value, memo))
+        return twin

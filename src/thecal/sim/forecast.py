@@ -41,6 +41,7 @@ from thecal.errors import InputError
 from thecal.patient import PatientParams, PopulationSpec, VirtualPatient
 from thecal.patient.patient import sample_params
 from thecal.pump.core.schedule import DoseSchedule
+from thecal.sim import virtual_patient
 from thecal.sim.forecast_loop import Sample, World
 from thecal.sim.patient_link import OralRegimen, PatientLink
 from thecal.sim.runner import RUNTIME_CODES, dose_schedule, lead_drug
@@ -176,14 +177,8 @@ def _fork_when_programmable(world: World, proposal: Proposal, at_ms: int) -> tup
 
 
 def default_population(scenario: Scenario) -> PopulationSpec:
-    """The patient when none is described: non-cancer pain 7.5, on oral morphine unless opioid-naive (assumption)."""
-    return PopulationSpec(
-        indication="non_cancer",
-        entry_pain_mean=7.5,
-        entry_pain_sd=0.0,
-        oral_mme_mg_per_day_median=0.0 if scenario.opioid_naive else 60.0,
-        oral_mme_cv=0.0,
-    )
+    """The scenario's [virtual_patient]; without one, non-cancer pain 7.5, on oral morphine unless opioid-naive."""
+    return virtual_patient.population(scenario)
 
 
 def patient_draws(population: PopulationSpec, seed: int, draws: int) -> list[PatientParams]:
@@ -277,11 +272,18 @@ def forecast(
     draws: int = 20,
     population: PopulationSpec | None = None,
     oral: OralRegimen | None = None,
-    observe_ms: int = MS_PER_HOUR,
+    observe_ms: int | None = None,
 ) -> Forecast:
-    """Fork the patient and the pump at `at_ms` and run the current and the proposed prescription for `weeks`."""
+    """Fork the patient and the pump at `at_ms` and run the current and the proposed prescription for `weeks`.
+
+    What is not given (the population, the oral regimen, the observation interval) is the scenario's
+    [virtual_patient], or its defaults when the file has none (`thecal.sim.virtual_patient`).
+    """
+    spec = virtual_patient.spec_of(scenario)
+    observe_ms = spec.observe_ms if observe_ms is None else observe_ms
     _check(scenario, at_ms, weeks, draws, observe_ms)
     people = patient_draws(population or default_population(scenario), seed, draws)
+    oral = virtual_patient.oral_regimen(spec) if oral is None else oral
     end_ms = at_ms + weeks * MS_PER_WEEK
     futures: dict[str, list[list[Sample]]] = {arm: [] for arm in ARMS}
     counts: dict[str, list[tuple[int, int, int]]] = {arm: [] for arm in ARMS}
@@ -289,7 +291,7 @@ def forecast(
     drug = ""
     fork_ms = at_ms
     for params in people:
-        link = PatientLink(VirtualPatient(params), observe_ms=observe_ms, oral=oral or OralRegimen())
+        link = PatientLink(VirtualPatient(params), observe_ms=observe_ms, oral=oral, presses=spec.presses)
         world = World.start(scenario, link)
         world.drop_timeline_from(at_ms + 1)  # the entries at the moment itself have happened
         world.next_sample_ms = None  # the scenario's own record is not what a forecast shows

@@ -73,6 +73,7 @@ class World:
             DirectPort(pump, refill=syringe.fill), PatientFacts(opioid_naive=scenario.opioid_naive)
         )
         run = ScenarioRun(scenario, pump, service, syringe, recorder, patient=link)
+        link.start_clock(scenario.start_wall_ms)
         world = cls(run, link, steps=steps_of(scenario), next_tick_ms=link.observe_ms)
         pump.on_delivery = world.delivery
         implant = Event(-1, 0, "implant", {"_at_text": "0 d", "note": "the catheter is implanted with the pump"})

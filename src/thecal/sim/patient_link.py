@@ -6,11 +6,14 @@ A `PatientLink` sits between one `VirtualPump` and one `VirtualPatient`:
   enters the CSF, what leaked is absorbed like a subcutaneous dose;
 - the patient takes its oral opioid regimen (`OralRegimen`) at the regimen's
   times, pushed into the body before the body is moved past them;
-- at each observation the body is moved to the pump's time, its state is kept
-  (pain, reported score, side-effect grades, toxicity, CSF and plasma levels),
-  and the patient's press rule decides whether it presses the handset; the
-  caller sends the press through the therapy layer and tells the patient what
-  the pump answered, so the patient learns lockouts as a real one does;
+- at an observation at which the patient may press, the body is moved to the
+  pump's time and noted (`VirtualPatient.note`): the score it reports decides,
+  by the patient's press rule, whether it presses the handset; the caller
+  sends the press through the therapy layer and tells the patient what the
+  pump answered, so the patient learns lockouts as a real one does. The rest of
+  each observation (side effects, toxicity, survival) is worked out later for
+  all the noted ones at once (`VirtualPatient.noted`), and before a press, so
+  a patient who has died does not press;
 - an observation at which the patient cannot press (asleep, expecting a
   lockout, no handset, dead) waits: the waiting ones are worked out together,
   as one series (`VirtualPatient.observe_many`), when the next one that may
@@ -62,12 +65,13 @@ class OralRegimen:
         """One dose of the regimen, mg."""
         return self.mg_per_day / self.doses_per_day if self.doses_per_day else 0.0
 
-    def times_ms(self, after_ms: int, until_ms: int) -> list[int]:
-        """The dose times t with after_ms < t <= until_ms (pump ms; day 0 starts at midnight)."""
+    def times_ms(self, after_ms: int, until_ms: int, time_of_day_at_0_ms: int = 0) -> list[int]:
+        """The dose times t with after_ms < t <= until_ms (pump ms; at time 0 the clock shows `time_of_day_at_0_ms`
+        after midnight)."""
         if self.mg_per_day <= 0 or self.doses_per_day <= 0 or until_ms <= after_ms:
             return []
         every = MS_PER_DAY // self.doses_per_day
-        first = round(self.first_hour * MS_PER_HOUR) % every
+        first = (round(self.first_hour * MS_PER_HOUR) - time_of_day_at_0_ms) % every
         k = (after_ms - first) // every + 1
         out = []
         t = first + k * every
@@ -103,12 +107,22 @@ class PatientLink:
         for chunk in self._kept:
             self._seen.extend(chunk if isinstance(chunk, list) else chunk.observations())
         self._kept.clear()
-        if not self._pending or not self.keep:
+        if not self.keep or not (self._pending or self.patient.notes_waiting):
             return self._seen
-        return self._seen + self.patient.fork().observe_many(self._pending).observations()
+        twin = self.patient.fork()
+        waiting = twin.noted() if twin.notes_waiting else twin.observe_many(self._pending)
+        return self._seen + waiting.observations()
+
+    def start_clock(self, wall_ms_at_0: int) -> None:
+        """Say what the clock on the wall shows at the run's time 0, so the patient sleeps and doses by it."""
+        self.patient.set_time_of_day(wall_ms_at_0 % MS_PER_DAY)
 
     def flush(self) -> None:
-        """Work out the observations still waiting, all at once."""
+        """Work out the observations still waiting, all at once (noted ones and waiting ones never both wait)."""
+        if self.patient.notes_waiting:
+            series = self.patient.noted()
+            if self.keep:
+                self._kept.append(series)
         if not self._pending:
             return
         times, self._pending = self._pending, []
@@ -127,7 +141,10 @@ class PatientLink:
 
     def _take_oral(self, until_ms: int) -> None:
         start = max(self._oral_done_ms, self.patient.now_ms - 1)
-        for t in self.oral.times_ms(start, until_ms):
+        if self.patient.death_ms is not None and self.patient.death_ms <= start:
+            self._oral_done_ms = max(self._oral_done_ms, until_ms)
+            return  # no one takes a dose after death
+        for t in self.oral.times_ms(start, until_ms, self.patient.time_of_day_at_0_ms):
             mg = self.oral.dose_mg()
             self.patient.take_oral(t, self.oral.drug, mg, self.oral.release)
             if self.keep:
@@ -164,12 +181,20 @@ class PatientLink:
         An observation at which the patient cannot press waits, to be worked out with the others (`flush`).
         """
         if not (self.presses and press is not None and self.patient.may_press(at_ms)):
+            if self.patient.notes_waiting:
+                self.flush()
             self._take_oral(at_ms)
             self._pending.append(at_ms)
             return
-        seen = self.observe(at_ms)
+        if self._pending:
+            self.flush()
+        self._take_oral(at_ms)
+        score, awake = self.patient.note(at_ms)
         rule = self.patient.press
-        if seen.alive and rule.wants(at_ms, seen.pain_score, seen.awake):
+        if not rule.wants(at_ms, score, awake):
+            return
+        self.flush()  # survival up to now: a patient who has died since does not press
+        if self.patient.death_ms is None:
             answer = press()
             rule.pressed(at_ms, "refused" if answer.outcome == "refused" else answer.outcome, answer.until_ms)
             if self.keep:

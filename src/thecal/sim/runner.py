@@ -451,6 +451,8 @@ def run(scenario: Scenario, patient: PatientLink | None = None) -> SimulationRes
     syringe = Syringe()
     service = TherapyService(DirectPort(pump, refill=syringe.fill), PatientFacts(opioid_naive=scenario.opioid_naive))
     state = ScenarioRun(scenario, pump, service, syringe, recorder, patient=patient)
+    if patient is not None:
+        patient.start_clock(scenario.start_wall_ms)
     implant = Event(-1, 0, "implant", {"_at_text": "0 d", "note": "the catheter is implanted with the pump"})
     state.therapy(implant, Implant(scenario.catheter_volume_nl))
     if scenario.low_reservoir_alarm_nl is not None:

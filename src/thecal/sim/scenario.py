@@ -71,8 +71,26 @@ class Event:
 
 
 @dataclass(frozen=True)
+class VirtualPatientSpec:
+    """The [virtual_patient] section: who the scenario is played with (docs/scenario.md).
+
+    A dose or a prognosis left as None is not written in the file: `thecal.sim.virtual_patient` gives its default,
+    which depends on other keys (the prior oral dose on `[patient] opioid_naive`, the prognosis on the indication).
+    """
+
+    indication: str = "non_cancer"
+    entry_pain: float = 7.5  # 0-10, before the pump, on the prior oral dose
+    prior_oral_ng_per_day: int | None = None  # oral morphine before the pump
+    oral_ng_per_day: int | None = None  # oral morphine taken on with the pump (modified release, twice a day)
+    prognosis_ms: int | None = None  # cancer pain only
+    observe_ms: int = MS_PER_HOUR
+    presses: bool = True
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class Scenario:
-    """A whole scenario: the pump, the catheter, the patient, the timeline and the run."""
+    """A whole scenario: the pump, the catheter, the patient, the timeline, the run and the virtual patient, if any."""
 
     name: str
     description: str
@@ -87,6 +105,7 @@ class Scenario:
     sample_ms: int
     timeline: tuple[Event, ...]
     source: str = field(default="")
+    virtual_patient: VirtualPatientSpec | None = None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -173,6 +192,7 @@ def parse_scenario(text: str, source: str = "<scenario>") -> Scenario:
         sample_ms=sample if sample is not None else (MS_PER_DAY if duration > 30 * MS_PER_DAY else MS_PER_HOUR),
         timeline=tuple(sorted(timeline, key=lambda e: (e.at_ms, e.index))),
         source=source,
+        virtual_patient=_virtual_patient(file.virtual_patient, file.scenario.seed),
     )
 
 
@@ -218,6 +238,21 @@ def _catheter_volume_nl(catheter: schema.CatheterSection) -> int:
         per_length_nl_per_cm = parse_typed(DEFAULT_CATHETER[1], VOLUME_PER_LENGTH, "catheter.volume_per_length")
     # micrometres to centimetres, times nL per cm; rounded once, at the end
     return round(length_um / 10_000 * per_length_nl_per_cm)
+
+
+def _virtual_patient(section: schema.VirtualPatientSection | None, scenario_seed: int) -> VirtualPatientSpec | None:
+    if section is None:
+        return None
+    return VirtualPatientSpec(
+        indication=section.indication,
+        entry_pain=section.entry_pain,
+        prior_oral_ng_per_day=section.prior_oral,
+        oral_ng_per_day=section.oral,
+        prognosis_ms=section.prognosis,
+        observe_ms=section.observe,
+        presses=section.presses,
+        seed=scenario_seed if section.seed is None else section.seed,
+    )
 
 
 def _flex(

@@ -153,6 +153,40 @@ Moment = Annotated[When, PlainValidator(lambda value: when(value, ""))]
 StartTime = Annotated[int, PlainValidator(lambda value: start_wall_ms(value, ""))]
 
 
+# ------------------------------------------------------------ the virtual patient's values
+
+PAIN_LOW, PAIN_HIGH = 0.0, 10.0  # the 0-10 numeric rating scale
+PAIN_LIMIT = "0 to 10 (the 0-10 pain scale)"
+
+
+def entry_pain(value: object, field: str) -> float:
+    """A pain score on the 0-10 scale, written as a plain number (a TOML number, or digits on the command line)."""
+    like = "write a number from 0 to 10 without quotes, like 7.5"
+    if isinstance(value, str):
+        number = float(units.decimal_number(value, field, "7.5"))
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(field, value, "must be a number", like, PAIN_LIMIT)
+    else:
+        number = float(value)
+    if number != number or not PAIN_LOW <= number <= PAIN_HIGH:  # NaN compares false with everything
+        raise InputError(field, value, "is not on the 0-10 pain scale", like, PAIN_LIMIT)
+    return number
+
+
+def _toml_pain(value: object) -> float:
+    """A pain score in a scenario file: a TOML number; text is refused, as a count in quotes is."""
+    if isinstance(value, str):
+        raise InputError("", value, "must be a number, not text", "write it without quotes, like 7.5", PAIN_LIMIT)
+    return entry_pain(value, "")
+
+
+EntryPain = Annotated[float, PlainValidator(_toml_pain)]
+PriorOral = Annotated[int, _in(units.PRIOR_ORAL)]
+OralDose = Annotated[int, _in(units.ORAL_WITH_PUMP)]
+Prognosis = Annotated[int, _in(units.PROGNOSIS)]
+ObserveInterval = Annotated[int, _in(units.OBSERVE_INTERVAL)]
+
+
 def _example(text: str, *, optional: bool = False) -> Any:
     """How a key is written, shown when it is missing; an optional key defaults to None."""
     return Field(default=None, examples=[text]) if optional else Field(examples=[text])
@@ -264,6 +298,33 @@ class PatientSection(Table):
     """[patient]: what the drug library's dose checks need to know about the patient."""
 
     opioid_naive: bool = False
+
+
+class VirtualPatientSection(Table):
+    """[virtual_patient]: the patient the scenario is played with; a key left out keeps its default."""
+
+    indication: Literal["cancer", "non_cancer"] = "non_cancer"
+    entry_pain: EntryPain = Field(default=7.5, examples=["7.5"])
+    prior_oral: PriorOral | None = _example('"60 mg/day"', optional=True)
+    oral: OralDose | None = _example('"60 mg/day"', optional=True)
+    prognosis: Prognosis | None = _example('"180 d"', optional=True)
+    # The default is read like a written one, so both reach the same integer.
+    observe: ObserveInterval = Field(default="1 h", validate_default=True, examples=['"1 h"'])
+    presses: bool = True
+    seed: Seed | None = _example("7", optional=True)
+
+    @model_validator(mode="after")
+    def _prognosis_for_cancer(self) -> VirtualPatientSection:
+        # Only cancer patients die in the model (docs/patient.md, "Survival"): a prognosis would be ignored.
+        if self.prognosis is not None and self.indication != "cancer":
+            raise InputError(
+                "prognosis",
+                f"{self.prognosis / units.MS_PER_DAY:g} d",
+                f"applies to cancer pain only, and the indication is {self.indication!r}",
+                'remove prognosis, or write indication = "cancer"',
+                'indication = "cancer" only',
+            )
+        return self
 
 
 class RunSection(Table):
@@ -644,10 +705,28 @@ class ScenarioFile(Table):
     pump: PumpSection
     catheter: CatheterSection = CatheterSection()
     patient: PatientSection = PatientSection()
+    virtual_patient: VirtualPatientSection | None = None
     run: RunSection
     timeline: list[AnyEntry] = Field(default=[], max_length=units.TIMELINE_ENTRIES.high)
     # A scenario test's expected results; the runner does not read them.
     expect: Any = None
+
+    @model_validator(mode="after")
+    def _observations(self) -> ScenarioFile:
+        # Each observation is kept and written out, as a sample of the series is: the same limit holds.
+        limit, patient = units.SAMPLES_PER_RUN, self.virtual_patient
+        if patient is not None and self.run.duration // patient.observe > limit.high:
+            # The interval that fits, in whole minutes: what a person would write.
+            shortest_min = -(-self.run.duration // (limit.high * units.MS_PER_MIN))
+            raise InputError(
+                "virtual_patient.observe",
+                f"{patient.observe / units.MS_PER_MIN:g} min",
+                f"gives {self.run.duration // patient.observe} observations over the run of "
+                f"{format_duration(self.run.duration)}: more than {limit.high} ({limit.why})",
+                f'observe less often: observe = "{shortest_min} min" or longer',
+                f"{limit.high} observations in a run",
+            )
+        return self
 
     @model_validator(mode="after")
     def _presses(self) -> ScenarioFile:
@@ -667,7 +746,7 @@ class ScenarioFile(Table):
         return self
 
 
-SECTIONS = ("scenario", "pump", "catheter", "patient", "run")
+SECTIONS = ("scenario", "pump", "catheter", "patient", "virtual_patient", "run")
 
 
 # --------------------------------------------------------------------- findings in words

@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.middleware.sessions import SessionMiddleware
 
 from thecal.apps.clinic.store import ClinicStore, LoginRefused
-from thecal.apps.clinic.web import api, live, pages, patient_access
+from thecal.apps.clinic.web import api, forecast_panel, live, pages, patient_access
 from thecal.apps.clinic.web.core import Desk, NotPermitted, Pumps
 from thecal.apps.clinic.web.deps import desk_of, render
 from thecal.apps.clinic.web.plans import PlanBook
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(api.router)
     patient_access.install(app)  # the patient's diary: tokens, the PTM's observations route, the page section
     live.install(app)  # the pump page's "Now" panel and the route that refreshes it
+    forecast_panel.install(app)  # the Finish screen's forecast panel and the route that works it out
     _handlers(app)
     return app
 

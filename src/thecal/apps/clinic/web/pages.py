@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from thecal.apps.clinic.store import AppRole, LoginRefused, User
 from thecal.apps.clinic.web import dashboard as board
-from thecal.apps.clinic.web import exports, facts, forms, views
+from thecal.apps.clinic.web import exports, facts, forecast_panel, forms, views
 from thecal.apps.clinic.web.core import JUMP_FACTOR_KEY, PROGRAMMERS, Desk, actor, now, require
 from thecal.apps.clinic.web.deps import FormDep, UserDep, desk_of, render
 from thecal.apps.clinic.web.plans import Pending
@@ -480,6 +480,7 @@ def _finish(request: Request, user: User, pending: Pending) -> HTMLResponse:
         is_physician=user.role is AppRole.PHYSICIAN,
         happens=[w for w in plan.warnings if w.code in WHAT_HAPPENS],
         warnings=[w for w in plan.warnings if w.code not in WHAT_HAPPENS],
+        forecast_url=forecast_panel.forecast_url(pending),
     )
 
 
