@@ -24,6 +24,7 @@ from tests.clinic.conftest import fast_hasher
 from thecal.apps.clinic.pumps import ClinicPumps, PumpLink
 from thecal.apps.clinic.store import AppRole, ClinicStore, Patient, User
 from thecal.apps.clinic.web import create_app
+from thecal.apps.clinic.web.forecast_panel import ForecastSettings
 from thecal.devices.daemon import DaemonTransport, HandClock, PumpDaemon, local_wall_ms
 from thecal.devices.programmer import ProgrammerClient
 from thecal.drugs.fill import Fill
@@ -115,6 +116,8 @@ class WebClinic:
 
     def __post_init__(self) -> None:
         self.app = create_app(self.store, self.pumps, secret_key=self.secret, clinic_name="Test pain clinic")
+        # A Finish screen that changes the basal dose asks for its forecast: small, so tests do not wait behind it.
+        self.app.state.forecast_settings = ForecastSettings(draws=2, weeks=1, settle_days=7)
         admin = None
         for key, (username, full_name, role) in STAFF.items():
             self.users[key] = self.store.add_user(username, full_name, role, PASSWORD, by=admin)

@@ -9,7 +9,7 @@ import numpy as np
 from thecal.patient.side_effects import ITEMS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Observation:
     """What the body is and says at one moment."""
 
@@ -68,5 +68,31 @@ class ObservationSeries:
         )
 
     def observations(self) -> list[Observation]:
-        """Every observation of the series, in order."""
-        return [self.observation(i) for i in range(len(self))]
+        """Every observation of the series, in order (the same as `observation(i)` for each i)."""
+        # Each column becomes Python numbers once, and each observation's rows are zipped: indexing NumPy arrays
+        # number by number costs more than everything else here.
+        drugs = list(self.csf_ng_per_ml)
+
+        def by_drug(columns: dict[str, np.ndarray]) -> list[dict[str, float]]:
+            return [dict(zip(drugs, row, strict=True)) for row in zip(*(columns[d].tolist() for d in drugs))]
+
+        n = len(self)
+        severity = [dict(zip(ITEMS, row, strict=True)) for row in zip(*self.severity.tolist())] if n else []
+        grades = [dict(zip(ITEMS, row, strict=True)) for row in zip(*self.grades.tolist())] if n else []
+        columns = zip(
+            self.at_ms.tolist(),
+            self.alive.tolist(),
+            self.pain.tolist(),
+            self.pain_score.tolist(),
+            self.relief.tolist(),
+            self.awake.tolist(),
+            severity,
+            grades,
+            self.toxicity.tolist(),
+            by_drug(self.csf_ng_per_ml) if drugs else [{}] * n,
+            by_drug(self.site_ng_per_ml) if drugs else [{}] * n,
+            by_drug(self.plasma_ng_per_ml) if drugs else [{}] * n,
+            self.tolerance_fold.tolist(),
+            strict=True,
+        )
+        return [Observation(*fields) for fields in columns]

@@ -125,7 +125,8 @@ class World:
                 pumps.append(self._pump_side())
                 self.next_tick_ms += self.link.observe_ms
         self.pump.advance(to_ms)
-        # The link works out observations at which the patient cannot press together, later: read them at the end.
+        # The link works out the observations it keeps waiting all together: here, once the moment is reached.
+        self.link.flush()
         seen = self.link.observations
         return [Sample(o, *p) for o, p in zip(seen[len(seen) - len(pumps) :], pumps, strict=True)]
 
@@ -135,13 +136,6 @@ class World:
 
     def fork(self) -> World:
         """An independent copy of the whole world at this moment: pump, therapy service, record and patient."""
-        patient = self.link.patient.fork()
-        original = self.link.patient
-        self.link.patient = None  # type: ignore[assignment]  # copied by its own fork, not twice
-        try:
-            twin = copy.deepcopy(self)
-        finally:
-            self.link.patient = original
-        twin.link.patient = patient
+        twin = copy.deepcopy(self)  # the link forks its patient and keeps its history (`PatientLink.__deepcopy__`)
         twin.pump.on_delivery = twin.delivery
         return twin

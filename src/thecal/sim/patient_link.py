@@ -27,6 +27,7 @@ caller does that, as the scenario runner and the trial journey both do.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -112,6 +113,15 @@ class PatientLink:
         twin = self.patient.fork()
         waiting = twin.noted() if twin.notes_waiting else twin.observe_many(self._pending)
         return self._seen + waiting.observations()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> PatientLink:
+        # What was observed is history, the same for every copy: kept, not copied; the patient is forked.
+        twin = copy.copy(self)
+        twin.patient = self.patient.fork()
+        for name in ("oral_doses", "press_outcomes", "_kept", "_seen", "_pending"):
+            setattr(twin, name, list(getattr(self, name)))
+        memo[id(self)] = twin
+        return twin
 
     def start_clock(self, wall_ms_at_0: int) -> None:
         """Say what the clock on the wall shows at the run's time 0, so the patient sleeps and doses by it."""

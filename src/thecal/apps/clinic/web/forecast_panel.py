@@ -46,6 +46,7 @@ class ForecastSettings:
     draws: int = DRAWS
     weeks: int = WEEKS
     seed: int = 0
+    settle_days: int = SETTLE_DAYS
 
 
 @dataclass
@@ -156,6 +157,7 @@ def _panel(request: Request, pending: Pending) -> str:
             weeks=settings.weeks,
             draws=settings.draws,
             seed=settings.seed,
+            settle_days=settings.settle_days,
         )
     except (InputError, ThecalError) as error:
         return _render(request, refused=str(error))
@@ -253,7 +255,8 @@ def _shown(data: dict[str, Any], label: Any, now_wall_ms: int, person: PatientNo
 
 def _render(request: Request, **context: Any) -> str:
     template = request.app.state.templates.env.get_template(TEMPLATE)
-    return str(template.render(settle_days=SETTLE_DAYS, **context))
+    settings: ForecastSettings = request.app.state.forecast_settings
+    return str(template.render(settle_days=settings.settle_days, **context))
 
 
 def _fragment(request: Request, status: int, **context: Any) -> HTMLResponse:
