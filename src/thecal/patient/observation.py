@@ -74,11 +74,15 @@ class ObservationSeries:
         drugs = list(self.csf_ng_per_ml)
 
         def by_drug(columns: dict[str, np.ndarray]) -> list[dict[str, float]]:
-            return [dict(zip(drugs, row, strict=True)) for row in zip(*(columns[d].tolist() for d in drugs))]
+            return [
+                dict(zip(drugs, row, strict=True)) for row in zip(*(columns[d].tolist() for d in drugs), strict=True)
+            ]
 
         n = len(self)
-        severity = [dict(zip(ITEMS, row, strict=True)) for row in zip(*self.severity.tolist())] if n else []
-        grades = [dict(zip(ITEMS, row, strict=True)) for row in zip(*self.grades.tolist())] if n else []
+        severity = (
+            [dict(zip(ITEMS, row, strict=True)) for row in zip(*self.severity.tolist(), strict=True)] if n else []
+        )
+        grades = [dict(zip(ITEMS, row, strict=True)) for row in zip(*self.grades.tolist(), strict=True)] if n else []
         columns = zip(
             self.at_ms.tolist(),
             self.alive.tolist(),
