@@ -6,6 +6,7 @@ forecast is kept small (2 draws, 1 week) through the app's forecast settings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,10 @@ def test_the_finish_screen_shows_the_panel_at_once_and_its_route_fills_it(clinic
     assert "continuous 1 mg/day" in text and "continuous 1.2 mg/day" in text
     assert "Pain felt, week 1 (0-10)" in text and "Toxicity" in text
     assert "Morphine reaching the catheter tip, per day" in text and "mg/day (" in text
+    # A model's median is shown to three significant figures, not to the nanogram.
+    tip_row = text[text.index("Morphine reaching the catheter tip, per day") : text.index("Reservoir low")]
+    doses = re.findall(r"([0-9.]+) mg/day", tip_row)
+    assert len(doses) == 6 and all(len(d.replace(".", "").lstrip("0")) <= 3 for d in doses), doses
     assert "Reservoir low (2 mL alarm)" in text and "Reservoir empty" in text and "in " in text
     assert "Planned minus current" in text
     assert "a model's forecast for planning, not a measurement of this patient" in text

@@ -845,7 +845,7 @@ class VirtualPatient:
 
     def _hazard_follows_toxicity(self) -> bool:
         """Whether the toxicity now changes anything ahead: only the hazard of death of a living patient uses it."""
-        return bool(self.toxicity_hazard) and self.params.survival_median_days is not None and self.death_ms is None
+        return bool(self.toxicity_hazard) and self.may_die
 
     @property
     def _cancer(self) -> bool:
@@ -865,6 +865,11 @@ class VirtualPatient:
         self.cumulative_hazard += (base(end_ms) - base(start_ms)) * math.exp(excess)
         if self.cumulative_hazard >= self.params.survival_draw:
             self.death_ms = end_ms
+
+    @property
+    def may_die(self) -> bool:
+        """Whether death can come at all: a cancer patient alive so far (non-cancer pain does not kill in the model)."""
+        return self.params.survival_median_days is not None and self.death_ms is None
 
     def may_press(self, at_ms: int) -> bool:
         """Whether, alive so far, the patient could press the handset at `at_ms` if the pain were high enough."""

@@ -143,10 +143,9 @@ def severities_many(exposure: tuple[np.ndarray, ...], fold: np.ndarray, sensitiv
     systemic, spinal, brainstem, gut, ziconotide, adapted = exposure
     zic = ziconotide * (1.0 + side_effect_model().titration_gain * np.maximum(0.0, ziconotide - adapted))
     weights, tolerant, w_zic, d50, base = _matrices(cancer)
-    opioid = np.stack((systemic, spinal, brainstem, gut))
     # Term by term as the one-at-a-time sum adds them (w0 x0 + w1 x1 + ...), not a matrix product.
-    drive = weights[:, 0:1] * opioid[0] + weights[:, 1:2] * opioid[1] + weights[:, 2:3] * opioid[2]
-    drive = drive + weights[:, 3:4] * opioid[3]
+    drive = weights[:, 0:1] * systemic + weights[:, 1:2] * spinal + weights[:, 2:3] * brainstem
+    drive = drive + weights[:, 3:4] * gut
     drive = np.where(tolerant, drive / fold, drive) + w_zic * zic
     positive = drive > 0
     drug = np.where(positive, 4.0 * sensitivity * drive / np.where(positive, drive + d50, 1.0), 0.0)

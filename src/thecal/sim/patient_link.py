@@ -203,7 +203,8 @@ class PatientLink:
         rule = self.patient.press
         if not rule.wants(at_ms, score, awake):
             return
-        self.flush()  # survival up to now: a patient who has died since does not press
+        if self.patient.may_die:
+            self.flush()  # survival up to now: a patient who has died since does not press
         if self.patient.death_ms is None:
             answer = press()
             rule.pressed(at_ms, "refused" if answer.outcome == "refused" else answer.outcome, answer.until_ms)

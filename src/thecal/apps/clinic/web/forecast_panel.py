@@ -13,6 +13,7 @@ never reads it.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,10 +195,17 @@ def _dose_band(label: Any, b: dict[str, Any], signed: bool = False) -> str:
         return "—"
 
     def one(ng: float) -> str:
-        text = dose_rate_text(label, abs(round(ng)))
+        text = dose_rate_text(label, _three_figures(abs(ng)))
         return (("+" if ng >= 0 else "−") + text) if signed else text
 
     return f"{one(b['median'])} ({one(b['p10'])} to {one(b['p90'])})"
+
+
+def _three_figures(ng: float) -> int:
+    """A forecast dose to three significant figures: a model's median is not known to the nanogram."""
+    if ng <= 0:
+        return 0
+    return round(round(ng, 2 - math.floor(math.log10(ng))))
 
 
 def _date(now_wall_ms: int, d: dict[str, Any]) -> str:
