@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from thecal.errors import InputError
-from thecal.pump.core.commands import DemandLimits
+from thecal.pump.core.commands import DemandLimits, PeriodicBolusPlan
 from thecal.pump.core.schedule import DoseSchedule, DoseStep
-from thecal.sim.forecast_now import PatientNow, PumpNow, forecast_now, proposal_of, scenario_now
+from thecal.sim.forecast_now import PatientNow, PumpNow, forecast_now, periodic_start, proposal_of, scenario_now
 
 MG = 1_000_000
 ML = 1_000_000
 NOW_WALL_MS = 1_780_000_000_000
+MIN_MS, DAY_MS = 60_000, 86_400_000
 PUMP = PumpNow("programmable-20", 99_000, "morphine", 10 * MG, 15 * ML, DoseSchedule.continuous(1 * MG))
 PATIENT = PatientNow("non_cancer", 70.0, opioid_naive=False)
 
 
-def _run(dose_ng_per_day: int, pump: PumpNow = PUMP, patient: PatientNow = PATIENT):  # type: ignore[no-untyped-def]
+def _run(dose_ng_per_day: int, pump: PumpNow = PUMP, patient: PatientNow = PATIENT) -> dict[str, Any]:
     return forecast_now(
         pump, patient, proposal_of(DoseSchedule.continuous(dose_ng_per_day)), now_wall_ms=NOW_WALL_MS, weeks=1, draws=2
     ).to_json_data()
@@ -79,3 +85,35 @@ def test_an_empty_reservoir_is_refused() -> None:
     empty = PumpNow("programmable-20", 99_000, "morphine", 10 * MG, 0, DoseSchedule.continuous(1 * MG))
     with pytest.raises(InputError, match="refill the pump first"):
         _run(1_200_000, pump=empty)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    interval_min=st.integers(60, 7 * 24 * 60),
+    first_wall_ms=st.integers(NOW_WALL_MS - 30 * DAY_MS, NOW_WALL_MS),
+    start_wall_ms=st.integers(NOW_WALL_MS - 60 * DAY_MS, NOW_WALL_MS - 30 * DAY_MS),
+)
+def test_a_periodic_bolus_is_set_so_its_boluses_fall_when_the_pumps_own_do(
+    interval_min: int, first_wall_ms: int, start_wall_ms: int
+) -> None:
+    plan = PeriodicBolusPlan(100_000, 10 * MIN_MS, interval_min * MIN_MS, first_wall_ms)
+    at_ms, first_ms = periodic_start(plan, start_wall_ms=start_wall_ms, after_ms=6 * 3_600_000)
+    assert at_ms >= 6 * 3_600_000 and 0 <= first_ms < DAY_MS and first_ms % MIN_MS == 0
+    # As the therapy layer sets it: today's midnight plus the time of day, then every interval.
+    set_wall = start_wall_ms + at_ms
+    first = set_wall - set_wall % DAY_MS + first_ms
+    assert (
+        0 <= (first - first_wall_ms) % plan.interval_ms < MIN_MS or (first_wall_ms - first) % plan.interval_ms < MIN_MS
+    )
+
+
+def test_a_periodic_bolus_is_carried_over_and_adds_its_drug() -> None:
+    six_hourly = PeriodicBolusPlan(250_000, 10 * MIN_MS, 6 * 60 * MIN_MS, NOW_WALL_MS - 3 * DAY_MS + 2 * 60 * MIN_MS)
+    with_bolus = replace(PUMP, periodic=six_hourly)
+    timeline = [e.action for e in scenario_now(with_bolus, PATIENT, NOW_WALL_MS, weeks=1, settle_days=28).timeline]
+    assert timeline.count("periodic_bolus") == 1
+    plain, boosted = _run(1 * MG), _run(1 * MG, pump=with_bolus)
+    extra = (
+        boosted["arms"]["current"]["tip_ng_per_day"]["median"] - plain["arms"]["current"]["tip_ng_per_day"]["median"]
+    )
+    assert extra == pytest.approx(4 * 250_000, rel=0.05)  # four boluses a day of 0.25 mg

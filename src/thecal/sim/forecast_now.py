@@ -7,7 +7,7 @@ that state, and hands it to the same `forecast`:
 
 - the pump model and catheter volume of the implant; filled with the drug at
   its concentration, the catheter primed, the current prescription (and the
-  demand settings, if any) programmed, every entry read by the scenario
+  demand settings and the periodic bolus, if any) programmed, every entry read by the scenario
   format's own schema (`parse_scenario`), so every value is checked as a
   scenario file's is, and programmed through the one rulebook;
 - **settling (assumption):** the virtual patient lives on the current
@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 
 from thecal.errors import InputError
 from thecal.patient import PopulationSpec, VirtualPatient
-from thecal.pump.core.commands import DemandLimits
+from thecal.pump.core.commands import DemandLimits, PeriodicBolusPlan
 from thecal.pump.core.schedule import DAY_NAMES, DoseSchedule
 from thecal.sim.forecast import Forecast, Proposal, forecast, patient_draws
 from thecal.sim.patient_link import OralRegimen, PatientLink
@@ -82,6 +82,7 @@ class PumpNow:
     prescription: DoseSchedule
     demand: DemandLimits | None = None
     low_reservoir_alarm_nl: int | None = None
+    periodic: PeriodicBolusPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -156,10 +157,42 @@ def scenario_now(pump: PumpNow, patient: PatientNow, now_wall_ms: int, weeks: in
                 "override_reason": reason,
             }
         )
+    if pump.periodic is not None:
+        p = pump.periodic
+        at_ms, first_ms = periodic_start(p, start_wall_ms=_wall_ms(start), after_ms=PRIME_AFTER_MS)
+        entries.append(
+            {
+                "at": f"{at_ms // MS_PER_MIN} min",
+                "action": "periodic_bolus",
+                "dose": format_exact(p.dose_ng, 1_000_000, "mg"),
+                "duration": f"{p.duration_ms} ms",
+                "every": f"{p.interval_ms} ms",
+                "first": time_of_day_text(first_ms),
+                "override_reason": reason,
+            }
+        )
     entries += _refills(pump, fill, capacity, settle_ms)
     for entry in entries:
         lines += ["[[timeline]]", *(f"{k} = {_value(v)}" for k, v in entry.items())]
     return parse_scenario("\n".join(lines) + "\n", "<the clinic pump now>")
+
+
+def periodic_start(plan: PeriodicBolusPlan, *, start_wall_ms: int, after_ms: int) -> tuple[int, int]:
+    """When a scenario starting at `start_wall_ms` sets the pump's periodic bolus, and the time of day it names, so
+    that its boluses fall when the pump's own do (the first wall time plus whole intervals), to the minute.
+
+    A periodic bolus starts at its time of day on the day it is set (`therapy` handlers), then every interval: the
+    entry goes on the first day, from `after_ms` on, whose midnight lies a time of day before one of the pump's
+    boluses.
+    """
+    at_wall = start_wall_ms + after_ms
+    midnight = at_wall - at_wall % MS_PER_DAY
+    while True:
+        first_ms = (plan.first_wall_ms - midnight) % plan.interval_ms
+        if first_ms < MS_PER_DAY:
+            first_ms -= first_ms % MS_PER_MIN
+            return max(at_wall, midnight) - start_wall_ms, first_ms
+        midnight += MS_PER_DAY
 
 
 def forecast_now(
@@ -304,6 +337,10 @@ def _refills(pump: PumpNow, fill: dict[str, str], capacity: int, settle_ms: int)
         at += every_ms
     out.append({"at": f"{settle_ms // MS_PER_MIN} min", "action": "refill", **fill, "volume": _ml(pump.reservoir_nl)})
     return out
+
+
+def _wall_ms(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _capacity_nl(model: str) -> int:

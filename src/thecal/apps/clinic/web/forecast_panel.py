@@ -142,6 +142,7 @@ def _panel(request: Request, pending: Pending) -> str:
         prescription=current,
         demand=before.demand,
         low_reservoir_alarm_nl=before.low_reservoir_alarm_nl,
+        periodic=before.periodic,
     )
     person = PatientNow(
         indication=patient.indication,
