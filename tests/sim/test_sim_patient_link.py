@@ -98,3 +98,20 @@ def test_a_patient_in_pain_presses_and_learns_the_lockout() -> None:
     locked = [p for p in presses if p["outcome"] == "locked_out"]
     assert len(locked) < len(given), "after the first lockout the patient waits instead of pressing again"
     assert not math.isnan(sum(data["patient"]["series"]["pain"]))
+
+
+def test_no_oral_dose_is_taken_after_death() -> None:
+    """A cancer patient with a prognosis of a day dies within the run; the regimen's doses stop there."""
+    spec = PopulationSpec(indication="cancer", prognosis_median_days=1.0, oral_mme_mg_per_day_median=120.0)
+    patient = sample_patient(spec, np.random.default_rng(5))
+    link = PatientLink(patient, observe_ms=MS_PER_HOUR, oral=OralRegimen("morphine", 60.0, 2, 8.0), presses=False)
+    for t in range(MS_PER_HOUR, 20 * MS_PER_DAY + 1, MS_PER_HOUR):
+        link.tick(t, None)
+    record = link.to_json()  # the observations waited (no press): the record works them out, the death too
+    death = patient.death_ms
+    assert death is not None and death < 10 * MS_PER_DAY  # dead well before the end
+    assert record["death_ms"] == death and record["series"]["alive"][-1] is False
+    taken = link.oral_doses_taken()
+    assert taken and all(at <= death for at, _, _ in taken)
+    assert len(taken) < 2 * 10  # not the forty of a patient alive for twenty days
+    assert record["oral_doses"] == [{"at_ms": t, "drug": d, "dose_mg": mg} for t, d, mg in taken]

@@ -123,6 +123,13 @@ class PatientLink:
         memo[id(self)] = twin
         return twin
 
+    def oral_doses_taken(self) -> list[tuple[int, str, float]]:
+        """The oral doses of the record up to the patient's death, if it came: the regimen's doses are put into the
+        body ahead of time, before a death worked out later is known, and a dead body takes none (the record as far
+        as it is worked out: `flush` first for all of it)."""
+        death = self.patient.death_ms
+        return [d for d in self.oral_doses if death is None or d[0] <= death]
+
     def start_clock(self, wall_ms_at_0: int) -> None:
         """Say what the clock on the wall shows at the run's time 0, so the patient sleeps and doses by it."""
         self.patient.set_time_of_day(wall_ms_at_0 % MS_PER_DAY)
@@ -151,9 +158,6 @@ class PatientLink:
 
     def _take_oral(self, until_ms: int) -> None:
         start = max(self._oral_done_ms, self.patient.now_ms - 1)
-        if self.patient.death_ms is not None and self.patient.death_ms <= start:
-            self._oral_done_ms = max(self._oral_done_ms, until_ms)
-            return  # no one takes a dose after death
         for t in self.oral.times_ms(start, until_ms, self.patient.time_of_day_at_0_ms):
             mg = self.oral.dose_mg()
             self.patient.take_oral(t, self.oral.drug, mg, self.oral.release)
@@ -217,6 +221,7 @@ class PatientLink:
 
     def to_json(self) -> dict[str, object]:
         """The patient's part of a run's record: observations as columns, doses and presses as rows."""
+        self.flush()  # the record of a run that has ended: everything worked out, a death included
         obs = self.observations
         drugs = sorted({d for o in obs for d, c in o.csf_ng_per_ml.items() if c > 0 or o.plasma_ng_per_ml[d] > 0})
         items = sorted(obs[0].grades) if obs else []
@@ -241,7 +246,7 @@ class PatientLink:
             "prior_oral_mme_mg_per_day": round(p.prior_oral_mme_mg_per_day, 3),
             "observe_ms": self.observe_ms,
             "death_ms": self.patient.death_ms,
-            "oral_doses": [{"at_ms": t, "drug": d, "dose_mg": round(mg, 4)} for t, d, mg in self.oral_doses],
+            "oral_doses": [{"at_ms": t, "drug": d, "dose_mg": round(mg, 4)} for t, d, mg in self.oral_doses_taken()],
             "presses": [{"at_ms": t, "outcome": o} for t, o in self.press_outcomes],
             "series": series,
         }
