@@ -52,6 +52,7 @@ def test_the_finish_screen_shows_the_panel_at_once_and_its_route_fills_it(clinic
     assert len(doses) == 6 and all(len(d.replace(".", "").lstrip("0")) <= 3 for d in doses), doses
     assert "Reservoir low (2 mL alarm)" in text and "Reservoir empty" in text and "in " in text
     assert "Planned minus current" in text
+    assert "no pain score on record: the model assumes pain 7.5 before the pump" in text
     assert "a model's forecast for planning, not a measurement of this patient" in text
     # Kept for the plan: asked again (a reload), the same panel comes back.
     assert nurse.get(f"/plans/{token}/forecast").text == panel.text

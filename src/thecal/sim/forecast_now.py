@@ -380,10 +380,12 @@ def _value(value: object) -> str:
 __all__ = [
     "DRAWS",
     "SETTLE_DAYS",
+    "UNKNOWN_PAIN",
     "WEEKS",
     "PatientNow",
     "PumpNow",
     "forecast_now",
+    "periodic_start",
     "proposal_of",
     "proposal_of_plan",
     "scenario_now",

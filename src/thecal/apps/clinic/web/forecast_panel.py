@@ -27,7 +27,16 @@ from thecal.apps.clinic.web.core import PROGRAMMERS, Desk, require
 from thecal.apps.clinic.web.deps import UserDep, desk_of
 from thecal.apps.clinic.web.plans import Pending
 from thecal.errors import InputError, ThecalError
-from thecal.sim.forecast_now import DRAWS, SETTLE_DAYS, WEEKS, PatientNow, PumpNow, forecast_now, proposal_of_plan
+from thecal.sim.forecast_now import (
+    DRAWS,
+    SETTLE_DAYS,
+    UNKNOWN_PAIN,
+    WEEKS,
+    PatientNow,
+    PumpNow,
+    forecast_now,
+    proposal_of_plan,
+)
 from thecal.therapy import words
 from thecal.therapy.settings import dose_rate_text, volume_text
 
@@ -265,7 +274,7 @@ def _shown(data: dict[str, Any], label: Any, now_wall_ms: int, person: PatientNo
 def _render(request: Request, **context: Any) -> str:
     template = request.app.state.templates.env.get_template(TEMPLATE)
     settings: ForecastSettings = request.app.state.forecast_settings
-    return str(template.render(settle_days=settings.settle_days, **context))
+    return str(template.render(settle_days=settings.settle_days, unknown_pain=f"{UNKNOWN_PAIN:g}", **context))
 
 
 def _fragment(request: Request, status: int, **context: Any) -> HTMLResponse:
