@@ -49,26 +49,8 @@ class ObservationSeries:
     def __len__(self) -> int:
         return len(self.at_ms)
 
-    def observation(self, i: int) -> Observation:
-        """The `i`-th observation as an `Observation`."""
-        return Observation(
-            at_ms=int(self.at_ms[i]),
-            alive=bool(self.alive[i]),
-            pain=float(self.pain[i]),
-            pain_score=int(self.pain_score[i]),
-            relief=float(self.relief[i]),
-            awake=bool(self.awake[i]),
-            severity={name: float(self.severity[n, i]) for n, name in enumerate(ITEMS)},
-            grades={name: int(self.grades[n, i]) for n, name in enumerate(ITEMS)},
-            toxicity=int(self.toxicity[i]),
-            csf_ng_per_ml={d: float(c[i]) for d, c in self.csf_ng_per_ml.items()},
-            site_ng_per_ml={d: float(c[i]) for d, c in self.site_ng_per_ml.items()},
-            plasma_ng_per_ml={d: float(c[i]) for d, c in self.plasma_ng_per_ml.items()},
-            tolerance_fold=float(self.tolerance_fold[i]),
-        )
-
     def observations(self) -> list[Observation]:
-        """Every observation of the series, in order (the same as `observation(i)` for each i)."""
+        """Every observation of the series, in order, as `Observation`s."""
         # Each column becomes Python numbers once, and each observation's rows are zipped: indexing NumPy arrays
         # number by number costs more than everything else here.
         drugs = list(self.csf_ng_per_ml)

@@ -115,7 +115,8 @@ def proposal_of_plan(plan: Plan) -> Proposal | None:
 def scenario_now(pump: PumpNow, patient: PatientNow, now_wall_ms: int, weeks: int, settle_days: int) -> Scenario:
     """The scenario that brings a virtual pump to what the clinic's pump holds at `now_wall_ms`, then runs on."""
     settle_ms = settle_days * MS_PER_DAY
-    start = _EPOCH + timedelta(milliseconds=(now_wall_ms - settle_ms) // MS_PER_MIN * MS_PER_MIN)
+    start_wall_ms = (now_wall_ms - settle_ms) // MS_PER_MIN * MS_PER_MIN  # a scenario starts on a whole minute
+    start = _EPOCH + timedelta(milliseconds=start_wall_ms)
     capacity = _capacity_nl(pump.model)
     lines = [
         "[scenario]",
@@ -159,7 +160,7 @@ def scenario_now(pump: PumpNow, patient: PatientNow, now_wall_ms: int, weeks: in
         )
     if pump.periodic is not None:
         p = pump.periodic
-        at_ms, first_ms = periodic_start(p, start_wall_ms=_wall_ms(start), after_ms=PRIME_AFTER_MS)
+        at_ms, first_ms = periodic_start(p, start_wall_ms=start_wall_ms, after_ms=PRIME_AFTER_MS)
         entries.append(
             {
                 "at": f"{at_ms // MS_PER_MIN} min",
@@ -337,10 +338,6 @@ def _refills(pump: PumpNow, fill: dict[str, str], capacity: int, settle_ms: int)
         at += every_ms
     out.append({"at": f"{settle_ms // MS_PER_MIN} min", "action": "refill", **fill, "volume": _ml(pump.reservoir_nl)})
     return out
-
-
-def _wall_ms(moment: datetime) -> int:
-    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def _capacity_nl(model: str) -> int:
