@@ -49,6 +49,7 @@ from thecal.patient.pk import (
     MS_PER_MIN,
     NG_PER_MG,
     OPIOIDS,
+    Amount,
     DrugPK,
     DrugState,
     ExpSum,
@@ -261,8 +262,8 @@ _DOSE_CHANNEL = {(d, a): n * len(_AMOUNTS) + _AMOUNTS.index(a) for n, d in enume
 def _sum_terms(coef: np.ndarray, exps: np.ndarray) -> np.ndarray:
     """sum over m of coef[:, m] * exps[:, m], per time: (variables x m), (times x m) -> (variables x times).
 
-    Added term by term along m (not a matrix product, whose blocking depends on the number of times), so a
-    time gets the very same value whatever series it is worked out in.
+    Summed along m by NumPy's own reduction (not a matrix product, whose blocking depends on the number of times), so
+    a time gets the very same value whatever series it is worked out in.
     """
     return (coef[:, :, None] * exps.T[None, :, :]).sum(axis=1)
 
@@ -279,26 +280,29 @@ class _Responses:
     fastest: float
 
     @classmethod
-    def of(cls, solutions: list[list[ExpSum | None]]) -> _Responses:
-        """The responses from each channel's solution (a sum of exponentials per state variable)."""
+    def of(cls, solution: list[ExpSum]) -> _Responses:
+        """The responses from the solution for unit inputs (per state variable, coefficients per channel)."""
         rates: dict[float, int] = {}
-        for solution in solutions:
-            for x in solution:
-                for _, r in x.terms if x is not None else ():
-                    rates.setdefault(r, len(rates))
-        consts = np.zeros((len(solutions), len(STATE)))
-        coefs = np.zeros((len(solutions), len(STATE), len(rates)))
-        for c, solution in enumerate(solutions):
-            for n, x in enumerate(solution):
-                if x is not None:
-                    consts[c, n] = x.const
-                    for a, r in x.terms:
-                        coefs[c, n, rates[r]] += a
+        variable, column, amounts = [], [], []
+        for n, x in enumerate(solution):
+            for a, r in x.terms:
+                variable.append(n)
+                column.append(rates.setdefault(r, len(rates)))
+                amounts.append(a)
+        channels = len(STATE) + len(DRUGS)
+        consts = np.empty((len(STATE), channels))
+        for n, x in enumerate(solution):
+            consts[n] = x.const
+        # Terms of one variable at one rate are added in the order they come (np.add.at adds repeats in order).
+        by_rate = np.zeros((len(STATE), len(rates), channels))
+        np.add.at(by_rate, (np.array(variable), np.array(column)), np.array(amounts).reshape(len(amounts), channels))
+        coefs = np.ascontiguousarray(by_rate.transpose(2, 0, 1))
         mu = np.array(list(rates), dtype=float)
-        columns = [np.flatnonzero(np.any(coefs[c] != 0.0, axis=0)) for c in range(len(solutions))]
+        used = np.any(coefs != 0.0, axis=1)  # (channels x rates)
+        columns = [np.flatnonzero(row) for row in used]
         # The oral depots of a drug without oral kinetics are never fed: their placeholder rate does not count.
-        fed = [mu[columns[c]] for c in range(len(solutions)) if c not in _NEVER_FED and len(columns[c])]
-        return cls(consts, coefs, mu, columns, max(float(m.max()) for m in fed))
+        fed = [mu[columns[c]] for c in range(channels) if c not in _NEVER_FED and len(columns[c])]
+        return cls(np.ascontiguousarray(consts.T), coefs, mu, columns, max(float(m.max()) for m in fed))
 
 
 class VirtualPatient:
@@ -517,31 +521,23 @@ class VirtualPatient:
         return found
 
     def _solve(
-        self,
-        drugs: dict[str, DrugState] | None = None,
-        rates: dict[str, float] | None = None,
-        effects: tuple[float, ...] | None = None,
-    ) -> list[ExpSum | None]:
-        """Every state variable (in the order of STATE) over an interval of constant inputs, from the present state
-        or from the one given; None for a drug that is absent (it stays 0)."""
-        drugs = self.drugs if drugs is None else drugs
-        rates = self._rates if rates is None else rates
-        e_sp, e_sys, tol, brain, e_z, adapt_z = self._effects() if effects is None else effects
+        self, drugs: dict[str, DrugState], rates: dict[str, Amount], effects: tuple[Amount, ...]
+    ) -> list[ExpSum]:
+        """Every state variable (in the order of STATE) over an interval of constant inputs, from the state given.
+
+        Each amount may be a float or a vector (one entry per input channel): with unit vectors one call gives the
+        response to every channel at once, each entry worked out by the very operations a float would get.
+        """
+        e_sp, e_sys, tol, brain, e_z, adapt_z = effects
         f_site = self._f_site()
         f_brain = spread_fraction(self.brain_distance_cm)
         u_csf = ExpSum()  # opioid in CSF at the tip, in spinal EC50 units
         u_sys = ExpSum()
         u_z = ExpSum()
-        out: list[ExpSum | None] = []
+        out: list[ExpSum] = []
         for drug in DRUGS:
-            state, rate = drugs[drug], rates[drug]
-            if rate == 0.0 and not (
-                state.csf_ng or state.plasma_ng or state.oral_ir_ng or state.oral_mr_ng or state.subcutaneous_ng
-            ):
-                out += [None] * 5
-                continue
             pk = self.params.pk[drug]
-            amounts = drug_solution(state, pk, rate, self.ka_sc)
+            amounts = drug_solution(drugs[drug], pk, rates[drug], self.ka_sc)
             c_csf = ExpSum().add(amounts[0], 1.0 / pk.v_csf_ml)
             c_plasma = ExpSum().add(amounts[1], 1.0 / pk.v_plasma_ml)
             if drug == "ziconotide":
@@ -641,19 +637,13 @@ class VirtualPatient:
         found = self._response_cache.get(key)
         if found is not None:
             return found
-        solutions = []
-        for c in range(len(STATE) + len(DRUGS)):
-            drugs = {d: DrugState() for d in DRUGS}
-            rates = dict.fromkeys(DRUGS, 0.0)
-            effects = [0.0] * len(_EFFECTS)
-            if c < len(DRUGS) * len(_AMOUNTS):
-                setattr(drugs[DRUGS[c // len(_AMOUNTS)]], _AMOUNTS[c % len(_AMOUNTS)], 1.0)
-            elif c < len(STATE):
-                effects[c - len(DRUGS) * len(_AMOUNTS)] = 1.0
-            else:
-                rates[DRUGS[c - len(STATE)]] = 1.0
-            solutions.append(self._solve(drugs, rates, tuple(effects)))
-        found = _Responses.of(solutions)
+        # One unit vector per input channel: a unit of each state variable, then a unit of each intrathecal rate.
+        unit = np.eye(len(STATE) + len(DRUGS))
+        n = len(_AMOUNTS)
+        drugs = {d: DrugState(*unit[i * n : i * n + n]) for i, d in enumerate(DRUGS)}
+        rates: dict[str, Amount] = {d: unit[len(STATE) + i] for i, d in enumerate(DRUGS)}
+        effects = tuple(unit[len(DRUGS) * n : len(STATE)])
+        found = _Responses.of(self._solve(drugs, rates, effects))
         self._response_cache[key] = found
         return found
 
@@ -732,26 +722,20 @@ class VirtualPatient:
         they were, so the observation says what the patient answered then.
         """
         p = self.params
-        e_sp, e_sys, tol, brain, e_z, adapt_z = rows[len(DRUGS) * len(_AMOUNTS) :]
-        amount = {d: rows[DRUGS.index(d) * len(_AMOUNTS) : (DRUGS.index(d) + 1) * len(_AMOUNTS)] for d in DRUGS}
+        n = len(_AMOUNTS)
+        e_sp, e_sys, tol, brain, e_z, adapt_z = rows[len(DRUGS) * n :]
+        amount = {d: rows[i * n : i * n + n] for i, d in enumerate(DRUGS)}
         fold = np.where(tol > 0, 1.0 + (self.max_fold - 1.0) * tol / (self.tol_half + np.abs(tol)), 1.0)
-        x = (e_sp + e_sys) / fold
-        e_op = p.opioid_max_relief * x / (1.0 + x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            e_zic = np.where(e_z > 0, p.ziconotide_max_relief * e_z / (1.0 + e_z), 0.0)
-        drugs = 1.0 - (1.0 - e_op) * (1.0 - e_zic)
-        relieved = np.where(adjuvant != 0, 1.0 - (1.0 - drugs) * (1.0 - adjuvant), drugs)
-        t_min = times / MS_PER_MIN
         clock_min = (times + self.time_of_day_at_0_ms) / MS_PER_MIN
-        base = np.minimum(self.max_drive, p.pain_drive * np.exp(p.progression_per_day * t_min / MIN_PER_DAY))
-        drive = base * self.rhythm.factor_many(clock_min) + self.breakthrough.at_many(clock_min)
-        pain = np.clip(drive * (1.0 - relieved), 0.0, 10.0)
-        scores = reported_scores(pain, self._noise_key, times, self.noise) if reported is None else reported[2]
-        if reported is not None:
-            relieved, pain = reported[0], reported[1]
-        gut = 0.0
-        for d in OPIOIDS:
-            gut = gut + (amount[d][_AMOUNTS.index("oral_ir_ng")] + amount[d][_AMOUNTS.index("oral_mr_ng")])
+        if reported is None:
+            relieved, pain = self._felt_many(times, clock_min, fold, e_sp, e_sys, e_z, adjuvant)
+            scores = reported_scores(pain, self._noise_key, times, self.noise)
+        else:
+            relieved, pain, scores = reported
+        ir, mr = _AMOUNTS.index("oral_ir_ng"), _AMOUNTS.index("oral_mr_ng")
+        gut = amount[OPIOIDS[0]][ir] + amount[OPIOIDS[0]][mr]
+        for d in OPIOIDS[1:]:
+            gut = gut + (amount[d][ir] + amount[d][mr])
         exposure = (e_sys, e_sp, brain, np.asarray(gut) / self.gut_reference_ng, e_z, adapt_z)
         severity = se.severities_many(exposure, fold, p.side_effect_sensitivity, self._cancer)
         grades = se.grades_many(severity)
@@ -773,6 +757,32 @@ class VirtualPatient:
             plasma_ng_per_ml={d: amount[d][1] / p.pk[d].v_plasma_ml for d in DRUGS},
             tolerance_fold=fold,
         )
+
+    def _felt_many(
+        self,
+        times: np.ndarray,
+        clock_min: np.ndarray,
+        fold: np.ndarray,
+        e_sp: np.ndarray,
+        e_sys: np.ndarray,
+        e_z: np.ndarray,
+        adjuvant: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The relief and the pain felt over a series (as `relief` and `pain` at each time)."""
+        p = self.params
+        x = (e_sp + e_sys) / fold
+        e_op = p.opioid_max_relief * x / (1.0 + x)
+        # Without ziconotide its effect is 0 everywhere: the same sum as with an array of zeros, without the work.
+        e_zic: np.ndarray | float = 0.0
+        if e_z.any():
+            with np.errstate(divide="ignore", invalid="ignore"):
+                e_zic = np.where(e_z > 0, p.ziconotide_max_relief * e_z / (1.0 + e_z), 0.0)
+        drugs = 1.0 - (1.0 - e_op) * (1.0 - e_zic)
+        relieved = np.where(adjuvant != 0, 1.0 - (1.0 - drugs) * (1.0 - adjuvant), drugs) if adjuvant.any() else drugs
+        t_min = times / MS_PER_MIN
+        base = np.minimum(self.max_drive, p.pain_drive * np.exp(p.progression_per_day * t_min / MIN_PER_DAY))
+        drive = base * self.rhythm.factor_many(clock_min) + self.breakthrough.at_many(clock_min)
+        return relieved, np.clip(drive * (1.0 - relieved), 0.0, 10.0)
 
     def _survive_many(self, times: np.ndarray, toxicity: np.ndarray, start_ms: int, before: int) -> np.ndarray:
         """Survival over a series, as `_survival` does interval by interval; True where alive."""

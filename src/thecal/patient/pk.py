@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TypeAlias
 
 import numpy as np
 
@@ -28,6 +29,9 @@ OPIOIDS = ("morphine", "hydromorphone")
 ORAL_DRUGS = ("morphine", "hydromorphone")
 MS_PER_MIN = 60_000.0
 NG_PER_MG = 1_000_000.0
+# A coefficient of a solution: a float, or a vector of them worked out element by element (one per input channel,
+# as the patient works out its responses to every input at once).
+Amount: TypeAlias = float | np.ndarray
 
 _REQUIRED = {
     **{f"csf.{d}.half_life": "min" for d in DRUGS},
@@ -57,10 +61,13 @@ def pk_params() -> Params:
 
 @dataclass(slots=True)
 class ExpSum:
-    """A function of time in an interval: const + sum(a * exp(-r t)), t in minutes from the interval's start."""
+    """A function of time in an interval: const + sum(a * exp(-r t)), t in minutes from the interval's start.
 
-    const: float = 0.0
-    terms: list[tuple[float, float]] = field(default_factory=list)
+    `at` and `integral` need float coefficients; building one (`add`, `source`, `chain`) takes vectors too.
+    """
+
+    const: Amount = 0.0
+    terms: list[tuple[Amount, float]] = field(default_factory=list)
 
     def at(self, t: float) -> float:
         """The value at `t` minutes."""
@@ -68,12 +75,12 @@ class ExpSum:
         total = 0.0
         exp = math.exp
         for a, r in self.terms:
-            total += a * exp(-r * t)
-        return self.const + total
+            total += float(a) * exp(-r * t)
+        return float(self.const) + total
 
     def integral(self, t: float) -> float:
         """The integral from 0 to `t` minutes."""
-        return self.const * t + sum(a * (-math.expm1(-r * t)) / r for a, r in self.terms)
+        return float(self.const) * t + sum(float(a) * (-math.expm1(-r * t)) / r for a, r in self.terms)
 
     def add(self, other: ExpSum, scale: float = 1.0) -> ExpSum:
         """Add `scale` times another function to this one (in place) and return self."""
@@ -82,13 +89,13 @@ class ExpSum:
         return self
 
 
-def source(a0: float, rate: float, k: float) -> ExpSum:
+def source(a0: Amount, rate: Amount, k: float) -> ExpSum:
     """The solution of dA/dt = rate - k A from A(0) = a0."""
     steady = rate / k
     return ExpSum(steady, [(a0 - steady, k)])
 
 
-def chain(y0: float, gain: float, x: ExpSum, k: float) -> ExpSum:
+def chain(y0: Amount, gain: float, x: ExpSum, k: float) -> ExpSum:
     """The solution of dy/dt = gain x(t) - k y from y(0) = y0, with x itself a sum of exponentials.
 
     A feeder rate equal to `k` would need a t*exp(-kt) term; it is moved by a
@@ -97,10 +104,10 @@ def chain(y0: float, gain: float, x: ExpSum, k: float) -> ExpSum:
     const = gain * x.const / k
     last = y0 - const
     nudge = 1e-9 * k
-    terms: list[tuple[float, float]] = []
-    append = terms.append  # asked thousands of times a simulated day: no attribute look-up per term
+    terms: list[tuple[Amount, float]] = []
+    append = terms.append
     for a, r in x.terms:
-        if a == 0.0:
+        if not (a.any() if isinstance(a, np.ndarray) else a):
             continue
         gap = k - r
         if abs(gap) <= nudge:
@@ -230,14 +237,14 @@ DEPOTS = ("oral_ir_ng", "oral_mr_ng", "subcutaneous_ng")
 
 
 def drug_solution(
-    state: DrugState, pk: DrugPK, it_rate_ng_per_min: float, ka_sc: float
+    state: DrugState, pk: DrugPK, it_rate_ng_per_min: Amount, ka_sc: float
 ) -> tuple[ExpSum, ExpSum, ExpSum, ExpSum, ExpSum]:
     """One drug's amounts (ng) over an interval at a constant intrathecal rate: CSF, plasma and the three depots."""
     csf = source(state.csf_ng, it_rate_ng_per_min, pk.k_csf)
     plasma = chain(state.plasma_ng, pk.k_csf, csf, pk.k_plasma)
     depots = []
     for amount, ka in ((state.oral_ir_ng, pk.ka_ir), (state.oral_mr_ng, pk.ka_mr), (state.subcutaneous_ng, ka_sc)):
-        if amount > 0.0:
+        if amount.any() if isinstance(amount, np.ndarray) else amount > 0.0:
             depot = ExpSum(0.0, [(amount, ka)])
             plasma.add(chain(0.0, ka, depot, pk.k_plasma))
         else:
