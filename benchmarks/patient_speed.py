@@ -121,7 +121,7 @@ class Recorded:
     days: float
 
 
-_CALLS = ("deliver", "take_oral", "run_to", "observe", "observe_many", "note", "noted", "may_press")
+_CALLS = ("deliver", "take_oral", "run_to", "observe", "observe_many", "note", "note_many", "noted", "may_press")
 _PRESS_CALLS = ("wants", "pressed")
 
 
@@ -183,6 +183,8 @@ def replay(recorded: Recorded, patient: VirtualPatient) -> list[Observation | Ob
             seen.append(patient.observe_many(*args))
         elif name == "note":
             patient.note(*args)
+        elif name == "note_many":
+            patient.note_many(*args)
         elif name == "noted":
             seen.append(patient.noted())
         elif name == "may_press":
@@ -323,7 +325,7 @@ def run(repetitions: int = REPETITIONS) -> dict[str, float]:
     figures = {
         "sample_min": float(sample_min),
         "observations_per_day": float(len(recorded.observations)) / recorded.days,
-        "series_share": float(sum(len(a[0]) for name, a in recorded.calls if name == "observe_many"))
+        "series_share": float(sum(len(a[0]) for name, a in recorded.calls if name in ("observe_many", "note_many")))
         / len(recorded.observations),
         "deliveries_per_day": float(sum(1 for name, _ in recorded.calls if name == "deliver")) / recorded.days,
         "presses_per_day": float(sum(1 for name, _ in recorded.calls if name == "press.pressed")) / recorded.days,

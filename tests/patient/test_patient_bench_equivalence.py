@@ -38,7 +38,8 @@ def test_the_benchmarks_days_have_continuous_delivery_presses_and_oral_doses() -
     # 1.5 mg/day from the first day's programming on (the catheter fills first), plus 0.1 mg a dose given.
     assert (days - 1) * 1.5 < tip_mg < days * 1.5 + given * 0.1 + 0.1
     observed = sum(
-        len(args[0]) if name == "observe_many" else name in ("observe", "note") for name, args in recorded.calls
+        len(args[0]) if name in ("observe_many", "note_many") else name in ("observe", "note")
+        for name, args in recorded.calls
     )
     assert observed == 480 * days
     assert names.count("take_oral") == 2 * days + 1  # 08:00 and 20:00 from the start at 08:00 to the end at 08:00

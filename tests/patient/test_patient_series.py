@@ -125,6 +125,45 @@ def test_reading_part_of_a_series_on_a_copy_gives_that_part_to_the_last_bit(
     assert part == whole[:cut]  # every field exactly: a forecast's fork changes nothing in the run
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    inputs=st.lists(_input, max_size=6),
+    kinds=st.lists(st.sampled_from(["alone", "stretch"]), min_size=1, max_size=8),
+)
+def test_moments_noted_alone_and_as_stretches_give_what_a_series_gives(
+    seed: int, inputs: list[tuple[str, int, str, float, int]], kinds: list[str]
+) -> None:
+    noted, series = _patient(seed, True), _patient(seed, True)
+    _give(noted, inputs)
+    _give(series, inputs)
+    times: list[int] = []
+    asked: dict[int, int] = {}  # time -> the score the patient reported when noted alone
+    for n, kind in enumerate(kinds):
+        first = 6 * n * MS_PER_HOUR + MS_PER_HOUR
+        if kind == "alone":
+            asked[first] = noted.note(first)[0]
+            times.append(first)
+        else:
+            stretch = [first + k * MS_PER_HOUR for k in range(6)]
+            noted.note_many(stretch)
+            times += stretch
+    assert noted.notes_waiting == len(times)
+
+    together = noted.noted().observations()
+    expected = series.observe_many(times).observations()
+
+    assert noted.notes_waiting == 0
+    assert [o.at_ms for o in together] == times
+    assert {o.at_ms: o.pain_score for o in together if o.at_ms in asked} == asked  # the answers, as given
+    assert [o.pain_score for o in together] == [o.pain_score for o in expected]
+    assert [(o.toxicity, o.alive, o.awake) for o in together] == [(o.toxicity, o.alive, o.awake) for o in expected]
+    a, b = _columns(together), _columns(expected)
+    for name in a:
+        assert _close(a[name], b[name]), name
+    assert noted.now_ms == series.now_ms and noted.death_ms == series.death_ms
+
+
 def test_times_must_be_ascending_and_not_in_the_past() -> None:
     patient = _patient(1, False)
     patient.run_to(MS_PER_DAY)
@@ -158,13 +197,14 @@ def test_the_runners_waiting_observations_are_those_of_one_at_a_time() -> None:
 
     recorded = patient_speed.record(sample_min=3, days=1)
     names = [name for name, _ in recorded.calls]
-    # Asleep or locked out: waits for a series; may press: noted at once, the rest worked out later.
-    assert "observe_many" in names and "note" in names and "noted" in names
+    # Asleep or locked out: waits, then noted as a series of states; may press: noted at once; the rest of both
+    # worked out later.
+    assert "note_many" in names and "note" in names and "noted" in names
 
     patient = recorded.start.fork()
     alone: list[Observation] = []
     for name, args in recorded.calls:
-        if name == "observe_many":
+        if name == "note_many":
             alone += [patient.advance(int(t)) for t in args[0]]
         elif name == "note":
             alone.append(patient.advance(int(args[0])))

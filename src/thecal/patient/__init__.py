@@ -4,6 +4,7 @@ The public surface:
 - `PopulationSpec`, `sample_patient(spec, rng)` -> `VirtualPatient`
 - `VirtualPatient.deliver(records)`, `.take_oral(...)`, `.take_subcutaneous(...)`, `.move_tip(...)`,
   `.advance(to_ms)` -> `Observation`, `.observe_many(times_ms)` -> `ObservationSeries` (the same, all at once),
+  `.note(at_ms)`, `.note_many(times_ms)` and `.noted()` (moments kept now, observations worked out later),
   `.press` (the PTM press rule), `.fork()`
 - `sample_events(rng, start_ms, end_ms, EventContext)` -> `EventRecord`s, `refill_error`, `battery_end`
 Equations and the source of every figure: docs/patient.md.

@@ -249,6 +249,41 @@ class _Note:
     score: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Stretch:
+    """Moments noted by `VirtualPatient.note_many`: the states then, worked out as a series; nobody has asked what the
+    patient reports at them yet."""
+
+    times: np.ndarray
+    rows: np.ndarray  # (len(STATE), len(times))
+    f_site: np.ndarray
+    adjuvant: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class _Reported:
+    """What the patient reported at the moments of a series, where it was asked one at a time (`known`)."""
+
+    relief: np.ndarray
+    pain: np.ndarray
+    score: np.ndarray
+    known: np.ndarray  # bool
+
+
+def _columns_of(notes: list[_Note]) -> tuple[np.ndarray, ...]:
+    """Moments noted one at a time, as the columns `noted` works with (what was reported: known)."""
+    return (
+        np.array([n.at_ms for n in notes], dtype=np.int64),
+        np.array([n.state for n in notes], dtype=float).reshape(len(notes), len(STATE)).T,
+        np.array([n.f_site for n in notes], dtype=float),
+        np.array([n.adjuvant for n in notes], dtype=float),
+        np.array([n.relief for n in notes], dtype=float),
+        np.array([n.pain for n in notes], dtype=float),
+        np.array([n.score for n in notes], dtype=np.int64),
+        np.ones(len(notes), dtype=bool),
+    )
+
+
 _AMOUNTS = ("csf_ng", "plasma_ng", *DEPOTS)
 _EFFECTS = ("e_sp", "e_sys", "tol", "brain", "e_z", "adapt_z")
 STATE = tuple(f"{d}.{a}" for d in DRUGS for a in _AMOUNTS) + _EFFECTS  # the state vector's order
@@ -365,7 +400,7 @@ class VirtualPatient:
         self._inputs: list[tuple[int, int, _Input]] = []
         self._rate_end: dict[str, _Input] = {}  # the pending end of each drug's last infusion, to join the next to
         self._order = 0
-        self._notes: list[_Note] = []  # moments noted (`note`) and not yet worked out into observations
+        self._notes: list[_Note | _Stretch] = []  # moments noted (`note`, `note_many`), not yet observations
         self._notes_from = (start_ms, 0)  # (time, toxicity) where the first waiting note's interval starts
         self._settle_on_oral(params.prior_oral_mme_mg_per_day)
 
@@ -592,15 +627,26 @@ class VirtualPatient:
         exponentials, evaluated with NumPy over every time of the series (docs/patient.md, "A whole series").
         """
         self._no_notes("observe_many")
+        times = self._ahead(times_ms)
+        start_ms = self.now_ms
+        toxicity_before = self._toxicity_now() if self._hazard_follows_toxicity() and len(times) else 0
+        rows, f_site, adjuvant = self._states_at(times)
+        return self._series(times, rows, f_site, adjuvant, start_ms, toxicity_before)
+
+    def _ahead(self, times_ms: Sequence[int] | np.ndarray) -> np.ndarray:
+        """`times_ms` as an array, checked to be ascending and not before now."""
         times = np.asarray(times_ms, dtype=np.int64)
-        n = len(times)
-        if n and (int(times[0]) < self.now_ms or bool(np.any(np.diff(times) < 0))):
+        if len(times) and (int(times[0]) < self.now_ms or bool(np.any(np.diff(times) < 0))):
             raise InputError(
                 "times_ms", int(times[0]), f"must be ascending and not before the patient's time {self.now_ms}",
                 "give ascending times from now on",
             )  # fmt: skip
-        start_ms = self.now_ms
-        toxicity_before = self._toxicity_now() if self._hazard_follows_toxicity() and n else 0
+        return times
+
+    def _states_at(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Move the body through `times` (ascending, from now on): the state at each (a column per time), and the
+        fraction reaching the pain's segments and the non-opioid relief then."""
+        n = len(times)
         rows = np.empty((len(STATE), n))
         f_site = np.empty(n)
         adjuvant = np.empty(n)
@@ -624,7 +670,7 @@ class VirtualPatient:
             self._window(times[i:j], end, inclusive, rows[:, i:j], adjuvant[i:j])
             f_site[i:j] = self._f_site()
             i = j
-        return self._series(times, rows, f_site, adjuvant, start_ms, toxicity_before)
+        return rows, f_site, adjuvant
 
     def _window_ms(self) -> int:
         """The longest window whose scaled exponentials stay far from overflow (fastest rate x length <= 500)."""
@@ -714,12 +760,12 @@ class VirtualPatient:
         adjuvant: np.ndarray,
         start_ms: int,
         toxicity_before: int,
-        reported: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+        reported: _Reported | None = None,
     ) -> ObservationSeries:
         """The observations of a series from its state rows: effect, pain, side effects, report, survival.
 
-        `reported`: the relief, pain and score already worked out one at a time for these times (`note`), kept as
-        they were, so the observation says what the patient answered then.
+        `reported`: the relief, pain and score already worked out one at a time for some of these times (`note`),
+        kept as they were, so the observation says what the patient answered then.
         """
         p = self.params
         n = len(_AMOUNTS)
@@ -731,7 +777,13 @@ class VirtualPatient:
             relieved, pain = self._felt_many(times, clock_min, fold, e_sp, e_sys, e_z, adjuvant)
             scores = reported_scores(pain, self._noise_key, times, self.noise)
         else:
-            relieved, pain, scores = reported
+            relieved, pain, scores = reported.relief, reported.pain, reported.score
+            fresh = np.flatnonzero(~reported.known)
+            if len(fresh):  # each time on its own, as a whole series of them would have it
+                relieved[fresh], pain[fresh] = self._felt_many(
+                    times[fresh], clock_min[fresh], fold[fresh], e_sp[fresh], e_sys[fresh], e_z[fresh], adjuvant[fresh]
+                )
+                scores[fresh] = reported_scores(pain[fresh], self._noise_key, times[fresh], self.noise)
         ir, mr = _AMOUNTS.index("oral_ir_ng"), _AMOUNTS.index("oral_mr_ng")
         gut = amount[OPIOIDS[0]][ir] + amount[OPIOIDS[0]][mr]
         for d in OPIOIDS[1:]:
@@ -933,24 +985,44 @@ class VirtualPatient:
         self._notes.append(_Note(at_ms, self._state(), self._f_site(), self.adjuvant_relief, relieved, pain, score))
         return score, self.rhythm.awake(self._clock_min(at_ms))
 
+    def note_many(self, times_ms: Sequence[int] | np.ndarray) -> None:
+        """Move the body through `times_ms` (ascending, from now on) and keep its states there for `noted`, as a
+        series: moments at which nobody waits for what the patient reports (asleep, expecting a lockout)."""
+        times = self._ahead(times_ms)
+        if not len(times):
+            return
+        if not self._notes:
+            self._notes_from = (self.now_ms, self._toxicity_now() if self._hazard_follows_toxicity() else 0)
+        self._notes.append(_Stretch(times, *self._states_at(times)))
+
     @property
     def notes_waiting(self) -> int:
         """How many noted moments `noted` has not worked out yet."""
-        return len(self._notes)
+        return sum(1 if isinstance(n, _Note) else len(n.times) for n in self._notes)
 
     def noted(self) -> ObservationSeries:
         """The observations at the moments noted since the last call, with survival over them, all at once."""
         notes, self._notes = self._notes, []
-        times = np.array([n.at_ms for n in notes], dtype=np.int64)
-        rows = np.array([n.state for n in notes], dtype=float).reshape(len(notes), len(STATE)).T
-        reported = (
-            np.array([n.relief for n in notes], dtype=float),
-            np.array([n.pain for n in notes], dtype=float),
-            np.array([n.score for n in notes], dtype=np.int64),
+        parts: list[tuple[np.ndarray, ...]] = [] if notes else [_columns_of([])]
+        single: list[_Note] = []
+        for item in [*notes, None]:
+            if isinstance(item, _Note):
+                single.append(item)
+                continue
+            if single:
+                parts.append(_columns_of(single))
+                single = []
+            if item is not None:
+                unknown = np.full(len(item.times), np.nan)
+                parts.append(
+                    (item.times, item.rows, item.f_site, item.adjuvant, unknown, unknown.copy(),
+                     np.zeros(len(item.times), dtype=np.int64), np.zeros(len(item.times), dtype=bool))
+                )  # fmt: skip
+        times, rows, f_site, adjuvant, relief, pain, score, known = (
+            np.concatenate(column, axis=-1) if len(parts) > 1 else column[0] for column in zip(*parts, strict=True)
         )
-        f_site = np.array([n.f_site for n in notes], dtype=float)
-        adjuvant = np.array([n.adjuvant for n in notes], dtype=float)
         start_ms, toxicity_before = self._notes_from
+        reported = _Reported(relief, pain, score, known)
         return self._series(times, rows, f_site, adjuvant, start_ms, toxicity_before, reported)
 
     def _no_notes(self, what: str) -> None:

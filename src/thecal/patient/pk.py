@@ -84,6 +84,10 @@ class ExpSum:
 
     def add(self, other: ExpSum, scale: float = 1.0) -> ExpSum:
         """Add `scale` times another function to this one (in place) and return self."""
+        if scale == 1.0:  # the very same numbers, without a product per term
+            self.const += other.const
+            self.terms += other.terms
+            return self
         self.const += scale * other.const
         self.terms += [(scale * a, r) for a, r in other.terms]
         return self

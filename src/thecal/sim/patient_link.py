@@ -10,15 +10,17 @@ A `PatientLink` sits between one `VirtualPump` and one `VirtualPatient`:
   pump's time and noted (`VirtualPatient.note`): the score it reports decides,
   by the patient's press rule, whether it presses the handset; the caller
   sends the press through the therapy layer and tells the patient what the
-  pump answered, so the patient learns lockouts as a real one does. The rest of
-  each observation (side effects, toxicity, survival) is worked out later for
-  all the noted ones at once (`VirtualPatient.noted`), and before a press, so
-  a patient who has died does not press;
+  pump answered, so the patient learns lockouts as a real one does;
 - an observation at which the patient cannot press (asleep, expecting a
-  lockout, no handset, dead) waits: the waiting ones are worked out together,
-  as one series (`VirtualPatient.observe_many`), when the next one that may
-  press comes or when anyone asks for the observations. The series gives what
-  one-at-a-time observing gives, so the result does not depend on it.
+  lockout, no handset, dead) waits: the waiting ones are noted together, as
+  one series of states (`VirtualPatient.note_many`), when the next one that
+  may press comes;
+- the rest of every noted observation (side effects, toxicity, survival, and
+  the score where nobody asked for it) is worked out later for all of them at
+  once (`VirtualPatient.noted`): before a press, so a patient who has died
+  does not press, and whenever anyone asks for the observations. The series
+  gives what one-at-a-time observing gives, so the result does not depend on
+  it.
 
 The pump must be advanced to a time before the patient is (the catheter tells
 what reached the tip over an interval only once the interval is over); the
@@ -111,8 +113,8 @@ class PatientLink:
         if not self.keep or not (self._pending or self.patient.notes_waiting):
             return self._seen
         twin = self.patient.fork()
-        waiting = twin.noted() if twin.notes_waiting else twin.observe_many(self._pending)
-        return self._seen + waiting.observations()
+        twin.note_many(self._pending)
+        return self._seen + twin.noted().observations()
 
     def __deepcopy__(self, memo: dict[int, object]) -> PatientLink:
         # What was observed is history, the same for every copy: kept, not copied; the patient is forked.
@@ -135,17 +137,18 @@ class PatientLink:
         self.patient.set_time_of_day(wall_ms_at_0 % MS_PER_DAY)
 
     def flush(self) -> None:
-        """Work out the observations still waiting, all at once (noted ones and waiting ones never both wait)."""
+        """Work out the observations still waiting, all at once."""
+        self._note_pending()
         if self.patient.notes_waiting:
             series = self.patient.noted()
             if self.keep:
                 self._kept.append(series)
-        if not self._pending:
-            return
-        times, self._pending = self._pending, []
-        series = self.patient.observe_many(times)
-        if self.keep:
-            self._kept.append(series)
+
+    def _note_pending(self) -> None:
+        """Move the body through the observation times waiting, keeping its states there as one stretch."""
+        if self._pending:
+            times, self._pending = self._pending, []
+            self.patient.note_many(times)
 
     def delivery(self, record: DeliveryRecord) -> None:
         """The pump's delivery hook: hand what the catheter delivered (and lost) to the body."""
@@ -195,13 +198,10 @@ class PatientLink:
         An observation at which the patient cannot press waits, to be worked out with the others (`flush`).
         """
         if not (self.presses and press is not None and self.patient.may_press(at_ms)):
-            if self.patient.notes_waiting:
-                self.flush()
             self._take_oral(at_ms)
             self._pending.append(at_ms)
             return
-        if self._pending:
-            self.flush()
+        self._note_pending()
         self._take_oral(at_ms)
         score, awake = self.patient.note(at_ms)
         rule = self.patient.press
