@@ -17,7 +17,7 @@ import heapq
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -236,9 +236,9 @@ class _Input:
         self.done = False
 
 
-@dataclass(frozen=True, slots=True)
-class _Note:
-    """A moment noted by `VirtualPatient.note`: the state then, and what the patient reported."""
+class _Note(NamedTuple):
+    """A moment noted by `VirtualPatient.note`: the state then, and what the patient reported (a tuple: one is made
+    at every observation at which the patient may press, and a run's notes become columns with one `zip`)."""
 
     at_ms: int
     state: list[float]
@@ -272,19 +272,24 @@ class _Reported:
 
 def _columns_of(notes: list[_Note]) -> tuple[np.ndarray, ...]:
     """Moments noted one at a time, as the columns `noted` works with (what was reported: known)."""
+    if not notes:
+        return (np.zeros(0, dtype=np.int64), np.zeros((len(STATE), 0)), *np.zeros((4, 0)),
+                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))  # fmt: skip
+    at_ms, state, f_site, adjuvant, relief, pain, score = zip(*notes, strict=True)
     return (
-        np.array([n.at_ms for n in notes], dtype=np.int64),
-        np.array([n.state for n in notes], dtype=float).reshape(len(notes), len(STATE)).T,
-        np.array([n.f_site for n in notes], dtype=float),
-        np.array([n.adjuvant for n in notes], dtype=float),
-        np.array([n.relief for n in notes], dtype=float),
-        np.array([n.pain for n in notes], dtype=float),
-        np.array([n.score for n in notes], dtype=np.int64),
+        np.array(at_ms, dtype=np.int64),
+        np.array(state, dtype=float).T,
+        np.array(f_site, dtype=float),
+        np.array(adjuvant, dtype=float),
+        np.array(relief, dtype=float),
+        np.array(pain, dtype=float),
+        np.array(score, dtype=np.int64),
         np.ones(len(notes), dtype=bool),
     )
 
 
 _AMOUNTS = ("csf_ng", "plasma_ng", *DEPOTS)
+STEPPED = 8  # the first times of a series worked out one at a time, by steps (`_states_at`)
 _EFFECTS = ("e_sp", "e_sys", "tol", "brain", "e_z", "adapt_z")
 STATE = tuple(f"{d}.{a}" for d in DRUGS for a in _AMOUNTS) + _EFFECTS  # the state vector's order
 
@@ -314,6 +319,11 @@ class _Responses:
     columns: list[np.ndarray]
     fastest: float
 
+    @property
+    def flat(self) -> np.ndarray:
+        """coefs as (channels x (variables * m)): one product with a state gives its coefficients."""
+        return self.coefs.reshape(self.coefs.shape[0], -1)
+
     @classmethod
     def of(cls, solution: list[ExpSum]) -> _Responses:
         """The responses from the solution for unit inputs (per state variable, coefficients per channel)."""
@@ -333,11 +343,13 @@ class _Responses:
         np.add.at(by_rate, (np.array(variable), np.array(column)), np.array(amounts).reshape(len(amounts), channels))
         coefs = np.ascontiguousarray(by_rate.transpose(2, 0, 1))
         mu = np.array(list(rates), dtype=float)
-        used = np.any(coefs != 0.0, axis=1)  # (channels x rates)
-        columns = [np.flatnonzero(row) for row in used]
+        used = np.any(coefs, axis=1, keepdims=False).astype(bool)  # (channels x rates)
+        channel, rate = np.nonzero(used)  # ordered by channel
+        bounds = np.searchsorted(channel, np.arange(channels + 1))
+        columns = [rate[bounds[c] : bounds[c + 1]] for c in range(channels)]
         # The oral depots of a drug without oral kinetics are never fed: their placeholder rate does not count.
-        fed = [mu[columns[c]] for c in range(channels) if c not in _NEVER_FED and len(columns[c])]
-        return cls(np.ascontiguousarray(consts.T), coefs, mu, columns, max(float(m.max()) for m in fed))
+        used[sorted(_NEVER_FED)] = False
+        return cls(np.ascontiguousarray(consts.T), coefs, mu, columns, float(mu[used.any(axis=0)].max()))
 
 
 class VirtualPatient:
@@ -385,6 +397,7 @@ class VirtualPatient:
         self.now_ms = start_ms
         self.tip_to_pain_cm = params.tip_to_pain_cm
         self.tip_blocked = False
+        self._site = (params.tip_to_pain_cm, spread_fraction(params.tip_to_pain_cm))  # (distance, its fraction)
         self.adjuvant_relief = 0.0
         self.drugs = {d: DrugState() for d in DRUGS}
         self.e_sp = self.e_sys = self.tol = self.e_z = self.adapt_z = self.brain = 0.0
@@ -540,7 +553,7 @@ class VirtualPatient:
 
     def _step(self, dt: float) -> None:
         """Advance every compartment `dt` minutes at constant inputs, in closed form."""
-        present = np.array(self._state() + [self._rates[d] for d in DRUGS])
+        present = np.array([*self._state(), *self._rates.values()])  # the rates in the order of DRUGS
         self._set_state((present @ self._transition(dt)).tolist())
 
     def _transition(self, dt: float) -> np.ndarray:
@@ -591,7 +604,13 @@ class VirtualPatient:
         return out
 
     def _f_site(self) -> float:
-        return 0.0 if self.tip_blocked else spread_fraction(self.tip_to_pain_cm)
+        if self.tip_blocked:
+            return 0.0
+        distance, fraction = self._site
+        if distance != self.tip_to_pain_cm:  # asked at every step: worked out again only when the tip has moved
+            fraction = spread_fraction(self.tip_to_pain_cm)
+            self._site = (self.tip_to_pain_cm, fraction)
+        return fraction
 
     def _effects(self) -> tuple[float, float, float, float, float, float]:
         return self.e_sp, self.e_sys, self.tol, self.brain, self.e_z, self.adapt_z
@@ -607,8 +626,7 @@ class VirtualPatient:
     def _set_state(self, values: Sequence[float]) -> None:
         """Set the state from a vector in the order of STATE."""
         n = len(_AMOUNTS)
-        for i, drug in enumerate(DRUGS):
-            state = self.drugs[drug]
+        for i, state in enumerate(self.drugs.values()):  # in the order of DRUGS
             state.csf_ng, state.plasma_ng, state.oral_ir_ng, state.oral_mr_ng, state.subcutaneous_ng = values[
                 i * n : i * n + n
             ]
@@ -650,7 +668,13 @@ class VirtualPatient:
         rows = np.empty((len(STATE), n))
         f_site = np.empty(n)
         adjuvant = np.empty(n)
-        i = 0
+        # The first times one at a time, by steps (as `advance`): a window costs the same NumPy calls however few
+        # times it holds. Always the first ones, so that a series read in part on a copy gets the same treatment.
+        i = min(n, STEPPED)
+        for k in range(i):
+            self._move_to(int(times[k]))
+            rows[:, k] = self._state()
+            f_site[k], adjuvant[k] = self._f_site(), self.adjuvant_relief
         while i < n:
             while self._inputs and self._inputs[0][0] <= self.now_ms:
                 self._apply(self._pop())
@@ -721,12 +745,14 @@ class VirtualPatient:
             else:
                 found[0].append(e.at_ms)
                 found[1].append(e.amount)
-        tau = np.append((times - t0) / MS_PER_MIN, (end_ms - t0) / MS_PER_MIN)
+        tau = np.empty(len(times) + 1)  # minutes from now to each time, and to the window's end
+        tau[:-1] = (times - t0) / MS_PER_MIN
+        tau[-1] = (end_ms - t0) / MS_PER_MIN
         r = self._responses()
         # The present state and rates, left to themselves (one superposition over every channel at once) ...
-        present = np.array(self._state() + [self._rates[d] for d in DRUGS])
+        present = np.array([*self._state(), *self._rates.values()])  # the rates in the order of DRUGS
         decay = np.exp(-np.outer(tau, r.mu))  # (times, rates)
-        values = (present @ r.consts)[:, None] + _sum_terms(np.tensordot(present, r.coefs, axes=1), decay)
+        values = (present @ r.consts)[:, None] + _sum_terms((present @ r.flat).reshape(r.coefs.shape[1:]), decay)
         # ... plus every input of the window, channel by channel.
         for c in sorted(by_channel):  # one order of the sums, whatever inputs this window holds
             s_list, a_list = by_channel[c]

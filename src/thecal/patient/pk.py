@@ -111,7 +111,7 @@ def chain(y0: Amount, gain: float, x: ExpSum, k: float) -> ExpSum:
     terms: list[tuple[Amount, float]] = []
     append = terms.append
     for a, r in x.terms:
-        if not (a.any() if isinstance(a, np.ndarray) else a):
+        if not isinstance(a, np.ndarray) and a == 0.0:  # (a vector's zero entries just add zeros)
             continue
         gap = k - r
         if abs(gap) <= nudge:
@@ -248,7 +248,7 @@ def drug_solution(
     plasma = chain(state.plasma_ng, pk.k_csf, csf, pk.k_plasma)
     depots = []
     for amount, ka in ((state.oral_ir_ng, pk.ka_ir), (state.oral_mr_ng, pk.ka_mr), (state.subcutaneous_ng, ka_sc)):
-        if amount.any() if isinstance(amount, np.ndarray) else amount > 0.0:
+        if isinstance(amount, np.ndarray) or amount > 0.0:  # (a vector's zero entries just add zeros)
             depot = ExpSum(0.0, [(amount, ka)])
             plasma.add(chain(0.0, ka, depot, pk.k_plasma))
         else:
