@@ -259,6 +259,13 @@ class _Stretch:
     f_site: np.ndarray
     adjuvant: np.ndarray
 
+    def columns(self) -> tuple[np.ndarray, ...]:
+        """The columns `noted` works with, as `_columns_of` gives them (what was reported: not known yet)."""
+        n = len(self.times)
+        unknown = np.full(n, np.nan)
+        return (self.times, self.rows, self.f_site, self.adjuvant, unknown, unknown.copy(),
+                np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool))  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class _Reported:
@@ -268,6 +275,17 @@ class _Reported:
     pain: np.ndarray
     score: np.ndarray
     known: np.ndarray  # bool
+
+
+_AMOUNTS = ("csf_ng", "plasma_ng", *DEPOTS)
+_EFFECTS = ("e_sp", "e_sys", "tol", "brain", "e_z", "adapt_z")
+STATE = tuple(f"{d}.{a}" for d in DRUGS for a in _AMOUNTS) + _EFFECTS  # the state vector's order
+STEPPED = 8  # the first times of a series worked out one at a time, by steps (`_states_at`)
+
+_NEVER_FED = {DRUGS.index(d) * len(_AMOUNTS) + _AMOUNTS.index(a) for d in DRUGS if d not in OPIOIDS for a in DEPOTS[:2]}
+
+_RATE_CHANNEL = {d: len(STATE) + n for n, d in enumerate(DRUGS)}
+_DOSE_CHANNEL = {(d, a): n * len(_AMOUNTS) + _AMOUNTS.index(a) for n, d in enumerate(DRUGS) for a in _AMOUNTS}
 
 
 def _columns_of(notes: list[_Note]) -> tuple[np.ndarray, ...]:
@@ -286,17 +304,6 @@ def _columns_of(notes: list[_Note]) -> tuple[np.ndarray, ...]:
         np.array(score, dtype=np.int64),
         np.ones(len(notes), dtype=bool),
     )
-
-
-_AMOUNTS = ("csf_ng", "plasma_ng", *DEPOTS)
-STEPPED = 8  # the first times of a series worked out one at a time, by steps (`_states_at`)
-_EFFECTS = ("e_sp", "e_sys", "tol", "brain", "e_z", "adapt_z")
-STATE = tuple(f"{d}.{a}" for d in DRUGS for a in _AMOUNTS) + _EFFECTS  # the state vector's order
-
-_NEVER_FED = {DRUGS.index(d) * len(_AMOUNTS) + _AMOUNTS.index(a) for d in DRUGS if d not in OPIOIDS for a in DEPOTS[:2]}
-
-_RATE_CHANNEL = {d: len(STATE) + n for n, d in enumerate(DRUGS)}
-_DOSE_CHANNEL = {(d, a): n * len(_AMOUNTS) + _AMOUNTS.index(a) for n, d in enumerate(DRUGS) for a in _AMOUNTS}
 
 
 def _sum_terms(coef: np.ndarray, exps: np.ndarray) -> np.ndarray:
@@ -343,7 +350,7 @@ class _Responses:
         np.add.at(by_rate, (np.array(variable), np.array(column)), np.array(amounts).reshape(len(amounts), channels))
         coefs = np.ascontiguousarray(by_rate.transpose(2, 0, 1))
         mu = np.array(list(rates), dtype=float)
-        used = np.any(coefs, axis=1, keepdims=False).astype(bool)  # (channels x rates)
+        used = np.asarray(coefs.any(axis=1))  # (channels x rates)
         channel, rate = np.nonzero(used)  # ordered by channel
         bounds = np.searchsorted(channel, np.arange(channels + 1))
         columns = [rate[bounds[c] : bounds[c + 1]] for c in range(channels)]
@@ -1039,11 +1046,7 @@ class VirtualPatient:
                 parts.append(_columns_of(single))
                 single = []
             if item is not None:
-                unknown = np.full(len(item.times), np.nan)
-                parts.append(
-                    (item.times, item.rows, item.f_site, item.adjuvant, unknown, unknown.copy(),
-                     np.zeros(len(item.times), dtype=np.int64), np.zeros(len(item.times), dtype=bool))
-                )  # fmt: skip
+                parts.append(item.columns())
         times, rows, f_site, adjuvant, relief, pain, score, known = (
             np.concatenate(column, axis=-1) if len(parts) > 1 else column[0] for column in zip(*parts, strict=True)
         )
