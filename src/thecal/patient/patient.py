@@ -289,10 +289,7 @@ _DOSE_CHANNEL = {(d, a): n * len(_AMOUNTS) + _AMOUNTS.index(a) for n, d in enume
 
 
 def _columns_of(notes: list[_Note]) -> tuple[np.ndarray, ...]:
-    """Moments noted one at a time, as the columns `noted` works with (what was reported: known)."""
-    if not notes:
-        return (np.zeros(0, dtype=np.int64), np.zeros((len(STATE), 0)), *np.zeros((4, 0)),
-                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))  # fmt: skip
+    """Moments noted one at a time (at least one), as the columns `noted` works with (what was reported: known)."""
     at_ms, state, f_site, adjuvant, relief, pain, score = zip(*notes, strict=True)
     return (
         np.array(at_ms, dtype=np.int64),
@@ -529,7 +526,7 @@ class VirtualPatient:
         if to_ms < self.now_ms:
             raise InputError("to_ms", to_ms, f"is before the patient's time {self.now_ms}", "advance forwards only")
         self._no_notes("run_to")
-        toxicity_before = self._toxicity_now() if self._hazard_follows_toxicity() else 0
+        toxicity_before = self._toxicity_before()
         start = self.now_ms
         self._move_to(to_ms)
         self._survival(start, to_ms, toxicity_before)
@@ -560,8 +557,11 @@ class VirtualPatient:
 
     def _step(self, dt: float) -> None:
         """Advance every compartment `dt` minutes at constant inputs, in closed form."""
-        present = np.array([*self._state(), *self._rates.values()])  # the rates in the order of DRUGS
-        self._set_state((present @ self._transition(dt)).tolist())
+        self._set_state((self._present() @ self._transition(dt)).tolist())
+
+    def _present(self) -> np.ndarray:
+        """The state and the intrathecal rates as one vector: what the responses' channels take, in their order."""
+        return np.array([*self._state(), *self._rates.values()])  # the rates in the order of DRUGS
 
     def _transition(self, dt: float) -> np.ndarray:
         """The state after `dt` minutes from a unit of each input channel (channels x variables), at this tip."""
@@ -654,7 +654,7 @@ class VirtualPatient:
         self._no_notes("observe_many")
         times = self._ahead(times_ms)
         start_ms = self.now_ms
-        toxicity_before = self._toxicity_now() if self._hazard_follows_toxicity() and len(times) else 0
+        toxicity_before = self._toxicity_before()
         rows, f_site, adjuvant = self._states_at(times)
         return self._series(times, rows, f_site, adjuvant, start_ms, toxicity_before)
 
@@ -757,7 +757,7 @@ class VirtualPatient:
         tau[-1] = (end_ms - t0) / MS_PER_MIN
         r = self._responses()
         # The present state and rates, left to themselves (one superposition over every channel at once) ...
-        present = np.array([*self._state(), *self._rates.values()])  # the rates in the order of DRUGS
+        present = self._present()
         decay = np.exp(-np.outer(tau, r.mu))  # (times, rates)
         values = (present @ r.consts)[:, None] + _sum_terms((present @ r.flat).reshape(r.coefs.shape[1:]), decay)
         # ... plus every input of the window, channel by channel.
@@ -938,6 +938,10 @@ class VirtualPatient:
         sev = se.severities(self.exposure(), self.fold(), self.params.side_effect_sensitivity, self._cancer)
         return se.toxicity_score(se.grades(sev))
 
+    def _toxicity_before(self) -> int:
+        """The toxicity now, held over the interval ahead for the hazard of death (0 where nothing uses it)."""
+        return self._toxicity_now() if self._hazard_follows_toxicity() else 0
+
     def _hazard_follows_toxicity(self) -> bool:
         """Whether the toxicity now changes anything ahead: only the hazard of death of a living patient uses it."""
         return bool(self.toxicity_hazard) and self.may_die
@@ -1009,8 +1013,7 @@ class VirtualPatient:
         """
         if at_ms < self.now_ms:
             raise InputError("at_ms", at_ms, f"is before the patient's time {self.now_ms}", "note forwards only")
-        if not self._notes:
-            self._notes_from = (self.now_ms, self._toxicity_now() if self._hazard_follows_toxicity() else 0)
+        self._start_noting()
         self._move_to(at_ms)
         relieved = self.relief()
         pain = self.pain(relieved)
@@ -1024,9 +1027,13 @@ class VirtualPatient:
         times = self._ahead(times_ms)
         if not len(times):
             return
-        if not self._notes:
-            self._notes_from = (self.now_ms, self._toxicity_now() if self._hazard_follows_toxicity() else 0)
+        self._start_noting()
         self._notes.append(_Stretch(times, *self._states_at(times)))
+
+    def _start_noting(self) -> None:
+        """Before the first of a run of noted moments: where survival over them starts, and from what toxicity."""
+        if not self._notes:
+            self._notes_from = (self.now_ms, self._toxicity_before())
 
     @property
     def notes_waiting(self) -> int:
@@ -1036,7 +1043,9 @@ class VirtualPatient:
     def noted(self) -> ObservationSeries:
         """The observations at the moments noted since the last call, with survival over them, all at once."""
         notes, self._notes = self._notes, []
-        parts: list[tuple[np.ndarray, ...]] = [] if notes else [_columns_of([])]
+        if not notes:  # nothing noted: an empty series
+            notes = [_Stretch(np.zeros(0, dtype=np.int64), np.zeros((len(STATE), 0)), np.zeros(0), np.zeros(0))]
+        parts: list[tuple[np.ndarray, ...]] = []
         single: list[_Note] = []
         for item in [*notes, None]:
             if isinstance(item, _Note):
@@ -1057,7 +1066,7 @@ class VirtualPatient:
     def _no_notes(self, what: str) -> None:
         if self._notes:
             # Survival over noted moments is worked out in order; moving on past them first would skip it.
-            raise RuntimeError(f"{what} with {len(self._notes)} noted moments not worked out: call noted() first")
+            raise RuntimeError(f"{what} with {self.notes_waiting} noted moments not worked out: call noted() first")
 
     def fork(self) -> VirtualPatient:
         """An independent copy of this patient at this moment (for what-if comparisons)."""
