@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from benchmarks import patient_speed
 from thecal.patient import VirtualPatient
+from thecal.pump.model import load_model
 from thecal.units import MS_PER_DAY, MS_PER_MIN, NG_PER_MG
 
 
@@ -35,8 +36,10 @@ def test_the_benchmarks_days_have_continuous_delivery_presses_and_oral_doses() -
         )
         / NG_PER_MG
     )
-    # 1.5 mg/day from the first day's programming on (the catheter fills first), plus 0.1 mg a dose given.
-    assert (days - 1) * 1.5 < tip_mg < days * 1.5 + given * 0.1 + 0.1
+    # 1.5 mg/day from the first day's programming on (the catheter fills first), plus 0.1 mg a dose given, within
+    # the pump's labeled accuracy (each run's pump draws its own error within it).
+    accuracy = float(load_model(patient_speed.scenario(days).model).accuracy)
+    assert (days - 1) * 1.5 * (1 - accuracy) < tip_mg < (days * 1.5 + given * 0.1) * (1 + accuracy) + 0.1
     observed = sum(
         len(args[0]) if name in ("observe_many", "note_many") else name in ("observe", "note")
         for name, args in recorded.calls
