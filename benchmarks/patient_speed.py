@@ -319,8 +319,8 @@ def run(repetitions: int = REPETITIONS) -> dict[str, float]:
     """
     have_peer = simglucose_available()
     sample_min = simglucose_sample_min() if have_peer else DEFAULT_SAMPLE_MIN
-    hourly = record(HOURLY_MIN)
-    dense = record(sample_min)
+    hourly = record(HOURLY_MIN, DAYS)
+    dense = record(sample_min, DAYS)
     for r in (hourly, dense):
         if observations_of(replay(r, r.start.fork())) != r.observations:
             raise AssertionError("the replay of the recorded run does not give the runner's observations")
@@ -328,10 +328,10 @@ def run(repetitions: int = REPETITIONS) -> dict[str, float]:
     for _ in range(repetitions):
         if have_peer:
             rates["peer"].append(SIMGLUCOSE_DAYS / simglucose_seconds())
-        rates["hourly"].append(hourly.days * COPIES / thecal_patient_seconds(hourly))
-        rates["dense"].append(dense.days * COPIES / thecal_patient_seconds(dense))
-        rates["loop"].append(dense.days / thecal_loop_seconds(sample_min))
-        trial_cpu_s, trial_days = trial_journey_seconds()
+        rates["hourly"].append(hourly.days * COPIES / thecal_patient_seconds(hourly, COPIES))
+        rates["dense"].append(dense.days * COPIES / thecal_patient_seconds(dense, COPIES))
+        rates["loop"].append(dense.days / thecal_loop_seconds(sample_min, DAYS))
+        trial_cpu_s, trial_days = trial_journey_seconds(TRIAL_PATIENTS)
         rates["trial"].append(trial_days / trial_cpu_s)
     figures = {
         "sample_min": float(sample_min),

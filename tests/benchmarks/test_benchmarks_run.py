@@ -118,3 +118,24 @@ def test_the_fsync_counter_counts_both_calls_and_puts_them_back(tmp_path: Path) 
         os.fdatasync(stream.fileno())
     assert count.calls == 2
     assert (os.fsync, os.fdatasync) == originals
+
+
+def test_the_patient_benchmark_measures_the_hourly_days_the_3_minute_days_and_the_trial_journey(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from benchmarks import patient_speed
+
+    monkeypatch.setattr(patient_speed, "simglucose_available", lambda: False)  # its day takes seconds: not here
+    for name, small in (("DAYS", 2), ("COPIES", 1), ("TRIAL_PATIENTS", 1)):
+        monkeypatch.setattr(patient_speed, name, small)
+
+    figures = patient_speed.run(repetitions=1)
+
+    assert figures["sample_min"] == patient_speed.DEFAULT_SAMPLE_MIN
+    assert figures["observations_per_day"] == 24  # the goal's comparison: observed hourly
+    assert figures["dense_observations_per_day"] == 480  # beside it: every 3 min
+    assert figures["deliveries_per_day"] > 0 and figures["oral_doses_per_day"] > 0
+    for name in ("patient_days_per_cpu_s", "dense_patient_days_per_cpu_s", "loop_days_per_cpu_s"):
+        assert 0 < figures[name] < math.inf, name
+    assert 0 < figures["trial_patient_days_per_cpu_s"] < math.inf
+    assert "ratio" not in figures  # no peer, no ratio
